@@ -1,0 +1,1 @@
+"""Data-only package: the MONAI bundles shipped with medseg (installed as ``medseg_bundles``)."""

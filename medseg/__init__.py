@@ -1,0 +1,28 @@
+"""medseg: medical image segmentation on MONAI: bundles, training, inference, evaluation.
+
+Heavy modules (torch, MONAI) load on first use, so ``import medseg`` and ``medseg --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "train": "medseg.api",
+    "Predictor": "medseg.engine.infer",
+    "evaluate_predictions": "medseg.evaluate",
+    "find_bundle": "medseg.bundles",
+    "LabelSchema": "medseg.labels",
+    "MedsegError": "medseg.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'medseg' has no attribute {name!r}")

@@ -1,0 +1,135 @@
+"""Find bundles (in the repo, installed, or a path), read their metadata, build their configs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from medseg.errors import BundleError
+from medseg.labels import LabelSchema
+
+REPO_BUNDLES = Path(__file__).resolve().parent.parent / "bundles"
+METADATA_SCHEMA = Path(__file__).resolve().parent / "schemas" / "bundle_metadata.schema.json"
+_MISSING = object()
+
+
+def bundle_dirs() -> list[Path]:
+    """Where named bundles live: the repository's ``bundles/`` then the installed copy."""
+    dirs = [REPO_BUNDLES]
+    try:
+        from importlib.resources import files
+
+        dirs.append(Path(str(files("medseg_bundles"))))
+    except (ModuleNotFoundError, NotADirectoryError):
+        pass
+    return [d for d in dirs if d.is_dir()]
+
+
+def list_bundles() -> list[str]:
+    """Names of the bundles shipped with medseg."""
+    names = {p.parent.parent.name for d in bundle_dirs() for p in d.glob("*/configs/metadata.json")}
+    return sorted(names)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A MONAI bundle folder: ``configs/metadata.json``, ``configs/*.json``, optional ``models/``."""
+
+    root: Path
+
+    @cached_property
+    def metadata(self) -> dict[str, Any]:
+        path = self.root / "configs" / "metadata.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BundleError(f"cannot read bundle metadata ({exc})", path) from exc
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", self.root.name))
+
+    @cached_property
+    def schema(self) -> LabelSchema:
+        return LabelSchema.from_metadata(self.metadata, self.root / "configs" / "metadata.json")
+
+    @property
+    def modalities(self) -> list[str]:
+        return list(self.metadata.get("medseg", {}).get("modalities", ["image"]))
+
+    @property
+    def model_path(self) -> Path:
+        return self.root / "models" / "model.pt"
+
+    def config_files(self, *names: str) -> list[Path]:
+        paths = [self.root / "configs" / f"{name}.json" for name in names]
+        for path in paths:
+            if not path.is_file():
+                raise BundleError("bundle config not found", path)
+        return paths
+
+    def parser(self, *names: str, overrides: dict[str, Any] | None = None):
+        """A MONAI ``ConfigParser`` over the named configs, with ``bundle_root`` and overrides set."""
+        from monai.bundle import ConfigParser
+
+        parser = ConfigParser()
+        parser.read_config([str(p) for p in self.config_files(*names)])
+        parser.read_meta(str(self.root / "configs" / "metadata.json"))
+        parser["bundle_root"] = str(self.root)
+        for key, value in (overrides or {}).items():
+            if parser.get(key, _MISSING) is _MISSING:
+                raise BundleError(f"unknown --override key {key!r}", self.config_files(*names)[-1])
+            parser[key] = value
+        return parser
+
+
+def find_bundle(name_or_path: str | Path) -> Bundle:
+    """Resolve a bundle name (``brain_tumor``) or a bundle/run directory."""
+    path = Path(name_or_path)
+    if (path / "configs" / "metadata.json").is_file():
+        return Bundle(path.resolve())
+    for directory in bundle_dirs():
+        candidate = directory / str(name_or_path)
+        if (candidate / "configs" / "metadata.json").is_file():
+            return Bundle(candidate.resolve())
+    known = ", ".join(list_bundles()) or "none"
+    raise BundleError(f"no bundle or run directory of that name (known bundles: {known})", name_or_path)
+
+
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``key=value`` strings to a dict; values are JSON when they parse as JSON, else strings."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise BundleError(f"override {item!r} is not of the form key=value")
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    return overrides
+
+
+def verify_bundle(bundle: Bundle) -> None:
+    """Check metadata against the offline schema (through MONAI) and the label schema against it."""
+    from monai.bundle import verify_metadata
+
+    meta_file = bundle.root / "configs" / "metadata.json"
+    try:
+        verify_metadata(meta_file=str(meta_file), filepath=str(METADATA_SCHEMA))
+    except ValueError as exc:
+        reason = " ".join(str(exc).split())
+        raise BundleError(f"metadata does not match the bundle schema: {reason}", meta_file) from exc
+    schema = bundle.schema
+    outputs = bundle.metadata["network_data_format"]["outputs"]
+    pred = next(iter(outputs.values()))
+    if pred["num_channels"] != schema.num_channels or len(pred["channel_def"]) != schema.num_channels:
+        raise BundleError(
+            f"network_data_format declares {pred['num_channels']} output channels, "
+            f"the label schema needs {schema.num_channels}",
+            meta_file,
+        )
+    bundle.config_files("inference")

@@ -1,0 +1,1 @@
+"""Data lists (manifests), datasets and built-in demo data."""

@@ -1,0 +1,109 @@
+"""MSD-style data lists: ``{"training": [{"image": [...], "label": ...}], "validation": [...], "test": [...]}``.
+
+Paths are relative to a data root, so a manifest can be shared: the root is ``--data-root``, else
+``$MEDSEG_DATA_ROOT``, else the manifest's ``data_root`` key (relative to the manifest), else the
+manifest's own folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medseg.errors import InputError
+from medseg.io.read import CaseFiles, case_id_from_path
+
+SECTIONS = ("training", "validation", "test")
+
+
+@dataclass
+class Manifest:
+    """Resolved cases per section, with absolute paths."""
+
+    path: Path
+    sections: dict[str, list[CaseFiles]] = field(default_factory=dict)
+
+    def cases(self, section: str) -> list[CaseFiles]:
+        return self.sections.get(section, [])
+
+    def all_cases(self) -> list[CaseFiles]:
+        return [case for section in SECTIONS for case in self.cases(section)]
+
+    def train_validation_split(self, validation_fraction: float = 0.2, seed: int = 0) -> tuple[list, list]:
+        """The manifest's own validation list, else a seeded split of training; never sharing a case."""
+        training, validation = list(self.cases("training")), list(self.cases("validation"))
+        if not validation:
+            shuffled = sorted(training, key=lambda c: c.case_id)
+            random.Random(seed).shuffle(shuffled)
+            n_val = max(1, round(len(shuffled) * validation_fraction)) if len(shuffled) > 1 else 0
+            validation, training = shuffled[:n_val], shuffled[n_val:]
+        overlap = {c.case_id for c in training} & {c.case_id for c in validation}
+        if overlap:
+            raise InputError(f"cases {sorted(overlap)} are in both training and validation", self.path)
+        if not training:
+            raise InputError("the manifest has no training cases", self.path)
+        return training, validation
+
+
+def data_root_for(manifest_path: Path, raw: dict[str, Any], data_root: str | Path | None) -> Path:
+    if data_root is not None:
+        return Path(data_root)
+    if os.environ.get("MEDSEG_DATA_ROOT"):
+        return Path(os.environ["MEDSEG_DATA_ROOT"])
+    if raw.get("data_root"):
+        return (manifest_path.parent / raw["data_root"]).resolve()
+    return manifest_path.parent.resolve()
+
+
+def _entry_to_case(entry: Any, root: Path, modalities: list[str], where: str, manifest: Path) -> CaseFiles:
+    if not isinstance(entry, dict) or "image" not in entry:
+        raise InputError(f"{where}: each entry needs an 'image' key", manifest)
+    images = entry["image"] if isinstance(entry["image"], list) else [entry["image"]]
+    image_paths = tuple(root / p for p in images)
+    label = root / entry["label"] if entry.get("label") else None
+    case_id = str(entry.get("id") or case_id_from_path(label or image_paths[0], modalities))
+    return CaseFiles(case_id, image_paths, label)
+
+
+def load_manifest(path: str | Path, data_root: str | Path | None = None, modalities: list[str] = ()) -> Manifest:
+    """Read a manifest and resolve its paths; missing files are reported by ``check`` later."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("manifest not found", path)
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"manifest is not valid JSON ({exc})", path) from exc
+    if not isinstance(raw, dict):
+        raise InputError("manifest must be a JSON object with 'training'/'validation'/'test' lists", path)
+    root = data_root_for(path, raw, data_root)
+    manifest = Manifest(path)
+    for section in SECTIONS:
+        entries = raw.get(section, [])
+        if not isinstance(entries, list):
+            raise InputError(f"'{section}' must be a list", path)
+        manifest.sections[section] = [
+            _entry_to_case(e, root, list(modalities), f"{section}[{i}]", path) for i, e in enumerate(entries)
+        ]
+    if not manifest.all_cases():
+        raise InputError("the manifest lists no cases", path)
+    return manifest
+
+
+def case_to_dict(case: CaseFiles) -> dict[str, Any]:
+    """The dict a MONAI dictionary transform chain expects."""
+    item: dict[str, Any] = {"id": case.case_id, "image": [str(p) for p in case.images]}
+    if case.label is not None:
+        item["label"] = str(case.label)
+    return item
+
+
+def write_manifest(path: str | Path, sections: dict[str, list[dict[str, Any]]], **extra: Any) -> Path:
+    """Write a manifest atomically."""
+    from medseg.io.atomic import write_text_atomic
+
+    return write_text_atomic(path, json.dumps({**extra, **sections}, indent=2) + "\n")

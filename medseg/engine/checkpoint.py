@@ -1,0 +1,44 @@
+"""Safe checkpoint I/O: ``weights_only=True`` loads, atomic saves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from medseg.errors import CheckpointError
+from medseg.io.atomic import atomic_path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """Load tensors and plain containers only; a pickle payload is refused, never executed."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError("checkpoint not found (train first, or pass a trained run directory)", path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError (corrupt zip), EOFError, ...
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"refusing to load checkpoint: {first_line}", path) from exc
+
+
+def load_weights(network: torch.nn.Module, path: str | Path) -> None:
+    """Load a state dict into ``network``; a shape/key mismatch names the checkpoint."""
+    state = load_checkpoint(path)
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]
+    if not isinstance(state, dict):
+        raise CheckpointError("checkpoint does not hold a state dict", path)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        reason = str(exc).splitlines()[0]
+        raise CheckpointError(f"checkpoint does not fit this bundle's network ({reason})", path) from exc
+
+
+def save_checkpoint(obj: Any, path: str | Path) -> Path:
+    """Save atomically so a killed job never leaves a truncated checkpoint."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)

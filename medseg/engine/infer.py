@@ -1,0 +1,138 @@
+"""Inference: sliding window over whole volumes, schema-driven labels, outputs on the input grid."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from medseg.engine.checkpoint import load_weights
+from medseg.engine.device import resolve_device, use_amp
+from medseg.errors import InputError
+from medseg.io.read import CaseFiles, check_case_headers, resolve_case
+from medseg.labels import LabelSchema
+
+
+class Predictor:
+    """Segment studies with a trained network (API first; ``medseg infer`` is a thin layer over it).
+
+    >>> predictor = Predictor.from_bundle("runs/brain_tumor/demo")      # doctest: +SKIP
+    >>> predictor.predict_to_dir(["study/"], "out/")                    # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        schema: LabelSchema,
+        preprocessing: Callable[[dict[str, Any]], dict[str, Any]],
+        roi_size: Sequence[int],
+        modalities: Sequence[str] = ("image",),
+        overlap: float = 0.5,
+        sw_batch_size: int = 1,
+        checkpoint: str | Path | None = None,
+        device: str | torch.device = "auto",
+        threshold: float = 0.5,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.network = network.to(self.device).eval()
+        if checkpoint is not None:
+            load_weights(self.network, checkpoint)
+        self.schema = schema
+        self.preprocessing = preprocessing
+        self.roi_size = tuple(int(r) for r in roi_size)
+        self.modalities = list(modalities)
+        self.overlap = overlap
+        self.sw_batch_size = sw_batch_size
+        self.threshold = threshold
+
+    @classmethod
+    def from_bundle(
+        cls, bundle: str | Path, device: str = "auto", overrides: dict[str, Any] | None = None
+    ) -> Predictor:
+        """Build from a bundle or a trained run directory (its ``configs/inference.json``)."""
+        from medseg.bundles import find_bundle
+
+        parser = find_bundle(bundle).parser("inference", overrides=overrides)
+        parser["device"] = device
+        return parser.get_parsed_content("predictor")
+
+    @property
+    def spatial_dims(self) -> int:
+        return len(self.roi_size)
+
+    def logits(self, image: torch.Tensor) -> torch.Tensor:
+        """Gaussian-weighted sliding-window logits for one preprocessed image (C, *spatial)."""
+        from monai.inferers import sliding_window_inference
+
+        batch = image.as_tensor()[None] if hasattr(image, "as_tensor") else image[None]
+        with torch.inference_mode(), torch.autocast(self.device.type, enabled=use_amp(self.device)):
+            out = sliding_window_inference(
+                batch.to(self.device), self.roi_size, self.sw_batch_size, self.network,
+                overlap=self.overlap, mode="gaussian",
+            )
+        return out[0].float()
+
+    def to_label_map(self, logits: torch.Tensor) -> np.ndarray:
+        """Threshold per channel (overlapping) or argmax (exclusive), then label values."""
+        if self.schema.mode == "overlapping":
+            masks = (logits > torch.logit(torch.tensor(self.threshold))).cpu().numpy()
+            return self.schema.channels_to_label_map(masks)
+        return self.schema.argmax_to_label_map(logits.argmax(0).cpu().numpy())
+
+    def load(self, case: CaseFiles) -> dict[str, Any]:
+        """Check headers, then run the preprocessing chain; NaN/Inf voxels are refused."""
+        check_case_headers(case, self.network_in_channels, self.spatial_dims)
+        images = [str(p) for p in case.images]
+        data = self.preprocessing({"image": images if len(images) > 1 else images[0]})
+        if not torch.isfinite(data["image"]).all():
+            raise InputError("image contains NaN or Inf voxels", case.reference)
+        return data
+
+    @property
+    def network_in_channels(self) -> int:
+        first = next(p for p in self.network.parameters() if p.dim() > 1)
+        return int(first.shape[1])
+
+    def predict(self, case: CaseFiles) -> np.ndarray:
+        """The label map of one case, on the case's own voxel grid (preprocessing inverted)."""
+        from monai.data import MetaTensor
+        from monai.transforms import Invertd
+
+        data = self.load(case)
+        label = self.to_label_map(self.logits(data["image"]))
+        data["pred"] = MetaTensor(torch.from_numpy(label[None]), meta=dict(data["image"].meta))
+        inverted = Invertd("pred", transform=self.preprocessing, orig_keys="image", nearest_interp=True)(data)
+        return np.asarray(inverted["pred"][0].cpu().numpy()).astype(np.uint8)
+
+    def predict_to_file(self, case: CaseFiles, output_dir: str | Path) -> Path:
+        """Write ``<case>_seg.nii.gz`` into ``output_dir`` (atomically, never over an input)."""
+        from medseg.io.atomic import ensure_not_input
+        from medseg.io.write import write_label_like
+
+        output = Path(output_dir) / f"{case.case_id}_seg.nii.gz"
+        ensure_not_input(output, list(case.images))
+        return write_label_like(self.predict(case), case.reference, output)
+
+    def resolve_inputs(self, inputs: Sequence[str | Path]) -> list[CaseFiles]:
+        """Case folders, NIfTI files, or manifests (their test cases, else all cases)."""
+        from medseg.data.manifest import load_manifest
+
+        cases: list[CaseFiles] = []
+        for item in inputs:
+            if str(item).endswith(".json"):
+                manifest = load_manifest(item, modalities=self.modalities)
+                cases.extend(manifest.cases("test") or manifest.all_cases())
+            else:
+                cases.append(resolve_case(item, self.modalities))
+        return cases
+
+    def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True) -> list[Path]:
+        """Segment every case; show a progress bar; return the written paths."""
+        from tqdm.auto import tqdm
+
+        cases = self.resolve_inputs(inputs)
+        bar = tqdm(cases, desc="infer", unit="case", disable=not progress)
+        return [self.predict_to_file(case, output_dir) for case in bar]

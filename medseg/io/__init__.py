@@ -1,0 +1,1 @@
+"""Reading studies and writing results with their exact geometry."""

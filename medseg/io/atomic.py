@@ -1,0 +1,52 @@
+"""Atomic file writes: a temporary sibling is written first, then renamed over the target."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from medseg.errors import OutputError
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success rename it onto ``target``.
+
+    The temporary name keeps the target's suffixes (``.nii.gz``) so writers that infer the format
+    from the name still work. On any error the temporary file is removed, so a reader never sees a
+    half-written output.
+    """
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory ({exc.strerror})", target.parent) from exc
+    tmp = target.parent / f".tmp-{uuid.uuid4().hex[:8]}-{target.name}"
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except OSError as exc:
+        reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise OutputError(f"cannot write output ({reason}); nothing was written", target) from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_text_atomic(target: str | Path, text: str) -> Path:
+    """Write a small text file atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)
+    return Path(target)
+
+
+def ensure_not_input(output: str | Path, inputs: list[str | Path]) -> None:
+    """Refuse to write over an input file."""
+    out = Path(output).resolve()
+    for item in inputs:
+        if Path(item).resolve() == out:
+            raise OutputError("output path is one of the inputs; refusing to overwrite it", output)

@@ -1,0 +1,131 @@
+"""Find and check the files of a study before anything heavy runs.
+
+Pixel loading itself goes through MONAI's ``LoadImaged`` (nibabel underneath) in the transform
+chains; this module resolves *which* files make a case and checks their headers up front, so a
+bad study fails with one line naming the file instead of a stack trace deep in a transform.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from medseg.errors import InputError
+
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+AFFINE_TOLERANCE = 1e-4
+
+
+def strip_nifti_suffix(name: str) -> str:
+    for suffix in NIFTI_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
+
+
+def is_nifti(path: str | Path) -> bool:
+    return str(path).endswith(NIFTI_SUFFIXES)
+
+
+def load_nifti_header(path: str | Path):
+    """Open a NIfTI lazily (header only), with one clear error for anything unreadable."""
+    import nibabel as nib
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path)
+    try:
+        image = nib.load(str(path))
+    except Exception as exc:  # nibabel raises many types for corrupt files
+        raise InputError(f"not a readable NIfTI file ({type(exc).__name__}: {exc})", path) from exc
+    if not isinstance(image, nib.Nifti1Image | nib.Nifti2Image):
+        raise InputError(f"expected a NIfTI image, got {type(image).__name__}", path)
+    return image
+
+
+@dataclass(frozen=True)
+class CaseFiles:
+    """The files of one study: one per modality (or one 4D file) and the geometry reference."""
+
+    case_id: str
+    images: tuple[Path, ...]
+    label: Path | None = None
+
+    @property
+    def reference(self) -> Path:
+        """The file whose grid every output must match (the first modality)."""
+        return self.images[0]
+
+
+def case_id_from_path(path: str | Path, modalities: list[str] | tuple[str, ...] = ()) -> str:
+    """``Brats_001_t1.nii.gz`` → ``Brats_001``; ``case7_seg.nii.gz`` → ``case7``; folders keep their name."""
+    path = Path(path)
+    if path.is_dir():
+        return path.name
+    stem = strip_nifti_suffix(path.name)
+    for suffix in ("seg", "label", *modalities):
+        match = re.fullmatch(rf"(.+?)[_-]{re.escape(suffix)}", stem, flags=re.IGNORECASE)
+        if match:
+            return match.group(1)
+    return stem
+
+
+def find_modalities(folder: Path, modalities: list[str]) -> tuple[Path, ...]:
+    """Pick ``*_<modality>.nii[.gz]`` for each modality from a case folder, in bundle order."""
+    files = [p for p in sorted(folder.iterdir()) if is_nifti(p)]
+    chosen = []
+    for modality in modalities:
+        pattern = re.compile(rf".*[_-]{re.escape(modality)}$", flags=re.IGNORECASE)
+        hits = [p for p in files if pattern.match(strip_nifti_suffix(p.name))]
+        if len(hits) != 1:
+            found = ", ".join(p.name for p in files) or "no NIfTI files"
+            what = "no file" if not hits else f"{len(hits)} files"
+            raise InputError(f"{what} for modality '{modality}' (*_{modality}.nii.gz); found: {found}", folder)
+        chosen.append(hits[0])
+    return tuple(chosen)
+
+
+def resolve_case(path: str | Path, modalities: list[str]) -> CaseFiles:
+    """A case folder (one file per modality), a 4D NIfTI, or a single-modality NIfTI."""
+    path = Path(path)
+    if path.is_dir():
+        return CaseFiles(path.name, find_modalities(path, modalities))
+    if not path.exists():
+        raise InputError("input not found", path)
+    if not is_nifti(path):
+        raise InputError("expected a case folder or a .nii/.nii.gz file", path)
+    return CaseFiles(case_id_from_path(path, modalities), (path,))
+
+
+def check_case_headers(case: CaseFiles, num_channels: int, spatial_dims: int = 3) -> tuple[int, ...]:
+    """Header-level checks: readable, same grid across modalities, right channel count.
+
+    Returns the spatial shape of the case.
+    """
+    headers = [load_nifti_header(p) for p in case.images]
+    ref = headers[0]
+    ref_shape = tuple(int(s) for s in ref.shape[:spatial_dims])
+    if len(ref.shape) < spatial_dims or (spatial_dims == 3 and min(ref.shape[:3]) == 1):
+        raise InputError(f"image is 2D (shape {tuple(ref.shape)}), the bundle needs 3D volumes", case.reference)
+    channels = 0
+    for path, header in zip(case.images, headers):
+        shape = tuple(int(s) for s in header.shape)
+        if shape[:spatial_dims] != ref_shape:
+            raise InputError(f"shape {shape[:spatial_dims]} differs from {case.reference.name} {ref_shape}", path)
+        if not np.allclose(header.affine, ref.affine, atol=AFFINE_TOLERANCE):
+            raise InputError(f"affine differs from {case.reference.name} (modalities must be co-registered)", path)
+        channels += int(np.prod(shape[spatial_dims:], dtype=int))
+    if channels != num_channels:
+        raise InputError(
+            f"found {channels} image channel(s), the bundle needs {num_channels}", case.reference
+        )
+    if case.label is not None:
+        label = load_nifti_header(case.label)
+        if tuple(label.shape[:spatial_dims]) != ref_shape or not np.allclose(
+            label.affine, ref.affine, atol=AFFINE_TOLERANCE
+        ):
+            raise InputError(f"label grid {tuple(label.shape)} differs from the image grid {ref_shape}", case.label)
+    return ref_shape

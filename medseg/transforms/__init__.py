@@ -1,0 +1,1 @@
+"""Task transform chains, built from MONAI transforms."""

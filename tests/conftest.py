@@ -1,0 +1,55 @@
+"""Shared fixtures: tiny phantoms, a briefly trained tiny model, and the real data folder."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("MEDSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+# A network small enough to train in seconds; patches and windows to match.
+TINY = {
+    "network_def#channels": [4, 8, 16],
+    "network_def#strides": [2, 2],
+    "patch_size": [32, 32, 32],
+    "roi_size": [48, 48, 48],
+    "batch_size": 2,
+    "samples_per_case": 1,
+    "val_interval": 1,
+}
+
+
+def pytest_configure(config):
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not available at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """Eight small phantoms (4 mm voxels) covering RAS, LPS, oblique and anisotropic grids."""
+    from medseg.data.synthetic import write_demo_dataset
+
+    root = tmp_path_factory.mktemp("phantoms")
+    return write_demo_dataset(root, n_train=4, n_val=2, n_test=4, seed=1, spacing=4.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_dataset, tmp_path_factory) -> Path:
+    """A run directory trained for two epochs on the tiny phantoms through the Python API."""
+    import medseg
+
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    medseg.train("brain_tumor", data=tiny_dataset, output_dir=run_dir, epochs=2, device="cpu",
+                 overrides=TINY, progress=False)
+    return run_dir
