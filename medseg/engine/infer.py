@@ -13,6 +13,7 @@ from medseg.engine.checkpoint import load_weights
 from medseg.engine.device import resolve_device, use_amp
 from medseg.errors import InputError
 from medseg.io.read import CaseFiles, check_case_headers, resolve_case
+from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
 
 
@@ -35,6 +36,7 @@ class Predictor:
         checkpoint: str | Path | None = None,
         device: str | torch.device = "auto",
         threshold: float = 0.5,
+        writers: Sequence[OutputWriter] | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.network = network.to(self.device).eval()
@@ -47,6 +49,7 @@ class Predictor:
         self.overlap = overlap
         self.sw_batch_size = sw_batch_size
         self.threshold = threshold
+        self.writers = list(writers) if writers is not None else [NiftiLabelWriter()]
 
     @classmethod
     def from_bundle(
@@ -75,12 +78,15 @@ class Predictor:
             )
         return out[0].float()
 
-    def to_label_map(self, logits: torch.Tensor) -> np.ndarray:
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Sigmoid per channel (overlapping) or softmax across channels (exclusive)."""
+        return torch.sigmoid(logits) if self.schema.mode == "overlapping" else torch.softmax(logits, 0)
+
+    def to_label_map(self, probabilities: np.ndarray) -> np.ndarray:
         """Threshold per channel (overlapping) or argmax (exclusive), then label values."""
         if self.schema.mode == "overlapping":
-            masks = (logits > torch.logit(torch.tensor(self.threshold))).cpu().numpy()
-            return self.schema.channels_to_label_map(masks)
-        return self.schema.argmax_to_label_map(logits.argmax(0).cpu().numpy())
+            return self.schema.channels_to_label_map(probabilities > self.threshold)
+        return self.schema.argmax_to_label_map(probabilities.argmax(0))
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
         """Check headers, then run the preprocessing chain; NaN/Inf voxels are refused."""
@@ -96,25 +102,27 @@ class Predictor:
         first = next(p for p in self.network.parameters() if p.dim() > 1)
         return int(first.shape[1])
 
-    def predict(self, case: CaseFiles) -> np.ndarray:
-        """The label map of one case, on the case's own voxel grid (preprocessing inverted)."""
+    def predict(self, case: CaseFiles) -> Prediction:
+        """Probabilities and label map of one case on the case's own grid (preprocessing inverted).
+
+        Probabilities are brought back through ``Invertd`` (linear where the chain resampled, exact
+        where it only flipped or permuted axes) and labelled afterwards, so the label map is the
+        schema's rule applied on the input grid.
+        """
         from monai.data import MetaTensor
         from monai.transforms import Invertd
 
         data = self.load(case)
-        label = self.to_label_map(self.logits(data["image"]))
-        data["pred"] = MetaTensor(torch.from_numpy(label[None]), meta=dict(data["image"].meta))
-        inverted = Invertd("pred", transform=self.preprocessing, orig_keys="image", nearest_interp=True)(data)
-        return np.asarray(inverted["pred"][0].cpu().numpy()).astype(np.uint8)
+        probabilities = self.probabilities(self.logits(data["image"])).cpu()
+        data["pred"] = MetaTensor(probabilities, meta=dict(data["image"].meta))
+        inverted = Invertd("pred", transform=self.preprocessing, orig_keys="image", nearest_interp=False)(data)
+        probabilities = np.asarray(inverted["pred"].cpu().numpy(), dtype=np.float32)
+        return Prediction(case, self.to_label_map(probabilities), probabilities, self.schema)
 
-    def predict_to_file(self, case: CaseFiles, output_dir: str | Path) -> Path:
-        """Write ``<case>_seg.nii.gz`` into ``output_dir`` (atomically, never over an input)."""
-        from medseg.io.atomic import ensure_not_input
-        from medseg.io.write import write_label_like
-
-        output = Path(output_dir) / f"{case.case_id}_seg.nii.gz"
-        ensure_not_input(output, list(case.images))
-        return write_label_like(self.predict(case), case.reference, output)
+    def predict_to_files(self, case: CaseFiles, output_dir: str | Path) -> list[Path]:
+        """Run every output writer (by default the NIfTI label map) for one case."""
+        prediction = self.predict(case)
+        return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
 
     def resolve_inputs(self, inputs: Sequence[str | Path]) -> list[CaseFiles]:
         """Case folders, NIfTI files, or manifests (their test cases, else all cases)."""
@@ -135,4 +143,4 @@ class Predictor:
 
         cases = self.resolve_inputs(inputs)
         bar = tqdm(cases, desc="infer", unit="case", disable=not progress)
-        return [self.predict_to_file(case, output_dir) for case in bar]
+        return [path for case in bar for path in self.predict_to_files(case, output_dir)]

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from medseg.errors import OutputError
-from medseg.io.atomic import atomic_path
-from medseg.io.read import load_nifti_header
+from medseg.io.atomic import atomic_path, ensure_not_input
+from medseg.io.read import CaseFiles, load_nifti_header
+from medseg.labels import LabelSchema
+
+
+@dataclass
+class Prediction:
+    """One case's result, already on the case's own grid."""
+
+    case: CaseFiles
+    label: np.ndarray  # label map (schema values), spatial shape of the input
+    probabilities: np.ndarray  # (C, *spatial) float32, per network channel
+    schema: LabelSchema
+
+
+class OutputWriter(Protocol):
+    """Writes some files for a prediction into an output folder; returns their paths.
+
+    Bundles list their writers in ``inference.json`` (``predictor#writers``), so new output kinds
+    (Slicer segmentations, DICOM SEG, overlays, measurements) plug in without touching the loop.
+    """
+
+    def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]: ...
 
 
 def label_image_like(label: np.ndarray, reference: str | Path):
@@ -47,3 +70,16 @@ def write_label_like(label: np.ndarray, reference: str | Path, output: str | Pat
     with atomic_path(output) as tmp:
         nib.save(image, tmp)
     return Path(output)
+
+
+class NiftiLabelWriter:
+    """``<case>_seg.nii.gz``: the integer label map on the first modality's exact grid."""
+
+    def __init__(self, suffix: str = "_seg") -> None:
+        self.suffix = suffix
+
+    def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
+        case = prediction.case
+        output = Path(output_dir) / f"{case.case_id}{self.suffix}.nii.gz"
+        ensure_not_input(output, list(case.images))
+        return [write_label_like(prediction.label, case.reference, output)]

@@ -34,7 +34,7 @@ def test_inference_writes_a_mask_on_the_exact_input_grid(brats, tiny_run, tmp_pa
     predictor = Predictor.from_bundle(tiny_run, device="cpu", overrides={"roi_size": [128, 128, 128],
                                                                           "sw_overlap": 0.25})
     case = resolve_case(brats / CASES[0], MODALITIES)
-    out = nib.load(predictor.predict_to_file(case, tmp_path))
+    out = nib.load(predictor.predict_to_files(case, tmp_path)[0])
     reference = nib.load(case.reference)
     assert out.shape == reference.shape == (240, 240, 155)
     np.testing.assert_allclose(out.affine, reference.affine, atol=1e-4)

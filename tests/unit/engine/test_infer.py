@@ -42,7 +42,7 @@ def test_mask_lies_on_the_tumour_and_on_the_input_grid(tmp_path, kind):
     phantom = make_phantom(1, kind, spacing=3.0)  # a tumour off-centre on every axis
     save_phantom(phantom, tmp_path / "case", "case")
     case = resolve_case(tmp_path / "case", MODALITIES)
-    out = _predictor().predict_to_file(case, tmp_path / "out")
+    (out,) = _predictor().predict_to_files(case, tmp_path / "out")
 
     written, reference = nib.load(out), nib.load(case.reference)
     assert written.shape == reference.shape

@@ -1,0 +1,62 @@
+"""The ``medseg`` command line: a thin click layer over the Python API (no logic lives here).
+
+Heavy imports happen inside each command so ``medseg --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import click
+
+
+class MedsegGroup(click.Group):
+    """Print every ``MedsegError`` (and unexpected errors) as one line; tracebacks only with --debug."""
+
+    def invoke(self, ctx: click.Context):
+        from medseg.errors import MedsegError
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except MedsegError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"medseg: error: {exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("medseg: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            click.echo(f"medseg: error: {type(exc).__name__}: {message} (rerun with --debug for details)", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=MedsegGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.version_option(package_name="medseg")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Medical image segmentation on MONAI: train, infer, evaluate, manage bundles."""
+    ctx.obj = {"debug": debug}
+    if not debug:
+        warnings.filterwarnings("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _register() -> None:
+    from medseg.cli import bundle, data, evaluate, infer, train
+
+    main.add_command(train.train)
+    main.add_command(infer.infer)
+    main.add_command(evaluate.evaluate)
+    main.add_command(data.data)
+    main.add_command(bundle.bundle)
+
+
+_register()
