@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from medseg.bundles import REPO_BUNDLES, find_bundle
+from medseg.bundles import REPO_BUNDLES, Bundle, find_bundle
 from medseg.errors import InputError
 from medseg.runs import create_run_bundle, default_cache_dir, default_run_dir
 
@@ -47,12 +47,16 @@ def train(
     progress: bool = True,
 ):
     """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle."""
+    from medseg.engine import distributed
     from medseg.engine.device import resolve_device
 
     source = find_bundle(bundle)
-    resolve_device(device)  # fail before any data is generated or read
+    distributed.setup(resolve_device(device))  # fail before any data is generated or read
     source.parser("inference", "train", overrides=overrides)  # unknown override keys fail here too
-    manifest = demo_manifest(source.name) if demo else Path(data) if data else default_manifest(source.name)
+    if demo:  # generated once, by rank 0; broadcasting also makes the other ranks wait for it
+        manifest = distributed.broadcast(demo_manifest(source.name) if distributed.is_main_process() else None)
+    else:
+        manifest = Path(data) if data else default_manifest(source.name)
     if not manifest.is_file():
         raise InputError("manifest not found", manifest)
     settings = dict(overrides or {})
@@ -60,9 +64,12 @@ def train(
     settings["device"] = device
     if epochs is not None:
         settings["epochs"] = int(epochs)
-    run_dir = Path(output_dir) if output_dir else default_run_dir(source)
-    run_bundle = create_run_bundle(source, run_dir, settings)
-    parser = run_bundle.parser("inference", "train")
+    run_dir = distributed.broadcast(Path(output_dir) if output_dir else default_run_dir(source))
+    if distributed.is_main_process():
+        create_run_bundle(source, run_dir, settings)
+    distributed.barrier()
+    parser = Bundle(Path(run_dir).resolve()).parser("inference", "train")
+    parser.get_parsed_content("initialize")  # seeds everything before the network is built, as MONAI's runner does
     trainer = parser.get_parsed_content("trainer")
-    trainer.progress = progress
+    trainer.progress = progress and distributed.is_main_process()
     return trainer.run()

@@ -17,12 +17,22 @@ from medseg.cli.options import DEVICE
 @click.option("--epochs", type=int, help="Override the bundle's number of epochs.")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config key (a#b for nesting).")
-def train(bundle, demo, data, output_dir, epochs, device, overrides) -> None:
+@click.option("--nproc", type=int, default=1, show_default=True,
+              help="Processes (GPUs) on this machine: relaunches itself under torchrun with DDP.")
+def train(bundle, demo, data, output_dir, epochs, device, overrides, nproc) -> None:
     """Train BUNDLE; the run directory is itself a trained MONAI bundle."""
     import medseg
     from medseg.bundles import parse_overrides
+    from medseg.engine import distributed
 
+    if nproc > 1 and not distributed.is_distributed():
+        import subprocess
+        import sys
+
+        sys.exit(subprocess.call(distributed.torchrun_command(nproc, sys.argv[1:])))
     result = medseg.train(bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
                           device=device, overrides=parse_overrides(overrides))
+    if not distributed.is_main_process():
+        return
     click.echo(f"run directory: {result.run_dir}")
     click.echo(f"best validation Dice (mean over channels): {result.best_metric:.4f} at epoch {result.best_epoch}")

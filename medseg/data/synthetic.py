@@ -107,7 +107,7 @@ def make_phantom(seed: int, geometry: str = "ras", spacing: float = 2.0) -> Phan
     centre = direction / np.linalg.norm(direction) * rng.uniform(10, 26) * np.array([1.0, 1.1, 0.7])
     r_oedema = rng.uniform(20, 28)
     r_core = r_oedema * rng.uniform(0.6, 0.75)
-    r_necrosis = r_core * rng.uniform(0.5, 0.65)
+    r_necrosis = r_core * rng.uniform(0.55, 0.7)
     stretch = rng.uniform(0.8, 1.2, size=3)
     oedema = _ellipsoid(xyz, centre, r_oedema * stretch, _smooth_field(xyz, rng, 0.15, 30)) < 1
     core = _ellipsoid(xyz, centre, r_core * stretch, _smooth_field(xyz, rng, 0.08, 20)) < 1

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from medseg.data.manifest import case_to_dict, load_manifest
+from medseg.engine import distributed
 from medseg.engine.checkpoint import save_checkpoint
 from medseg.engine.device import resolve_device, use_amp
 from medseg.io.atomic import write_text_atomic
@@ -61,10 +62,12 @@ class Trainer:
         seed: int = 0,
         device: str | torch.device = "auto",
         num_workers: int = 0,
+        shuffle: bool = True,
         progress: bool = True,
     ) -> None:
-        self.device = resolve_device(device)
-        self.network = network.to(self.device)
+        self.device = distributed.setup(resolve_device(device))
+        torch.backends.cudnn.benchmark = self.device.type == "cuda"
+        self.network = distributed.wrap(network.to(self.device), self.device)
         self.loss = loss
         self.optimizer = optimizer(self.network.parameters())
         self.scheduler = scheduler(self.optimizer) if scheduler is not None else None
@@ -75,8 +78,8 @@ class Trainer:
         self.roi_size = tuple(int(r) for r in roi_size)
         self.modalities = list(modalities)
         self.epochs, self.batch_size, self.val_interval = int(epochs), int(batch_size), int(val_interval)
-        self.sw_overlap, self.seed, self.num_workers = sw_overlap, seed, num_workers
-        self.progress = progress
+        self.sw_overlap, self.seed, self.num_workers, self.shuffle = sw_overlap, seed, num_workers, shuffle
+        self.progress = progress and distributed.is_main_process()
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
@@ -96,11 +99,19 @@ class Trainer:
         train_ds = CacheDataset([case_to_dict(c) for c in train_cases], self.train_transforms, progress=False)
         val_ds = CacheDataset([case_to_dict(c) for c in val_cases], self.val_transforms, progress=False)
         generator = torch.Generator().manual_seed(self.seed)
+        train_sampler = val_sampler = None
+        if distributed.is_distributed():
+            from monai.data import DistributedSampler
+
+            # each rank sees its own shard; per-rank batch x ranks = the global batch
+            train_sampler = DistributedSampler(train_ds, shuffle=self.shuffle, seed=self.seed)
+            val_sampler = DistributedSampler(val_ds, shuffle=False, even_divisible=False)
         train_loader = DataLoader(
-            train_ds, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers,
-            collate_fn=list_data_collate, generator=generator,
+            train_ds, batch_size=self.batch_size, shuffle=self.shuffle and train_sampler is None,
+            sampler=train_sampler, num_workers=self.num_workers, collate_fn=list_data_collate,
+            generator=generator, pin_memory=self.device.type == "cuda",
         )
-        return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0)
+        return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0, sampler=val_sampler)
 
     # -- steps ------------------------------------------------------------------------------
     def _train_epoch(self, loader, epoch: int) -> float:
@@ -122,7 +133,7 @@ class Trainer:
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if self.scheduler is not None:
             self.scheduler.step()
-        return float(np.mean(losses)) if losses else float("nan")
+        return distributed.mean_across_ranks(float(np.mean(losses)) if losses else float("nan"), self.device)
 
     def validate(self, loader) -> dict[str, float]:
         """Per-channel Dice on whole validation volumes (sliding window, Gaussian weights)."""
@@ -136,7 +147,7 @@ class Trainer:
             for batch in loader:
                 image = batch["image"].as_tensor().to(self.device)
                 logits = sliding_window_inference(
-                    image, self.roi_size, 1, self.network, overlap=self.sw_overlap, mode="gaussian"
+                    image, self.roi_size, 1, distributed.unwrap(self.network), overlap=self.sw_overlap, mode="gaussian"
                 ).float()
                 if exclusive:
                     pred = torch.nn.functional.one_hot(logits.argmax(1), logits.shape[1]).movedim(-1, 1)
@@ -148,9 +159,13 @@ class Trainer:
         return {f"dice_{name}": float(v) for name, v in zip(names, values)}
 
     # -- outputs ----------------------------------------------------------------------------
+    def _save(self, obj: Any, name: str) -> None:
+        if distributed.is_main_process():
+            save_checkpoint(obj, self.run_dir / "models" / name)
+
     def _export_bundle_files(self) -> None:
         """Make the run directory a complete bundle (configs, docs, licence) when it is elsewhere."""
-        if self.run_dir.resolve() == self.bundle_root.resolve():
+        if self.run_dir.resolve() == self.bundle_root.resolve() or not distributed.is_main_process():
             return
         for name in BUNDLE_FILES:
             source = self.bundle_root / name
@@ -159,6 +174,8 @@ class Trainer:
                 shutil.copyfile(source, self.run_dir / name)
 
     def _write_metrics(self, history: list[dict[str, float]]) -> None:
+        if not distributed.is_main_process():
+            return
         fields = list(dict.fromkeys(k for row in history for k in row))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=fields)
@@ -173,13 +190,17 @@ class Trainer:
         from medseg.report import plot_curves
 
         set_determinism(seed=self.seed)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if distributed.is_main_process():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         self._export_bundle_files()
         train_loader, val_loader = self._loaders()
         history: list[dict[str, float]] = []
         best, best_epoch = -1.0, 0
         epochs = tqdm(range(1, self.epochs + 1), desc="train", unit="epoch", disable=not self.progress)
+        model = distributed.unwrap(self.network)
         for epoch in epochs:
+            if hasattr(train_loader.sampler, "set_epoch"):
+                train_loader.sampler.set_epoch(epoch)
             start = time.perf_counter()
             row: dict[str, float] = {"epoch": epoch, "train_loss": self._train_epoch(train_loader, epoch)}
             if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs):
@@ -187,17 +208,17 @@ class Trainer:
                 row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
                 if row["dice_mean"] > best:
                     best, best_epoch = row["dice_mean"], epoch
-                    save_checkpoint(self.network.state_dict(), self.run_dir / "models" / "model.pt")
+                    self._save(model.state_dict(), "model.pt")
             row["seconds"] = round(time.perf_counter() - start, 3)
             history.append(row)
             self._write_metrics(history)
             epochs.set_postfix(loss=f"{row['train_loss']:.3f}", best_dice=f"{max(best, 0):.3f}")
-            save_checkpoint(
-                {"model": self.network.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": epoch},
-                self.run_dir / "models" / "checkpoint_last.pt",
-            )
+            self._save({"model": model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": epoch},
+                       "checkpoint_last.pt")
         if best_epoch == 0:  # no validation set: keep the last weights as the model
-            save_checkpoint(self.network.state_dict(), self.run_dir / "models" / "model.pt")
+            self._save(model.state_dict(), "model.pt")
             best_epoch = self.epochs
-        plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
+        if distributed.is_main_process():
+            plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
+        distributed.barrier()
         return TrainResult(self.run_dir, best, best_epoch, history)

@@ -47,11 +47,13 @@ def training_transforms(
     samples_per_case: int = 2,
     flip_axes: Sequence[int] = (0, 1, 2),
     axcodes: str = "RAS",
+    augment: bool = True,
 ) -> mt.Compose:
     """Validation chain plus foreground-weighted patch sampling and light augmentation.
 
     ``flip_axes`` must leave out the left-right axis for tasks with lateral labels (the schema has
-    no notion of a left-right swap for 3D tasks yet).
+    no notion of a left-right swap for 3D tasks yet). ``augment=False`` keeps only the patch
+    sampling (used to compare one process with several on identical data).
     """
     keys = ["image", "label"]
     return mt.Compose(
@@ -62,8 +64,14 @@ def training_transforms(
                 keys, label_key="label", spatial_size=list(patch_size), pos=2, neg=1,
                 num_samples=samples_per_case, image_key="image", image_threshold=0,
             ),
-            *[mt.RandFlipd(keys, prob=0.5, spatial_axis=axis) for axis in flip_axes],
-            mt.RandScaleIntensityd("image", factors=0.1, prob=0.5),
-            mt.RandShiftIntensityd("image", offsets=0.1, prob=0.5),
         ]
+        + (
+            [
+                *[mt.RandFlipd(keys, prob=0.5, spatial_axis=axis) for axis in flip_axes],
+                mt.RandScaleIntensityd("image", factors=0.1, prob=0.5),
+                mt.RandShiftIntensityd("image", offsets=0.1, prob=0.5),
+            ]
+            if augment
+            else []
+        )
     )
