@@ -105,7 +105,7 @@ def make_phantom(seed: int, geometry: str = "ras", spacing: float = 2.0) -> Phan
 
     direction = rng.normal(size=3)
     centre = direction / np.linalg.norm(direction) * rng.uniform(10, 26) * np.array([1.0, 1.1, 0.7])
-    r_oedema = rng.uniform(20, 28)
+    r_oedema = rng.uniform(22, 30)
     r_core = r_oedema * rng.uniform(0.6, 0.75)
     r_necrosis = r_core * rng.uniform(0.55, 0.7)
     stretch = rng.uniform(0.8, 1.2, size=3)
@@ -136,7 +136,7 @@ def make_phantom(seed: int, geometry: str = "ras", spacing: float = 2.0) -> Phan
         volume = np.zeros(shape, np.float32)
         for name, means in TISSUES.items():
             volume[tissue == name] = means[m]
-        volume = gaussian_filter(volume, sigma=0.6)
+        volume = gaussian_filter(volume, sigma=0.5)
         volume *= bias * rng.uniform(0.8, 1.2)
         volume += rng.normal(0, 0.03, size=shape).astype(np.float32)
         volume[~head] = 0

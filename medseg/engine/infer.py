@@ -37,6 +37,7 @@ class Predictor:
         device: str | torch.device = "auto",
         threshold: float = 0.5,
         writers: Sequence[OutputWriter] | None = None,
+        whole_volume_voxels: int = 0,
     ) -> None:
         self.device = resolve_device(device)
         self.network = network.to(self.device).eval()
@@ -49,6 +50,7 @@ class Predictor:
         self.overlap = overlap
         self.sw_batch_size = sw_batch_size
         self.threshold = threshold
+        self.whole_volume_voxels = int(whole_volume_voxels)
         self.writers = list(writers) if writers is not None else [NiftiLabelWriter()]
 
     @classmethod
@@ -66,6 +68,16 @@ class Predictor:
     def spatial_dims(self) -> int:
         return len(self.roi_size)
 
+    def window_for(self, spatial_shape: Sequence[int]) -> tuple[int, ...]:
+        """The ROI for an image: the whole (cropped) image in one pass when it is small enough.
+
+        Overlapping windows compute most voxels several times (4x at overlap 0.5 in 3D); one pass
+        over the whole image computes each voxel once. ``whole_volume_voxels`` caps the memory.
+        """
+        if self.whole_volume_voxels and np.prod(spatial_shape) <= self.whole_volume_voxels:
+            return tuple(int(np.ceil(s / 16) * 16) for s in spatial_shape)
+        return self.roi_size
+
     def logits(self, image: torch.Tensor) -> torch.Tensor:
         """Gaussian-weighted sliding-window logits for one preprocessed image (C, *spatial)."""
         from monai.inferers import sliding_window_inference
@@ -73,8 +85,8 @@ class Predictor:
         batch = image.as_tensor()[None] if hasattr(image, "as_tensor") else image[None]
         with torch.inference_mode(), torch.autocast(self.device.type, enabled=use_amp(self.device)):
             out = sliding_window_inference(
-                batch.to(self.device), self.roi_size, self.sw_batch_size, self.network,
-                overlap=self.overlap, mode="gaussian",
+                batch.to(self.device, non_blocking=True), self.window_for(batch.shape[2:]), self.sw_batch_size,
+                self.network, overlap=self.overlap, mode="gaussian",
             )
         return out[0].float()
 

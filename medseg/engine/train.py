@@ -114,13 +114,17 @@ class Trainer:
         return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0, sampler=val_sampler)
 
     # -- steps ------------------------------------------------------------------------------
-    def _train_epoch(self, loader, epoch: int) -> float:
+    def _train_epoch(self, loader, epoch: int) -> dict[str, float]:
+        """One pass over the training patches; also times data waiting vs the training step."""
         from tqdm.auto import tqdm
 
         self.network.train()
-        losses = []
+        losses, data_s, step_s, patches = [], 0.0, 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False, disable=not self.progress)
+        tick = time.perf_counter()
         for batch in bar:
+            started = time.perf_counter()
+            data_s += started - tick
             image = batch["image"].as_tensor().to(self.device, non_blocking=True)
             target = batch["label"].as_tensor().to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
@@ -129,11 +133,15 @@ class Trainer:
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
-            losses.append(float(loss.detach()))
+            losses.append(float(loss.detach()))  # also waits for the device, so step time is real
+            patches += image.shape[0]
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            tick = time.perf_counter()
+            step_s += tick - started
         if self.scheduler is not None:
             self.scheduler.step()
-        return distributed.mean_across_ranks(float(np.mean(losses)) if losses else float("nan"), self.device)
+        loss = distributed.mean_across_ranks(float(np.mean(losses)) if losses else float("nan"), self.device)
+        return {"train_loss": loss, "data_s": round(data_s, 3), "step_s": round(step_s, 3), "patches": patches}
 
     def validate(self, loader) -> dict[str, float]:
         """Per-channel Dice on whole validation volumes (sliding window, Gaussian weights)."""
@@ -202,7 +210,7 @@ class Trainer:
             if hasattr(train_loader.sampler, "set_epoch"):
                 train_loader.sampler.set_epoch(epoch)
             start = time.perf_counter()
-            row: dict[str, float] = {"epoch": epoch, "train_loss": self._train_epoch(train_loader, epoch)}
+            row: dict[str, float] = {"epoch": epoch, **self._train_epoch(train_loader, epoch)}
             if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs):
                 dice = self.validate(val_loader)
                 row.update(dice, dice_mean=float(np.mean(list(dice.values()))))

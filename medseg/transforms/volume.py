@@ -23,18 +23,31 @@ def _load(keys: list[str], axcodes: str) -> list:
     ]
 
 
-def inference_transforms(axcodes: str = "RAS") -> mt.Compose:
-    """What inference applies to an image before the network."""
+def _crop(keys: list[str], margin: int) -> list:
+    """Crop to the non-zero head/brain box: skull-stripped MRI is mostly zero background.
+
+    Invertible: ``Invertd`` pads the prediction back with background before writing.
+    """
+    return [mt.CropForegroundd(keys, source_key="image", margin=margin, allow_smaller=True)] if margin >= 0 else []
+
+
+def inference_transforms(axcodes: str = "RAS", crop_margin: int = 4) -> mt.Compose:
+    """What inference applies to an image before the network (``crop_margin < 0``: no crop)."""
     return mt.Compose(
-        [*_load(["image"], axcodes), mt.NormalizeIntensityd("image", nonzero=True, channel_wise=True)]
+        [
+            *_load(["image"], axcodes),
+            *_crop(["image"], crop_margin),
+            mt.NormalizeIntensityd("image", nonzero=True, channel_wise=True),
+        ]
     )
 
 
-def validation_transforms(schema: LabelSchema, axcodes: str = "RAS") -> mt.Compose:
+def validation_transforms(schema: LabelSchema, axcodes: str = "RAS", crop_margin: int = 4) -> mt.Compose:
     """Inference preprocessing plus the label turned into target channels."""
     return mt.Compose(
         [
             *_load(["image", "label"], axcodes),
+            *_crop(["image", "label"], crop_margin),
             LabelToChannelsd("label", schema),
             mt.NormalizeIntensityd("image", nonzero=True, channel_wise=True),
         ]
