@@ -73,9 +73,12 @@ def training_transforms(
         [
             *validation_transforms(schema, axcodes).transforms,
             mt.SpatialPadd(keys, spatial_size=list(patch_size)),
+            # foreground/background voxel indices are computed once and cached with the volume,
+            # so each random crop is a lookup instead of a scan of the whole label
+            mt.FgBgToIndicesd("label", image_key="image", image_threshold=0),
             mt.RandCropByPosNegLabeld(
                 keys, label_key="label", spatial_size=list(patch_size), pos=2, neg=1,
-                num_samples=samples_per_case, image_key="image", image_threshold=0,
+                num_samples=samples_per_case, fg_indices_key="label_fg_indices", bg_indices_key="label_bg_indices",
             ),
         ]
         + (
