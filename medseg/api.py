@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
-from medseg.bundles import REPO_BUNDLES, find_bundle
+from medseg.bundles import REPO_BUNDLES, Bundle, find_bundle
 from medseg.errors import InputError
-from medseg.runs import create_run_bundle, default_cache_dir, default_run_dir
+from medseg.runs import LAST, create_run_bundle, default_cache_dir, default_run_dir
 
 REPO_MANIFESTS = REPO_BUNDLES.parent / "data_manifests"
 
@@ -37,7 +38,7 @@ def default_manifest(bundle_name: str) -> Path:
 
 
 def train(
-    bundle: str | Path,
+    bundle: str | Path | None = None,
     data: str | Path | None = None,
     demo: bool = False,
     output_dir: str | Path | None = None,
@@ -45,13 +46,26 @@ def train(
     device: str = "auto",
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
+    resume: str | Path | None = None,
+    trust: bool = False,
 ):
-    """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle."""
+    """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle.
+
+    ``resume`` continues the run directory from its last checkpoint (its configs, data and epoch
+    count as they were). A new run that fails before its first checkpoint leaves no run directory.
+    """
     from medseg.engine.device import resolve_device
 
-    source = find_bundle(bundle)
     resolve_device(device)  # fail before any data is generated or read
-    source.parser("inference", "train", overrides=overrides)  # unknown override keys fail here too
+    if resume is not None:
+        if data is not None or demo or overrides or epochs is not None or output_dir is not None:
+            raise InputError("--resume continues a run as it was configured: drop --data/--demo/--epochs/"
+                             "--override/--output-dir", resume)
+        return _run_trainer(find_bundle(resume), device, progress, trust, resume=True)
+    if bundle is None:
+        raise InputError("name a bundle to train (or --resume RUN_DIR)")
+    source = find_bundle(bundle)
+    source.parser("inference", "train", overrides=overrides, trust=trust)  # unknown override keys fail here too
     manifest = demo_manifest(source.name) if demo else Path(data) if data else default_manifest(source.name)
     if not manifest.is_file():
         raise InputError("manifest not found", manifest)
@@ -61,8 +75,26 @@ def train(
     if epochs is not None:
         settings["epochs"] = int(epochs)
     run_dir = Path(output_dir) if output_dir else default_run_dir(source)
-    run_bundle = create_run_bundle(source, run_dir, settings)
-    parser = run_bundle.parser("inference", "train")
-    trainer = parser.get_parsed_content("trainer")
+    created = not run_dir.exists()
+    try:
+        return _run_trainer(create_run_bundle(source, run_dir, settings), device, progress, trust)
+    except BaseException:
+        if created and not (run_dir / LAST).exists():  # nothing worth keeping: leave no half run behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False):
+    from medseg.errors import find_medseg_error
+
+    if resume and not (run_bundle.root / LAST).is_file():
+        raise InputError(f"nothing to resume: no {LAST} (not a medseg run directory?)", run_bundle.root)
+    parser = run_bundle.parser("inference", "train", trust=trust)
+    parser["device"] = device
+    try:
+        trainer = parser.get_parsed_content("trainer")
+    except RuntimeError as exc:  # MONAI wraps errors raised while building components
+        raise find_medseg_error(exc) or exc from exc
     trainer.progress = progress
+    trainer.resume_from = run_bundle.root / LAST if resume else None
     return trainer.run()

@@ -6,23 +6,32 @@ from pathlib import Path
 
 import click
 
-from medseg.cli.options import DEVICE
+from medseg.cli.options import DEVICE, TRUST
 
 
 @click.command()
-@click.argument("bundle")
+@click.argument("bundle", required=False)
 @click.option("--demo", is_flag=True, help="Train on built-in synthetic data (no download).")
 @click.option("--data", type=click.Path(path_type=Path), help="Manifest (MSD datalist JSON).")
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Run directory to create.")
 @click.option("--epochs", type=int, help="Override the bundle's number of epochs.")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config key (a#b for nesting).")
-def train(bundle, demo, data, output_dir, epochs, device, overrides) -> None:
-    """Train BUNDLE; the run directory is itself a trained MONAI bundle."""
+@click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
+              help="Continue a killed or stopped run from its last checkpoint.")
+@TRUST
+def train(bundle, demo, data, output_dir, epochs, device, overrides, resume, trust) -> None:
+    """Train BUNDLE; the run directory is itself a trained MONAI bundle.
+
+    A checkpoint is written every epoch; SIGINT/SIGTERM stop after the current epoch's checkpoint,
+    and `medseg train --resume RUN_DIR` continues where the run stopped or was killed.
+    """
     import medseg
     from medseg.bundles import parse_overrides
 
-    result = medseg.train(bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
-                          device=device, overrides=parse_overrides(overrides))
+    if resume is not None and bundle is not None and medseg.find_bundle(bundle).name != medseg.find_bundle(resume).name:
+        raise click.UsageError(f"--resume {resume} was not trained from bundle {bundle!r}")
+    result = medseg.train(None if resume else bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
+                          device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust)
     click.echo(f"run directory: {result.run_dir}")
     click.echo(f"best validation Dice (mean over channels): {result.best_metric:.4f} at epoch {result.best_epoch}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import torch
 from medseg.data.manifest import case_to_dict, load_manifest
 from medseg.engine.checkpoint import save_checkpoint
 from medseg.engine.device import resolve_device, use_amp
-from medseg.io.atomic import write_text_atomic
+from medseg.io.atomic import copy_file_atomic, write_text_atomic
 from medseg.io.read import check_case_headers
 from medseg.labels import LabelSchema
 
@@ -62,6 +61,7 @@ class Trainer:
         device: str | torch.device = "auto",
         num_workers: int = 0,
         progress: bool = True,
+        resume_from: str | Path | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.network = network.to(self.device)
@@ -77,6 +77,8 @@ class Trainer:
         self.epochs, self.batch_size, self.val_interval = int(epochs), int(batch_size), int(val_interval)
         self.sw_overlap, self.seed, self.num_workers = sw_overlap, seed, num_workers
         self.progress = progress
+        self.resume_from = resume_from  # a checkpoint_last.pt to continue from (``medseg train --resume``)
+        self.generator: torch.Generator | None = None
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
@@ -93,12 +95,18 @@ class Trainer:
 
                 raise InputError(f"case {case.case_id} has no label", manifest.path)
             check_case_headers(case, int(in_channels), len(self.roi_size))
-        train_ds = CacheDataset([case_to_dict(c) for c in train_cases], self.train_transforms, progress=False)
-        val_ds = CacheDataset([case_to_dict(c) for c in val_cases], self.val_transforms, progress=False)
-        generator = torch.Generator().manual_seed(self.seed)
+        try:
+            train_ds = CacheDataset([case_to_dict(c) for c in train_cases], self.train_transforms, progress=False)
+            val_ds = CacheDataset([case_to_dict(c) for c in val_cases], self.val_transforms, progress=False)
+        except Exception as exc:  # name the case file at fault, not MONAI's wrapper
+            from medseg.io.validate import explain_load_failure
+
+            files = [p for c in train_cases + val_cases for p in (*c.images, c.label)]
+            raise explain_load_failure(exc, files) from exc
+        self.generator = torch.Generator().manual_seed(self.seed)
         train_loader = DataLoader(
             train_ds, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers,
-            collate_fn=list_data_collate, generator=generator,
+            collate_fn=list_data_collate, generator=self.generator,
         )
         return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0)
 
@@ -108,7 +116,8 @@ class Trainer:
 
         self.network.train()
         losses = []
-        bar = tqdm(loader, desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False, disable=not self.progress)
+        bar = tqdm(loader, desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False,
+                   disable=None if self.progress else True)  # None: no bars in non-TTY logs
         for batch in bar:
             image = batch["image"].as_tensor().to(self.device, non_blocking=True)
             target = batch["label"].as_tensor().to(self.device, non_blocking=True)
@@ -156,7 +165,10 @@ class Trainer:
             source = self.bundle_root / name
             if source.is_file():
                 (self.run_dir / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, self.run_dir / name)
+                copy_file_atomic(source, self.run_dir / name)
+        from medseg.trust import seal
+
+        seal(self.run_dir)
 
     def _write_metrics(self, history: list[dict[str, float]]) -> None:
         fields = list(dict.fromkeys(k for row in history for k in row))
@@ -167,37 +179,44 @@ class Trainer:
         write_text_atomic(self.run_dir / "metrics.csv", buffer.getvalue())
 
     def run(self) -> TrainResult:
+        """Train to ``epochs``, checkpointing every epoch; SIGINT/SIGTERM stop after a checkpoint."""
         from monai.utils import set_determinism
         from tqdm.auto import tqdm
 
+        from medseg.engine.state import Progress, StopRequest, load_training_state, save_training_state
+        from medseg.errors import TrainingStopped
         from medseg.report import plot_curves
+        from medseg.runs import LAST
 
         set_determinism(seed=self.seed)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._export_bundle_files()
         train_loader, val_loader = self._loaders()
-        history: list[dict[str, float]] = []
-        best, best_epoch = -1.0, 0
-        epochs = tqdm(range(1, self.epochs + 1), desc="train", unit="epoch", disable=not self.progress)
-        for epoch in epochs:
-            start = time.perf_counter()
-            row: dict[str, float] = {"epoch": epoch, "train_loss": self._train_epoch(train_loader, epoch)}
-            if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs):
-                dice = self.validate(val_loader)
-                row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
-                if row["dice_mean"] > best:
-                    best, best_epoch = row["dice_mean"], epoch
-                    save_checkpoint(self.network.state_dict(), self.run_dir / "models" / "model.pt")
-            row["seconds"] = round(time.perf_counter() - start, 3)
-            history.append(row)
-            self._write_metrics(history)
-            epochs.set_postfix(loss=f"{row['train_loss']:.3f}", best_dice=f"{max(best, 0):.3f}")
-            save_checkpoint(
-                {"model": self.network.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": epoch},
-                self.run_dir / "models" / "checkpoint_last.pt",
-            )
-        if best_epoch == 0:  # no validation set: keep the last weights as the model
+        state = load_training_state(self, self.resume_from) if self.resume_from else Progress()
+        epochs = tqdm(range(state.epoch + 1, self.epochs + 1), desc="train", unit="epoch", initial=state.epoch,
+                      total=self.epochs, disable=None if self.progress else True)
+        with StopRequest() as stop:
+            for epoch in epochs:
+                start = time.perf_counter()
+                row: dict[str, float] = {"epoch": epoch, "train_loss": self._train_epoch(train_loader, epoch)}
+                if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs):
+                    dice = self.validate(val_loader)
+                    row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
+                    if row["dice_mean"] > state.best_metric:
+                        state.best_metric, state.best_epoch = row["dice_mean"], epoch
+                        save_checkpoint(self.network.state_dict(), self.run_dir / "models" / "model.pt")
+                row["seconds"] = round(time.perf_counter() - start, 3)
+                state.history.append(row)
+                state.epoch = epoch
+                save_training_state(self, state, self.run_dir / LAST)
+                self._write_metrics(state.history)
+                epochs.set_postfix(loss=f"{row['train_loss']:.3f}", best_dice=f"{max(state.best_metric, 0):.3f}")
+                if stop.signal is not None and epoch < self.epochs:
+                    raise TrainingStopped(
+                        f"stopped by {stop.name} after epoch {epoch} of {self.epochs}; checkpoint written; "
+                        f"continue with: medseg train --resume {self.run_dir}", self.run_dir / LAST)
+        if state.best_epoch == 0:  # no validation set: keep the last weights as the model
             save_checkpoint(self.network.state_dict(), self.run_dir / "models" / "model.pt")
-            best_epoch = self.epochs
+            state.best_epoch = self.epochs
         plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
-        return TrainResult(self.run_dir, best, best_epoch, history)
+        return TrainResult(self.run_dir, state.best_metric, state.best_epoch, state.history)
