@@ -89,8 +89,11 @@ def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, r
 
     if resume and not (run_bundle.root / LAST).is_file():
         raise InputError(f"nothing to resume: no {LAST} (not a medseg run directory?)", run_bundle.root)
+    from monai.utils import set_determinism
+
     parser = run_bundle.parser("inference", "train", trust=trust)
     parser["device"] = device
+    set_determinism(seed=int(parser.get("seed", 0)))  # the network's initial weights are drawn while building
     try:
         trainer = parser.get_parsed_content("trainer")
     except RuntimeError as exc:  # MONAI wraps errors raised while building components
