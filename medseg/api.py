@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 from medseg.bundles import REPO_BUNDLES, Bundle, find_bundle
 from medseg.errors import InputError
-from medseg.runs import create_run_bundle, default_cache_dir, default_run_dir
+from medseg.runs import LAST, create_run_bundle, default_cache_dir, default_run_dir
 
 REPO_MANIFESTS = REPO_BUNDLES.parent / "data_manifests"
 
@@ -37,7 +38,7 @@ def default_manifest(bundle_name: str) -> Path:
 
 
 def train(
-    bundle: str | Path,
+    bundle: str | Path | None = None,
     data: str | Path | None = None,
     demo: bool = False,
     output_dir: str | Path | None = None,
@@ -45,14 +46,28 @@ def train(
     device: str = "auto",
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
+    resume: str | Path | None = None,
+    trust: bool = False,
 ):
-    """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle."""
+    """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle.
+
+    ``resume`` continues the run directory from its last checkpoint (its configs, data and epoch
+    count as they were). A new run that fails before its first checkpoint leaves no run directory.
+    Under torchrun every rank calls this; rank 0 alone creates the run directory and demo data.
+    """
     from medseg.engine import distributed
     from medseg.engine.device import resolve_device
 
-    source = find_bundle(bundle)
     distributed.setup(resolve_device(device))  # fail before any data is generated or read
-    source.parser("inference", "train", overrides=overrides)  # unknown override keys fail here too
+    if resume is not None:
+        if data is not None or demo or overrides or epochs is not None or output_dir is not None:
+            raise InputError("--resume continues a run as it was configured: drop --data/--demo/--epochs/"
+                             "--override/--output-dir", resume)
+        return _run_trainer(find_bundle(resume), device, progress, trust, resume=True)
+    if bundle is None:
+        raise InputError("name a bundle to train (or --resume RUN_DIR)")
+    source = find_bundle(bundle)
+    source.parser("inference", "train", overrides=overrides, trust=trust)  # unknown override keys fail here too
     if demo:  # generated once, by rank 0; broadcasting also makes the other ranks wait for it
         manifest = distributed.broadcast(demo_manifest(source.name) if distributed.is_main_process() else None)
     else:
@@ -64,12 +79,35 @@ def train(
     settings["device"] = device
     if epochs is not None:
         settings["epochs"] = int(epochs)
-    run_dir = distributed.broadcast(Path(output_dir) if output_dir else default_run_dir(source))
-    if distributed.is_main_process():
-        create_run_bundle(source, run_dir, settings)
+    run_dir = Path(distributed.broadcast(Path(output_dir) if output_dir else default_run_dir(source)))
+    created = not run_dir.exists()
     distributed.barrier()
-    parser = Bundle(Path(run_dir).resolve()).parser("inference", "train")
-    parser.get_parsed_content("initialize")  # seeds everything before the network is built, as MONAI's runner does
-    trainer = parser.get_parsed_content("trainer")
+    try:
+        if distributed.is_main_process():
+            create_run_bundle(source, run_dir, settings)
+        distributed.barrier()
+        return _run_trainer(Bundle(run_dir.resolve()), device, progress, trust)
+    except BaseException:
+        if created and distributed.is_main_process() and not (run_dir / LAST).exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half run behind
+        raise
+
+
+def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False):
+    from medseg.engine import distributed
+    from medseg.errors import find_medseg_error
+
+    if resume and not (run_bundle.root / LAST).is_file():
+        raise InputError(f"nothing to resume: no {LAST} (not a medseg run directory?)", run_bundle.root)
+    from monai.utils import set_determinism
+
+    parser = run_bundle.parser("inference", "train", trust=trust)
+    parser["device"] = device
+    set_determinism(seed=int(parser.get("seed", 0)))  # the network's initial weights are drawn while building
+    try:
+        trainer = parser.get_parsed_content("trainer")
+    except RuntimeError as exc:  # MONAI wraps errors raised while building components
+        raise find_medseg_error(exc) or exc from exc
     trainer.progress = progress and distributed.is_main_process()
+    trainer.resume_from = run_bundle.root / LAST if resume else None
     return trainer.run()

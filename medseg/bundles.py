@@ -71,10 +71,17 @@ class Bundle:
                 raise BundleError("bundle config not found", path)
         return paths
 
-    def parser(self, *names: str, overrides: dict[str, Any] | None = None):
-        """A MONAI ``ConfigParser`` over the named configs, with ``bundle_root`` and overrides set."""
+    def parser(self, *names: str, overrides: dict[str, Any] | None = None, trust: bool = False):
+        """A MONAI ``ConfigParser`` over the named configs, with ``bundle_root`` and overrides set.
+
+        Configs are code, so a bundle from outside medseg and the user's own runs is refused unless
+        ``trust`` (see ``medseg.trust``).
+        """
         from monai.bundle import ConfigParser
 
+        from medseg.trust import check_trusted
+
+        check_trusted(self.root, trust)
         parser = ConfigParser()
         parser.read_config([str(p) for p in self.config_files(*names)])
         parser.read_meta(str(self.root / "configs" / "metadata.json"))

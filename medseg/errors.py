@@ -8,6 +8,8 @@ from pathlib import Path
 class MedsegError(Exception):
     """A problem the user can fix; ``path`` names the offending file when there is one."""
 
+    exit_code = 1
+
     def __init__(self, message: str, path: str | Path | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -31,3 +33,25 @@ class CheckpointError(MedsegError):
 
 class OutputError(MedsegError):
     """An output cannot be written where it was asked for."""
+
+
+class TrainingStopped(MedsegError):
+    """Training stopped on SIGINT/SIGTERM after writing a checkpoint; ``--resume`` continues it."""
+
+    exit_code = 130
+
+
+def find_medseg_error(exc: BaseException | None) -> MedsegError | None:
+    """The ``MedsegError`` behind ``exc``, if any.
+
+    MONAI wraps errors raised inside transforms and config components in ``RuntimeError``
+    (``applying transform ...``, ``Failed to instantiate component ...``); the user's problem is
+    the original error, so it is dug out of the ``__cause__``/``__context__`` chain.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, MedsegError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

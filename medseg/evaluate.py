@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +35,11 @@ def score_case(pred: np.ndarray, truth: np.ndarray, schema: LabelSchema) -> dict
 
 
 def _read_label(path: Path, schema: LabelSchema):
+    from medseg.io.validate import check_voxels, read_voxels
+
     image = load_nifti_header(path)
-    data = np.asarray(image.dataobj)
-    if not np.all(np.isfinite(data)):
-        raise InputError("label contains NaN or Inf", path)
+    data = read_voxels(path)
+    check_voxels(data, path, allow_blank=True)
     data = np.rint(data).astype(np.int64)
     schema.check_label_values(data, path)
     return image, data
@@ -81,6 +82,7 @@ class Evaluation:
 
     rows: list[dict[str, float | str]]
     structures: list[str]
+    inputs: list[Path] = field(default_factory=list)  # every file read, so no output overwrites one
 
     def summary(self) -> dict[str, dict[str, float]]:
         out = {}
@@ -114,7 +116,8 @@ def evaluate_predictions(
 ) -> Evaluation:
     """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest)."""
     rows: list[dict[str, float | str]] = []
-    for case, pred_path, truth_path in pair_predictions(Path(pred_dir), Path(truth), modalities):
+    pairs = pair_predictions(Path(pred_dir), Path(truth), modalities)
+    for case, pred_path, truth_path in pairs:
         pred_image, pred = _read_label(pred_path, schema)
         truth_image, truth_data = _read_label(truth_path, schema)
         pred, truth_data = np.squeeze(pred), np.squeeze(truth_data)
@@ -124,4 +127,5 @@ def evaluate_predictions(
             raise InputError("prediction affine differs from the truth's (not on the same grid)", pred_path)
         rows.append({"case": case, **score_case(pred, truth_data, schema)})
     structures = [label.name for label in schema.labels] + [region.name for region in schema.regions]
-    return Evaluation(rows, structures)
+    inputs = [p for _, pred_path, truth_path in pairs for p in (pred_path, truth_path)]
+    return Evaluation(rows, structures, [*inputs, *([Path(truth)] if Path(truth).is_file() else [])])

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from medseg.bundles import Bundle
 from medseg.errors import BundleError, OutputError
-from medseg.io.atomic import write_text_atomic
+from medseg.io.atomic import copy_file_atomic, write_text_atomic
+from medseg.trust import seal
 
 CONFIG_FILES = ("inference", "train")
+LAST = Path("models") / "checkpoint_last.pt"  # written every epoch; what ``--resume`` continues from
 
 
 def default_run_dir(bundle: Bundle) -> Path:
@@ -73,6 +74,6 @@ def create_run_bundle(bundle: Bundle, run_dir: Path, overrides: dict[str, Any]) 
         write_text_atomic(run_dir / "configs" / f"{name}.json", json.dumps(config, indent=2) + "\n")
     for extra in ("configs/metadata.json", "docs/README.md", "LICENSE"):
         if (bundle.root / extra).is_file():
-            (run_dir / extra).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(bundle.root / extra, run_dir / extra)
+            copy_file_atomic(bundle.root / extra, run_dir / extra)
+    seal(run_dir)  # medseg wrote these configs: later runs of this folder need no --trust
     return Bundle(run_dir.resolve())

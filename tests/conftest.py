@@ -28,6 +28,14 @@ def pytest_configure(config):
     warnings.filterwarnings("ignore", category=UserWarning)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_config(tmp_path_factory):
+    """Keep the tests' run-sealing key (``medseg.trust``) out of the real ~/.config."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEDSEG_CONFIG", str(tmp_path_factory.mktemp("medseg_config")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -15,7 +15,7 @@ class MedsegGroup(click.Group):
     """Print every ``MedsegError`` (and unexpected errors) as one line; tracebacks only with --debug."""
 
     def invoke(self, ctx: click.Context):
-        from medseg.errors import MedsegError
+        from medseg.errors import MedsegError, find_medseg_error
 
         try:
             return super().invoke(ctx)
@@ -25,13 +25,17 @@ class MedsegGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(f"medseg: error: {exc}", err=True)
-            sys.exit(1)
+            sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("medseg: interrupted", err=True)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
             if ctx.obj and ctx.obj.get("debug"):
                 raise
+            cause = find_medseg_error(exc)
+            if cause is not None:  # raised inside a MONAI transform or config component
+                click.echo(f"medseg: error: {cause}", err=True)
+                sys.exit(cause.exit_code)
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             click.echo(f"medseg: error: {type(exc).__name__}: {message} (rerun with --debug for details)", err=True)
             sys.exit(1)

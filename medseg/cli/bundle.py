@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -28,3 +30,18 @@ def bundle_verify(bundle) -> None:
     found = find_bundle(bundle)
     verify_bundle(found)
     click.echo(f"{found.name}: metadata and label schema verified ({found.root})")
+
+
+@bundle.command("trust")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def bundle_trust(path) -> None:
+    """Seal the bundle at PATH after reading its configs: medseg then runs it without --trust.
+
+    The seal covers every configs/*.json; editing one of them needs a new seal.
+    """
+    from medseg.bundles import find_bundle
+    from medseg.trust import seal
+
+    found = find_bundle(path)
+    seal(found.root)
+    click.echo(f"{found.root}: sealed; its configs run without --trust until one of them changes")

@@ -18,11 +18,13 @@ def evaluate(pred, truth, bundle, csv_path, as_json) -> None:
     """Dice per label and per region for every predicted case."""
     from medseg.bundles import find_bundle
     from medseg.evaluate import evaluate_predictions
-    from medseg.io.atomic import write_text_atomic
+    from medseg.io.atomic import ensure_not_input, write_text_atomic
 
     source = find_bundle(bundle)
     result = evaluate_predictions(pred, truth, source.schema, source.modalities)
-    write_text_atomic(csv_path or Path(pred) / "evaluation.csv", result.to_csv())
+    csv_path = csv_path or Path(pred) / "evaluation.csv"
+    ensure_not_input(csv_path, result.inputs)
+    write_text_atomic(csv_path, result.to_csv())
     if as_json:
         click.echo(json.dumps({"cases": len(result.rows), "summary": result.summary(), "per_case": result.rows}))
     else:

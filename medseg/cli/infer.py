@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from medseg.cli.options import DEVICE
+from medseg.cli.options import DEVICE, TRUST
 
 
 @click.command()
@@ -16,11 +16,12 @@ from medseg.cli.options import DEVICE
 @click.option("--output-dir", required=True, type=click.Path(path_type=Path))
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE")
-def infer(bundle, inputs, output_dir, device, overrides) -> None:
+@TRUST
+def infer(bundle, inputs, output_dir, device, overrides, trust) -> None:
     """Segment studies with a trained BUNDLE or run directory; writes <case>_seg.nii.gz."""
     from medseg.bundles import parse_overrides
     from medseg.engine.infer import Predictor
 
-    predictor = Predictor.from_bundle(bundle, device=device, overrides=parse_overrides(overrides))
+    predictor = Predictor.from_bundle(bundle, device=device, overrides=parse_overrides(overrides), trust=trust)
     for path in predictor.predict_to_dir(list(inputs), output_dir):
         click.echo(str(path))

@@ -6,21 +6,28 @@ from pathlib import Path
 
 import click
 
-from medseg.cli.options import DEVICE
+from medseg.cli.options import DEVICE, TRUST
 
 
 @click.command()
-@click.argument("bundle")
+@click.argument("bundle", required=False)
 @click.option("--demo", is_flag=True, help="Train on built-in synthetic data (no download).")
 @click.option("--data", type=click.Path(path_type=Path), help="Manifest (MSD datalist JSON).")
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Run directory to create.")
 @click.option("--epochs", type=int, help="Override the bundle's number of epochs.")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config key (a#b for nesting).")
+@click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
+              help="Continue a killed or stopped run from its last checkpoint.")
 @click.option("--nproc", type=int, default=1, show_default=True,
               help="Processes (GPUs) on this machine: relaunches itself under torchrun with DDP.")
-def train(bundle, demo, data, output_dir, epochs, device, overrides, nproc) -> None:
-    """Train BUNDLE; the run directory is itself a trained MONAI bundle."""
+@TRUST
+def train(bundle, demo, data, output_dir, epochs, device, overrides, resume, nproc, trust) -> None:
+    """Train BUNDLE; the run directory is itself a trained MONAI bundle.
+
+    A checkpoint is written every epoch; SIGINT/SIGTERM stop after the current epoch's checkpoint,
+    and `medseg train --resume RUN_DIR` continues where the run stopped or was killed.
+    """
     import medseg
     from medseg.bundles import parse_overrides
     from medseg.engine import distributed
@@ -30,8 +37,10 @@ def train(bundle, demo, data, output_dir, epochs, device, overrides, nproc) -> N
         import sys
 
         sys.exit(subprocess.call(distributed.torchrun_command(nproc, sys.argv[1:])))
-    result = medseg.train(bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
-                          device=device, overrides=parse_overrides(overrides))
+    if resume is not None and bundle is not None and medseg.find_bundle(bundle).name != medseg.find_bundle(resume).name:
+        raise click.UsageError(f"--resume {resume} was not trained from bundle {bundle!r}")
+    result = medseg.train(None if resume else bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
+                          device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust)
     if not distributed.is_main_process():
         return
     click.echo(f"run directory: {result.run_dir}")

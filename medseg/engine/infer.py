@@ -11,7 +11,7 @@ import torch
 
 from medseg.engine.checkpoint import load_weights
 from medseg.engine.device import resolve_device, use_amp
-from medseg.errors import InputError
+from medseg.io.atomic import prepare_output_dir
 from medseg.io.read import CaseFiles, check_case_headers, resolve_case
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
@@ -55,14 +55,21 @@ class Predictor:
 
     @classmethod
     def from_bundle(
-        cls, bundle: str | Path, device: str = "auto", overrides: dict[str, Any] | None = None
+        cls, bundle: str | Path, device: str = "auto", overrides: dict[str, Any] | None = None, trust: bool = False
     ) -> Predictor:
-        """Build from a bundle or a trained run directory (its ``configs/inference.json``)."""
-        from medseg.bundles import find_bundle
+        """Build from a bundle or a trained run directory (its ``configs/inference.json``).
 
-        parser = find_bundle(bundle).parser("inference", overrides=overrides)
+        ``trust`` allows a bundle from outside medseg and the user's own runs (its configs run code).
+        """
+        from medseg.bundles import find_bundle
+        from medseg.errors import find_medseg_error
+
+        parser = find_bundle(bundle).parser("inference", overrides=overrides, trust=trust)
         parser["device"] = device
-        return parser.get_parsed_content("predictor")
+        try:
+            return parser.get_parsed_content("predictor")
+        except RuntimeError as exc:  # MONAI wraps a CheckpointError/InputError raised while building
+            raise find_medseg_error(exc) or exc from exc
 
     @property
     def spatial_dims(self) -> int:
@@ -101,13 +108,15 @@ class Predictor:
         return self.schema.argmax_to_label_map(probabilities.argmax(0))
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
-        """Check headers, then run the preprocessing chain; NaN/Inf voxels are refused."""
+        """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused."""
+        from medseg.io.validate import explain_load_failure
+
         check_case_headers(case, self.network_in_channels, self.spatial_dims)
         images = [str(p) for p in case.images]
-        data = self.preprocessing({"image": images if len(images) > 1 else images[0]})
-        if not torch.isfinite(data["image"]).all():
-            raise InputError("image contains NaN or Inf voxels", case.reference)
-        return data
+        try:
+            return self.preprocessing({"image": images if len(images) > 1 else images[0]})
+        except Exception as exc:  # MONAI wraps errors from inside the chain in RuntimeError
+            raise explain_load_failure(exc, case.images) from exc
 
     @property
     def network_in_channels(self) -> int:
@@ -154,5 +163,8 @@ class Predictor:
         from tqdm.auto import tqdm
 
         cases = self.resolve_inputs(inputs)
-        bar = tqdm(cases, desc="infer", unit="case", disable=not progress)
+        for case in cases:  # every header first: a bad case late in a list fails before any output
+            check_case_headers(case, self.network_in_channels, self.spatial_dims)
+        prepare_output_dir(output_dir)
+        bar = tqdm(cases, desc="infer", unit="case", disable=None if progress else True)  # None: off when not a TTY
         return [path for case in bar for path in self.predict_to_files(case, output_dir)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from medseg.data.manifest import case_to_dict, load_manifest
 from medseg.engine import distributed
 from medseg.engine.checkpoint import save_checkpoint
 from medseg.engine.device import resolve_device, use_amp
-from medseg.io.atomic import write_text_atomic
+from medseg.io.atomic import copy_file_atomic, write_text_atomic
 from medseg.io.read import check_case_headers
 from medseg.labels import LabelSchema
 
@@ -64,6 +63,7 @@ class Trainer:
         num_workers: int = 0,
         shuffle: bool = True,
         progress: bool = True,
+        resume_from: str | Path | None = None,
     ) -> None:
         self.device = distributed.setup(resolve_device(device))
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
@@ -80,6 +80,8 @@ class Trainer:
         self.epochs, self.batch_size, self.val_interval = int(epochs), int(batch_size), int(val_interval)
         self.sw_overlap, self.seed, self.num_workers, self.shuffle = sw_overlap, seed, num_workers, shuffle
         self.progress = progress and distributed.is_main_process()
+        self.resume_from = resume_from  # a checkpoint_last.pt to continue from (``medseg train --resume``)
+        self.generator: torch.Generator | None = None
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
@@ -96,9 +98,15 @@ class Trainer:
 
                 raise InputError(f"case {case.case_id} has no label", manifest.path)
             check_case_headers(case, int(in_channels), len(self.roi_size))
-        train_ds = CacheDataset([case_to_dict(c) for c in train_cases], self.train_transforms, progress=False)
-        val_ds = CacheDataset([case_to_dict(c) for c in val_cases], self.val_transforms, progress=False)
-        generator = torch.Generator().manual_seed(self.seed)
+        try:
+            train_ds = CacheDataset([case_to_dict(c) for c in train_cases], self.train_transforms, progress=False)
+            val_ds = CacheDataset([case_to_dict(c) for c in val_cases], self.val_transforms, progress=False)
+        except Exception as exc:  # name the case file at fault, not MONAI's wrapper
+            from medseg.io.validate import explain_load_failure
+
+            files = [p for c in train_cases + val_cases for p in (*c.images, c.label)]
+            raise explain_load_failure(exc, files) from exc
+        self.generator = torch.Generator().manual_seed(self.seed)
         train_sampler = val_sampler = None
         if distributed.is_distributed():
             from monai.data import DistributedSampler
@@ -109,7 +117,7 @@ class Trainer:
         train_loader = DataLoader(
             train_ds, batch_size=self.batch_size, shuffle=self.shuffle and train_sampler is None,
             sampler=train_sampler, num_workers=self.num_workers, collate_fn=list_data_collate,
-            generator=generator, pin_memory=self.device.type == "cuda",
+            generator=self.generator, pin_memory=self.device.type == "cuda",
         )
         return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0, sampler=val_sampler)
 
@@ -120,7 +128,8 @@ class Trainer:
 
         self.network.train()
         losses, data_s, step_s, patches = [], 0.0, 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False, disable=not self.progress)
+        bar = tqdm(loader, desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False,
+                   disable=None if self.progress else True)  # None: no bars in non-TTY logs
         tick = time.perf_counter()
         for batch in bar:
             started = time.perf_counter()
@@ -167,10 +176,6 @@ class Trainer:
         return {f"dice_{name}": float(v) for name, v in zip(names, values)}
 
     # -- outputs ----------------------------------------------------------------------------
-    def _save(self, obj: Any, name: str) -> None:
-        if distributed.is_main_process():
-            save_checkpoint(obj, self.run_dir / "models" / name)
-
     def _export_bundle_files(self) -> None:
         """Make the run directory a complete bundle (configs, docs, licence) when it is elsewhere."""
         if self.run_dir.resolve() == self.bundle_root.resolve() or not distributed.is_main_process():
@@ -179,7 +184,15 @@ class Trainer:
             source = self.bundle_root / name
             if source.is_file():
                 (self.run_dir / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, self.run_dir / name)
+                copy_file_atomic(source, self.run_dir / name)
+        from medseg.trust import seal
+
+        seal(self.run_dir)
+
+    def _save_model(self) -> None:
+        """The deployable weights (``models/model.pt``), written by rank 0 only."""
+        if distributed.is_main_process():
+            save_checkpoint(distributed.unwrap(self.network).state_dict(), self.run_dir / "models" / "model.pt")
 
     def _write_metrics(self, history: list[dict[str, float]]) -> None:
         if not distributed.is_main_process():
@@ -192,41 +205,49 @@ class Trainer:
         write_text_atomic(self.run_dir / "metrics.csv", buffer.getvalue())
 
     def run(self) -> TrainResult:
+        """Train to ``epochs``, checkpointing every epoch; SIGINT/SIGTERM stop after a checkpoint."""
         from monai.utils import set_determinism
         from tqdm.auto import tqdm
 
+        from medseg.engine.state import Progress, StopRequest, load_training_state, save_training_state
+        from medseg.errors import TrainingStopped
         from medseg.report import plot_curves
+        from medseg.runs import LAST
 
         set_determinism(seed=self.seed)
         if distributed.is_main_process():
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self._export_bundle_files()
         train_loader, val_loader = self._loaders()
-        history: list[dict[str, float]] = []
-        best, best_epoch = -1.0, 0
-        epochs = tqdm(range(1, self.epochs + 1), desc="train", unit="epoch", disable=not self.progress)
-        model = distributed.unwrap(self.network)
-        for epoch in epochs:
-            if hasattr(train_loader.sampler, "set_epoch"):
-                train_loader.sampler.set_epoch(epoch)
-            start = time.perf_counter()
-            row: dict[str, float] = {"epoch": epoch, **self._train_epoch(train_loader, epoch)}
-            if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs):
-                dice = self.validate(val_loader)
-                row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
-                if row["dice_mean"] > best:
-                    best, best_epoch = row["dice_mean"], epoch
-                    self._save(model.state_dict(), "model.pt")
-            row["seconds"] = round(time.perf_counter() - start, 3)
-            history.append(row)
-            self._write_metrics(history)
-            epochs.set_postfix(loss=f"{row['train_loss']:.3f}", best_dice=f"{max(best, 0):.3f}")
-            self._save({"model": model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": epoch},
-                       "checkpoint_last.pt")
-        if best_epoch == 0:  # no validation set: keep the last weights as the model
-            self._save(model.state_dict(), "model.pt")
-            best_epoch = self.epochs
+        state = load_training_state(self, self.resume_from) if self.resume_from else Progress()
+        epochs = tqdm(range(state.epoch + 1, self.epochs + 1), desc="train", unit="epoch", initial=state.epoch,
+                      total=self.epochs, disable=None if self.progress else True)
+        with StopRequest() as stop:
+            for epoch in epochs:
+                if hasattr(train_loader.sampler, "set_epoch"):
+                    train_loader.sampler.set_epoch(epoch)
+                start = time.perf_counter()
+                row: dict[str, float] = {"epoch": epoch, **self._train_epoch(train_loader, epoch)}
+                if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs):
+                    dice = self.validate(val_loader)
+                    row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
+                    if row["dice_mean"] > state.best_metric:
+                        state.best_metric, state.best_epoch = row["dice_mean"], epoch
+                        self._save_model()
+                row["seconds"] = round(time.perf_counter() - start, 3)
+                state.history.append(row)
+                state.epoch = epoch
+                save_training_state(self, state, self.run_dir / LAST)
+                self._write_metrics(state.history)
+                epochs.set_postfix(loss=f"{row['train_loss']:.3f}", best_dice=f"{max(state.best_metric, 0):.3f}")
+                if stop.signal is not None and epoch < self.epochs:
+                    raise TrainingStopped(
+                        f"stopped by {stop.name} after epoch {epoch} of {self.epochs}; checkpoint written; "
+                        f"continue with: medseg train --resume {self.run_dir}", self.run_dir / LAST)
+        if state.best_epoch == 0:  # no validation set: keep the last weights as the model
+            self._save_model()
+            state.best_epoch = self.epochs
         if distributed.is_main_process():
             plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
         distributed.barrier()
-        return TrainResult(self.run_dir, best, best_epoch, history)
+        return TrainResult(self.run_dir, state.best_metric, state.best_epoch, state.history)

@@ -37,6 +37,27 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def prepare_output_dir(folder: str | Path) -> Path:
+    """Create an output folder up front, so an unwritable destination fails before any work is done."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory ({exc.strerror})", folder) from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError("output directory is not writable", folder)
+    return folder
+
+
+def copy_file_atomic(source: str | Path, target: str | Path) -> Path:
+    """Copy a file so the target is either absent or complete."""
+    import shutil
+
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return Path(target)
+
+
 def write_text_atomic(target: str | Path, text: str) -> Path:
     """Write a small text file atomically."""
     with atomic_path(target) as tmp:

@@ -39,8 +39,11 @@ def load_nifti_header(path: str | Path):
         raise InputError("file not found", path)
     try:
         image = nib.load(str(path))
+    except nib.filebasedimages.ImageFileError as exc:  # its message only repeats the path
+        raise InputError("not a readable NIfTI file (another format, or a truncated header)", path) from exc
     except Exception as exc:  # nibabel raises many types for corrupt files
-        raise InputError(f"not a readable NIfTI file ({type(exc).__name__}: {exc})", path) from exc
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InputError(f"not a readable NIfTI file ({type(exc).__name__}: {reason})", path) from exc
     if not isinstance(image, nib.Nifti1Image | nib.Nifti2Image):
         raise InputError(f"expected a NIfTI image, got {type(image).__name__}", path)
     return image
@@ -110,6 +113,9 @@ def check_case_headers(case: CaseFiles, num_channels: int, spatial_dims: int = 3
     ref_shape = tuple(int(s) for s in ref.shape[:spatial_dims])
     if len(ref.shape) < spatial_dims or (spatial_dims == 3 and min(ref.shape[:3]) == 1):
         raise InputError(f"image is 2D (shape {tuple(ref.shape)}), the bundle needs 3D volumes", case.reference)
+    if spatial_dims == 2 and len(ref.shape) >= 3 and ref.shape[2] > 1:
+        raise InputError(f"image is 3D (shape {tuple(ref.shape)}), the bundle needs 2D images (X x Y x 1)",
+                         case.reference)
     channels = 0
     for path, header in zip(case.images, headers):
         shape = tuple(int(s) for s in header.shape)

@@ -81,5 +81,5 @@ class NiftiLabelWriter:
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
         case = prediction.case
         output = Path(output_dir) / f"{case.case_id}{self.suffix}.nii.gz"
-        ensure_not_input(output, list(case.images))
+        ensure_not_input(output, [*case.images, *([case.label] if case.label else [])])
         return [write_label_like(prediction.label, case.reference, output)]

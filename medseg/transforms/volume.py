@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from monai import transforms as mt
 
 from medseg.labels import LabelSchema
+from medseg.transforms.checks import CheckedLoadImaged
 from medseg.transforms.labels import LabelToChannelsd
 
 
@@ -14,10 +15,11 @@ def _load(keys: list[str], axcodes: str) -> list:
     """Load (stacking one file per modality as channels) and reorient to a canonical orientation.
 
     The reorientation is undone with ``Invertd`` before anything is written, so outputs stay on
-    the input grid; it only flips/permutes axes, which inverts exactly.
+    the input grid; it only flips/permutes axes, which inverts exactly. Unreadable files, NaN/Inf
+    voxels and blank images fail here with the file named (``CheckedLoadImaged``).
     """
     return [
-        mt.LoadImaged(keys, reader="NibabelReader", ensure_channel_first=True, image_only=True),
+        CheckedLoadImaged(keys, reader="NibabelReader", ensure_channel_first=True, image_only=True),
         mt.Orientationd(keys, axcodes=axcodes, labels=(("L", "R"), ("P", "A"), ("I", "S"))),
         mt.EnsureTyped(keys, dtype="float32", track_meta=True),
     ]

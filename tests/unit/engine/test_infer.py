@@ -65,7 +65,7 @@ def test_nan_voxels_are_refused(tmp_path):
     phantom = make_phantom(2, "ras", spacing=6.0)
     phantom.images["t2"][3, 3, 3] = np.nan
     save_phantom(phantom, tmp_path / "case", "case")
-    with pytest.raises(InputError, match="case_t1.nii.gz: image contains NaN"):
+    with pytest.raises(InputError, match="case_t2.nii.gz: image contains NaN"):
         _predictor().predict(resolve_case(tmp_path / "case", MODALITIES))
 
 

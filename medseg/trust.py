@@ -1,0 +1,88 @@
+"""Which bundles may run without asking: bundle configs are code.
+
+A MONAI bundle config instantiates ``_target_`` classes and evaluates ``$`` expressions, so running a
+bundle runs whatever Python its author wrote. medseg runs a bundle without asking only when it is
+
+* shipped with medseg (the installed ``medseg_bundles`` package or this repository's ``bundles/``), or
+* a run directory this user's medseg wrote (``medseg train``), whose configs carry a seal: an HMAC
+  of their bytes under a key kept in the user's config folder. A seal cannot be copied into a
+  downloaded folder (the key never leaves the machine), and editing a sealed config breaks it.
+
+Anything else (a downloaded bundle, a colleague's run directory, a hand-edited config) is refused
+with a one-line warning until the user passes ``--trust`` (or ``trust=True``) or seals it with
+``medseg bundle trust PATH`` after reading its configs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from medseg.errors import BundleError
+from medseg.io.atomic import atomic_path, write_text_atomic
+
+SEAL = Path("configs") / ".medseg-seal"
+
+
+def config_dir() -> Path:
+    """Per-user medseg settings: ``$MEDSEG_CONFIG``, else ``$XDG_CONFIG_HOME/medseg``, else ``~/.config/medseg``."""
+    base = os.environ.get("MEDSEG_CONFIG") or os.path.join(
+        os.environ.get("XDG_CONFIG_HOME", os.path.expanduser("~/.config")), "medseg"
+    )
+    return Path(base)
+
+
+def _key() -> bytes:
+    """The user's sealing key, created (mode 0600) on first use."""
+    path = config_dir() / "seal.key"
+    if not path.is_file():
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(secrets.token_bytes(32))
+            tmp.chmod(0o600)
+    return path.read_bytes()
+
+
+def _digest(root: Path) -> str:
+    """HMAC over every config file's name and bytes (sorted), so adding, removing or editing one breaks it."""
+    mac = hmac.new(_key(), digestmod=hashlib.sha256)
+    for path in sorted((root / "configs").glob("*.json")):
+        mac.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return mac.hexdigest()
+
+
+def seal(root: str | Path) -> Path:
+    """Mark a bundle folder as trusted by this user (medseg does this for the run directories it writes)."""
+    root = Path(root)
+    return write_text_atomic(root / SEAL, _digest(root) + "\n")
+
+
+def shipped_roots() -> list[Path]:
+    from medseg.bundles import bundle_dirs
+
+    return [d.resolve() for d in bundle_dirs()]
+
+
+def is_trusted(root: str | Path) -> bool:
+    """Shipped with medseg, or sealed by this user and unchanged since."""
+    root = Path(root).resolve()
+    if any(root.is_relative_to(base) for base in shipped_roots()):
+        return True
+    seal_file = root / SEAL
+    if not seal_file.is_file():
+        return False
+    return hmac.compare_digest(seal_file.read_text().strip(), _digest(root))
+
+
+def check_trusted(root: str | Path, trust: bool = False) -> None:
+    """Refuse to run a bundle's configs from outside medseg unless the user said ``--trust``."""
+    if trust or is_trusted(root):
+        return
+    raise BundleError(
+        "this bundle is not from medseg or your own runs, and its configs run Python code "
+        "($ expressions, _target_); read configs/*.json, then rerun with --trust "
+        "(or seal it: medseg bundle trust PATH)",
+        root,
+    )

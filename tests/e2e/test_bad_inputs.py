@@ -1,0 +1,517 @@
+"""The bad-input matrix: every wrong file, folder or option is one line naming it, and nothing else happens.
+
+Each case builds its inputs in a fresh folder, runs the ``medseg`` CLI once and asserts the same
+five things: a non-zero exit, exactly one line on the terminal (``medseg: error: <file>: <problem>``),
+no traceback, no new or partial files anywhere (no stray outputs, no temporary files), and every
+input byte-identical afterwards. DICOM cases use what this branch does with a ``.dcm`` (a clear
+refusal); the DICOM reader branch extends them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from medseg.bundles import find_bundle
+from medseg.cli import main
+from medseg.data.synthetic import MODALITIES, make_phantom, save_phantom
+from medseg.runs import create_run_bundle
+from tests.conftest import TINY
+
+
+def _tiny_run(root: Path, **overrides) -> Path:
+    """A run directory holding an untrained tiny network: enough to reach every inference check."""
+    run = create_run_bundle(find_bundle("brain_tumor"), root, {**TINY, **overrides})
+    network = run.parser("inference").get_parsed_content("network_def")
+    (root / "models").mkdir(exist_ok=True)
+    torch.save(network.state_dict(), root / "models" / "model.pt")
+    return root
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return _tiny_run(tmp_path_factory.mktemp("bad_inputs") / "run")
+
+
+def _case(folder: Path, case_id: str = "case", seed: int = 3, geometry: str = "ras") -> dict:
+    """A small four-modality phantom (8 mm voxels, about 17 x 19 x 14) and its manifest entry."""
+    return save_phantom(make_phantom(seed, geometry, spacing=8.0), folder / case_id, case_id)
+
+
+def _nifti(path: Path, data: np.ndarray, affine: np.ndarray | None = None) -> Path:
+    nib.save(nib.Nifti1Image(data, np.eye(4) if affine is None else affine), path)
+    return path
+
+
+def _edit(path: Path, change: Callable[[np.ndarray], np.ndarray]) -> None:
+    image = nib.load(path)
+    _nifti(path, change(np.asarray(image.dataobj)), image.affine)
+
+
+def _poke(value: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Set one voxel inside the head to ``value`` (NaN/Inf from a broken conversion)."""
+
+    def change(array: np.ndarray) -> np.ndarray:
+        array = array.astype(np.float32)
+        array[tuple(s // 2 for s in array.shape)] = value
+        return array
+
+    return change
+
+
+def _manifest(path: Path, **sections) -> Path:
+    path.write_text(json.dumps(sections))
+    return path
+
+
+def _infer(run: Path, target: Path, out: Path, *extra) -> list:
+    return ["infer", run, "--input", target, "--output-dir", out, "--device", "cpu", *extra]
+
+
+def _train(manifest: Path, out: Path, *extra) -> list:
+    overrides = [a for k, v in TINY.items() for a in ("--override", f"{k}={json.dumps(v)}")]
+    return ["train", "brain_tumor", "--data", manifest, "--output-dir", out, "--epochs", "1", "--device", "cpu",
+            *overrides, *extra]
+
+
+def _evaluate(pred: Path, truth: Path, *extra) -> list:
+    return ["evaluate", "--pred", pred, "--truth", truth, "--bundle", "brain_tumor", *extra]
+
+
+def _dicom(path: Path, series: str) -> Path:
+    """A DICOM Part-10 file (preamble, DICM, a Series UID element) with no pixel data."""
+    uid = series.encode() + b"\x00" * (len(series) % 2)
+    element = b"\x20\x00\x0e\x00" + b"UI" + len(uid).to_bytes(2, "little") + uid
+    path.write_bytes(b"\x00" * 128 + b"DICM" + element)
+    return path
+
+
+# Each case: (work folder, trained run) -> (CLI arguments, file named in the error, the problem).
+Setup = Callable[[Path, Path], tuple[list, str, str]]
+CASES: dict[str, Setup] = {}
+
+
+def case(name: str):
+    def register(function: Setup) -> Setup:
+        CASES[name] = function
+        return function
+
+    return register
+
+
+# -- inference: unreadable or wrong files ----------------------------------------------------------
+@case("infer/truncated .nii.gz")
+def _(w, run):
+    _case(w)
+    path = w / "case" / "case_t2.nii.gz"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return _infer(run, w / "case", w / "out"), "case_t2.nii.gz", "truncated or corrupt"
+
+
+@case("infer/gzip with a truncated header")
+def _(w, run):
+    _case(w)
+    path = w / "case" / "case_t1.nii.gz"
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:100]))
+    return _infer(run, w / "case", w / "out"), "case_t1.nii.gz", "not a readable NIfTI file"
+
+
+@case("infer/text file named .nii")
+def _(w, run):
+    _case(w)
+    (w / "case" / "case_flair.nii.gz").unlink()
+    (w / "case" / "case_flair.nii").write_text("patient export log\n" * 50)
+    return _infer(run, w / "case", w / "out"), "case_flair.nii", "not a readable NIfTI file"
+
+
+@case("infer/DICOM file without pixel data")
+def _(w, run):
+    path = _dicom(w / "scan.dcm", "1.2.3")
+    return _infer(run, path, w / "out"), "scan.dcm", "expected a case folder or a .nii/.nii.gz file"
+
+
+@case("infer/DICOM folder with mixed series")
+def _(w, run):
+    (w / "study").mkdir()
+    _dicom(w / "study" / "a.dcm", "1.2.3")
+    _dicom(w / "study" / "b.dcm", "1.2.4")
+    return _infer(run, w / "study", w / "out"), "study", "no NIfTI files"
+
+
+@case("infer/3 modalities where the bundle needs 4")
+def _(w, run):
+    _case(w)
+    (w / "case" / "case_flair.nii.gz").unlink()
+    return _infer(run, w / "case", w / "out"), "case", "no file for modality 'flair'"
+
+
+@case("infer/4D file with 3 channels")
+def _(w, run):
+    _case(w)
+    stack = np.stack([np.asarray(nib.load(w / "case" / f"case_{m}.nii.gz").dataobj) for m in MODALITIES[:3]], -1)
+    path = _nifti(w / "study.nii.gz", stack, nib.load(w / "case" / "case_t1.nii.gz").affine)
+    return _infer(run, path, w / "out"), "study.nii.gz", "found 3 image channel(s), the bundle needs 4"
+
+
+@case("infer/modalities with different shapes")
+def _(w, run):
+    _case(w)
+    _edit(w / "case" / "case_t2.nii.gz", lambda a: a[:-1])
+    return _infer(run, w / "case", w / "out"), "case_t2.nii.gz", "differs from case_t1.nii.gz"
+
+
+@case("infer/modalities with different affines")
+def _(w, run):
+    _case(w)
+    path = w / "case" / "case_t1ce.nii.gz"
+    image = nib.load(path)
+    _nifti(path, np.asarray(image.dataobj), image.affine @ np.diag([1.0, 1.0, 1.5, 1.0]))
+    return _infer(run, w / "case", w / "out"), "case_t1ce.nii.gz", "affine differs"
+
+
+@case("infer/NaN voxels")
+def _(w, run):
+    _case(w)
+    _edit(w / "case" / "case_t2.nii.gz", _poke(np.nan))
+    return _infer(run, w / "case", w / "out"), "case_t2.nii.gz", "NaN or Inf"
+
+
+@case("infer/Inf voxels")
+def _(w, run):
+    _case(w)
+    _edit(w / "case" / "case_flair.nii.gz", _poke(np.inf))
+    return _infer(run, w / "case", w / "out"), "case_flair.nii.gz", "NaN or Inf"
+
+
+@case("infer/all-zero image")
+def _(w, run):
+    _case(w)
+    _edit(w / "case" / "case_t1ce.nii.gz", np.zeros_like)
+    return _infer(run, w / "case", w / "out"), "case_t1ce.nii.gz", "all zeros"
+
+
+@case("infer/2D image to a 3D bundle")
+def _(w, run):
+    _case(w)
+    for m in MODALITIES:
+        _edit(w / "case" / f"case_{m}.nii.gz", lambda a: a[:, :, 7:8])
+    return _infer(run, w / "case", w / "out"), "case_t1.nii.gz", "the bundle needs 3D volumes"
+
+
+@case("infer/3D volume to a 2D bundle")
+def _(w, run):
+    _case(w)
+    run2d = _tiny_run(w / "run2d", **{"network_def#spatial_dims": 2, "roi_size": [32, 32]})
+    return _infer(run2d, w / "case", w / "out"), "case_t1.nii.gz", "the bundle needs 2D images"
+
+
+@case("infer/missing input")
+def _(w, run):
+    return _infer(run, w / "nowhere.nii.gz", w / "out"), "nowhere.nii.gz", "input not found"
+
+
+# -- inference: manifests ------------------------------------------------------------------------
+@case("infer/empty manifest")
+def _(w, run):
+    return _infer(run, _manifest(w / "data.json"), w / "out"), "data.json", "lists no cases"
+
+
+@case("infer/manifest with a missing path")
+def _(w, run):
+    entry = _case(w)
+    entry["image"][2] = "case/case_T2.nii.gz"
+    return _infer(run, _manifest(w / "data.json", test=[entry]), w / "out"), "case_T2.nii.gz", "file not found"
+
+
+@case("infer/manifest that is not JSON")
+def _(w, run):
+    (w / "data.json").write_text("{'test': [")
+    return _infer(run, w / "data.json", w / "out"), "data.json", "not valid JSON"
+
+
+# -- inference: outputs --------------------------------------------------------------------------
+@case("infer/output directory not writable")
+def _(w, run):
+    _case(w)
+    (w / "results").write_text("a file where a folder should be\n")
+    return _infer(run, w / "case", w / "results" / "out"), "results", "cannot create output directory"
+
+
+@case("infer/output path equal to an input")
+def _(w, run):
+    _case(w)
+    stack = np.stack([np.asarray(nib.load(w / "case" / f"case_{m}.nii.gz").dataobj) for m in MODALITIES], -1)
+    _nifti(w / "study_seg.nii.gz", stack, nib.load(w / "case" / "case_t1.nii.gz").affine)
+    return _infer(run, w / "study_seg.nii.gz", w), "study_seg.nii.gz", "output path is one of the inputs"
+
+
+@case("infer/output over a manifest's ground truth")
+def _(w, run):
+    entry = _case(w)
+    manifest = _manifest(w / "data.json", test=[entry])
+    return _infer(run, manifest, w / "case"), "case_seg.nii.gz", "output path is one of the inputs"
+
+
+# -- inference: checkpoints, bundles, options ----------------------------------------------------
+def _run_copy(w: Path, run: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(run, w / "run"))
+
+
+@case("infer/checkpoint from a different bundle")
+def _(w, run):
+    _case(w)
+    copy = _run_copy(w, run)
+    torch.save(torch.nn.Conv3d(4, 5, 3).state_dict(), copy / "models" / "model.pt")
+    return _infer(copy, w / "case", w / "out"), "model.pt", "checkpoint does not fit"
+
+
+@case("infer/corrupt checkpoint")
+def _(w, run):
+    _case(w)
+    copy = _run_copy(w, run)
+    path = copy / "models" / "model.pt"
+    path.write_bytes(path.read_bytes()[:1000])
+    return _infer(copy, w / "case", w / "out"), "model.pt", "refusing to load checkpoint"
+
+
+@case("infer/checkpoint with a pickle payload")
+def _(w, run):
+    _case(w)
+    copy = _run_copy(w, run)
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(w / "PAYLOAD_RAN"), "w"))
+
+    torch.save({"model": Payload()}, copy / "models" / "model.pt")
+    return _infer(copy, w / "case", w / "out"), "model.pt", "refusing to load checkpoint"
+
+
+@case("infer/missing checkpoint")
+def _(w, run):
+    _case(w)
+    copy = _run_copy(w, run)
+    (copy / "models" / "model.pt").unlink()
+    return _infer(copy, w / "case", w / "out"), "model.pt", "checkpoint not found"
+
+
+@case("infer/unknown --override key")
+def _(w, run):
+    _case(w)
+    return _infer(run, w / "case", w / "out", "--override", "roi_sise=[32,32,32]"), "inference.json", "roi_sise"
+
+
+@case("infer/unknown bundle name")
+def _(w, run):
+    _case(w)
+    return _infer("brain_tumour", w / "case", w / "out"), "brain_tumour", "no bundle or run directory"
+
+
+@case("infer/--device cuda without a GPU")
+def _(w, run):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    _case(w)
+    args = _infer(run, w / "case", w / "out")
+    return [*args[:-1], "cuda"], "--device cuda", "no CUDA GPU"
+
+
+# -- training ------------------------------------------------------------------------------------
+def _train_set(w: Path, bad_seed: int = 5) -> tuple[dict, dict]:
+    return _case(w, "good", seed=4), _case(w, "bad", seed=bad_seed)
+
+
+@case("train/label with an unknown value")
+def _(w, run):
+    good, bad = _train_set(w)
+    _edit(w / "bad" / "bad_seg.nii.gz", lambda a: np.where(a == 2, 3, a).astype(np.uint8))
+    manifest = _manifest(w / "data.json", training=[good], validation=[bad])
+    return _train(manifest, w / "run"), "bad_seg.nii.gz", "label values [3] are not in the schema"
+
+
+@case("train/label on a different grid")
+def _(w, run):
+    good, bad = _train_set(w)
+    _edit(w / "bad" / "bad_seg.nii.gz", lambda a: a[1:])
+    manifest = _manifest(w / "data.json", training=[good, bad])
+    return _train(manifest, w / "run"), "bad_seg.nii.gz", "differs from the image grid"
+
+
+@case("train/NaN voxels")
+def _(w, run):
+    good, bad = _train_set(w)
+    _edit(w / "bad" / "bad_t1.nii.gz", _poke(np.nan))
+    manifest = _manifest(w / "data.json", training=[good, bad])
+    return _train(manifest, w / "run"), "bad_t1.nii.gz", "NaN or Inf"
+
+
+@case("train/all-zero image")
+def _(w, run):
+    good, bad = _train_set(w)
+    _edit(w / "bad" / "bad_flair.nii.gz", np.zeros_like)
+    manifest = _manifest(w / "data.json", training=[good, bad])
+    return _train(manifest, w / "run"), "bad_flair.nii.gz", "all zeros"
+
+
+@case("train/truncated label")
+def _(w, run):
+    good, bad = _train_set(w)
+    path = w / "bad" / "bad_seg.nii.gz"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    manifest = _manifest(w / "data.json", training=[good, bad])
+    return _train(manifest, w / "run"), "bad_seg.nii.gz", "truncated header"
+
+
+@case("train/empty manifest")
+def _(w, run):
+    return _train(_manifest(w / "data.json", training=[]), w / "run"), "data.json", "lists no cases"
+
+
+@case("train/manifest with a missing path")
+def _(w, run):
+    good, bad = _train_set(w)
+    bad["label"] = "bad/bad_label.nii.gz"
+    manifest = _manifest(w / "data.json", training=[good, bad])
+    return _train(manifest, w / "run"), "bad_label.nii.gz", "file not found"
+
+
+@case("train/case without a label")
+def _(w, run):
+    good, bad = _train_set(w)
+    del bad["label"]
+    manifest = _manifest(w / "data.json", training=[good, bad])
+    return _train(manifest, w / "run"), "data.json", "case bad has no label"
+
+
+@case("train/output directory not writable")
+def _(w, run):
+    good, bad = _train_set(w)
+    (w / "runs").write_text("not a folder\n")
+    manifest = _manifest(w / "data.json", training=[good, bad])
+    return _train(manifest, w / "runs" / "r"), "runs", "cannot create"
+
+
+@case("train/unknown bundle name")
+def _(w, run):
+    args = _train(_manifest(w / "data.json", training=[_case(w)]), w / "run")
+    args[1] = "brain_tumour"
+    return args, "brain_tumour", "no bundle or run directory"
+
+
+@case("train/unknown --override key")
+def _(w, run):
+    manifest = _manifest(w / "data.json", training=[_case(w)])
+    return _train(manifest, w / "run", "--override", "learning_rat=0.1"), "configs", "unknown --override key"
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+def _eval_set(w: Path) -> tuple[Path, Path]:
+    _case(w / "truth", "case")
+    (w / "pred").mkdir()
+    (w / "pred" / "case_seg.nii.gz").write_bytes((w / "truth" / "case" / "case_seg.nii.gz").read_bytes())
+    return w / "pred", w / "truth"
+
+
+@case("evaluate/truncated prediction")
+def _(w, run):
+    pred, truth = _eval_set(w)
+    path = pred / "case_seg.nii.gz"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return _evaluate(pred, truth), "case_seg.nii.gz", "truncated header"
+
+
+@case("evaluate/truth with an unknown label value")
+def _(w, run):
+    pred, truth = _eval_set(w)
+    _edit(truth / "case" / "case_seg.nii.gz", lambda a: np.where(a == 4, 5, a).astype(np.uint8))
+    return _evaluate(pred, truth), "case_seg.nii.gz", "label values [5] are not in the schema"
+
+
+@case("evaluate/prediction on a different grid")
+def _(w, run):
+    pred, truth = _eval_set(w)
+    path = pred / "case_seg.nii.gz"
+    image = nib.load(path)
+    _nifti(path, np.asarray(image.dataobj), image.affine @ np.diag([-1.0, 1.0, 1.0, 1.0]))
+    return _evaluate(pred, truth), "case_seg.nii.gz", "not on the same grid"
+
+
+@case("evaluate/NaN in the truth")
+def _(w, run):
+    pred, truth = _eval_set(w)
+    _edit(truth / "case" / "case_seg.nii.gz", lambda a: np.where(a == 4, np.nan, a).astype(np.float32))
+    return _evaluate(pred, truth), "case_seg.nii.gz", "NaN or Inf"
+
+
+@case("evaluate/no predictions")
+def _(w, run):
+    pred, truth = _eval_set(w)
+    (pred / "case_seg.nii.gz").unlink()
+    return _evaluate(pred, truth), "pred", "no predicted label files"
+
+
+@case("evaluate/CSV path equal to an input")
+def _(w, run):
+    pred, truth = _eval_set(w)
+    return _evaluate(pred, truth, "--csv", pred / "case_seg.nii.gz"), "case_seg.nii.gz", "one of the inputs"
+
+
+@case("evaluate/CSV folder not writable")
+def _(w, run):
+    pred, truth = _eval_set(w)
+    (w / "reports").write_text("not a folder\n")
+    return _evaluate(pred, truth, "--csv", w / "reports" / "e.csv"), "reports", "cannot create output directory"
+
+
+# -- the matrix ----------------------------------------------------------------------------------
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (hidden and temporary ones included) with its SHA-256."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def displayed_lines(text: str) -> list[str]:
+    """What a terminal shows: carriage returns overwrite, blank lines do not count."""
+    return [line.split("\r")[-1] for line in text.split("\n") if line.split("\r")[-1].strip()]
+
+
+def test_the_matrix_is_complete():
+    assert len(CASES) >= 25
+    assert {name.split("/")[0] for name in CASES} == {"infer", "train", "evaluate"}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input(name, tmp_path, run_dir, monkeypatch):
+    monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
+    work = tmp_path / "work"
+    work.mkdir()
+    args, named, problem = CASES[name](work, run_dir)
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code != 0, result.output
+    lines = displayed_lines(result.output)
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("medseg: error: "), lines[0]
+    assert named in lines[0] and problem in lines[0], lines[0]
+    assert "Traceback" not in result.output
+    assert snapshot(tmp_path) == before, "outputs were left behind or an input changed"
+
+
+@case("evaluate/prediction with a truncated body")
+def _(w, run):
+    pred, truth = _eval_set(w)
+    path = pred / "case_seg.nii.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[: len(raw) // 2]))
+    return _evaluate(pred, truth), "case_seg.nii.gz", "truncated or corrupt"

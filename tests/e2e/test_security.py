@@ -1,0 +1,118 @@
+"""Nothing hidden in a downloaded file runs: pickled checkpoints are refused, foreign bundles need --trust."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from medseg.bundles import REPO_BUNDLES, find_bundle
+from medseg.cli import main
+from medseg.errors import BundleError, CheckpointError
+from medseg.runs import LAST, create_run_bundle
+from medseg.trust import is_trusted
+from tests.conftest import TINY
+
+PACKAGE = Path(__file__).resolve().parents[2] / "medseg"
+
+
+def invoke(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result, result.output.strip().splitlines()
+
+
+def test_every_torch_load_in_the_package_is_weights_only():
+    calls = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.load":
+                weights_only = {k.arg: ast.unparse(k.value) for k in node.keywords}.get("weights_only")
+                calls.append((path.name, weights_only))
+    assert calls and all(flag == "True" for _, flag in calls), calls
+
+
+def _payload(marker: Path):
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    return Payload()
+
+
+def test_resume_from_a_checkpoint_with_a_pickle_payload_runs_nothing(tmp_path):
+    from medseg.data.synthetic import write_demo_dataset
+
+    data = write_demo_dataset(tmp_path / "data", n_train=1, n_val=0, n_test=0, spacing=8.0)
+    run = create_run_bundle(find_bundle("brain_tumor"), tmp_path / "run", {**TINY, "datalist": str(data)}).root
+    marker = tmp_path / "PAYLOAD_RAN"
+    (run / LAST).parent.mkdir(parents=True)
+    torch.save({"format": 2, "model": _payload(marker)}, run / LAST)
+    result, lines = invoke("train", "--resume", run, "--device", "cpu")
+    assert result.exit_code == 1 and len(lines) == 1
+    assert "checkpoint_last.pt: refusing to load checkpoint" in lines[0]
+    assert not marker.exists()
+
+
+def test_load_checkpoint_refuses_a_payload_directly(tmp_path):
+    from medseg.engine.checkpoint import load_checkpoint
+
+    marker = tmp_path / "PAYLOAD_RAN"
+    torch.save([_payload(marker)], tmp_path / "x.pt")
+    with pytest.raises(CheckpointError, match="refusing to load"):
+        load_checkpoint(tmp_path / "x.pt")
+    assert not marker.exists()
+
+
+@pytest.fixture()
+def downloaded(tmp_path) -> tuple[Path, Path]:
+    """A copy of brain_tumor from 'the internet' whose inference config creates a file when it runs."""
+    root = Path(shutil.copytree(REPO_BUNDLES / "brain_tumor", tmp_path / "downloaded"))
+    marker = tmp_path / "CONFIG_CODE_RAN"
+    config = json.loads((root / "configs" / "inference.json").read_text())
+    config["sw_batch_size"] = f"$open({str(marker)!r}, 'w').close() or 1"
+    (root / "configs" / "inference.json").write_text(json.dumps(config))
+    return root, marker
+
+
+def test_a_bundle_from_elsewhere_is_refused_until_trusted(downloaded, tmp_path):
+    root, marker = downloaded
+    result, lines = invoke("infer", root, "--input", tmp_path, "--output-dir", tmp_path / "out", "--device", "cpu")
+    assert result.exit_code == 1 and len(lines) == 1, result.output
+    assert str(root) in lines[0] and "configs run Python code" in lines[0] and "--trust" in lines[0]
+    assert not marker.exists()
+
+    result, _ = invoke("infer", root, "--input", tmp_path, "--output-dir", tmp_path / "out", "--device", "cpu",
+                       "--trust")
+    assert marker.exists()  # with --trust its code runs (then it stops: the copy has no trained model)
+
+
+def test_training_from_a_foreign_bundle_needs_trust(downloaded, tmp_path):
+    root, marker = downloaded
+    result, lines = invoke("train", root, "--demo", "--output-dir", tmp_path / "run", "--device", "cpu")
+    assert result.exit_code == 1 and "--trust" in lines[0]
+    assert not marker.exists() and not (tmp_path / "run").exists()
+
+
+def test_run_directories_are_sealed_and_edits_break_the_seal(tmp_path, monkeypatch):
+    run = create_run_bundle(find_bundle("brain_tumor"), tmp_path / "run", dict(TINY)).root
+    assert is_trusted(run)
+    assert is_trusted(shutil.copytree(run, tmp_path / "moved"))  # the seal covers contents, not the location
+
+    config = run / "configs" / "inference.json"
+    config.write_text(config.read_text().replace('"sw_batch_size": 1', '"sw_batch_size": 2'))
+    assert not is_trusted(run)
+    with pytest.raises(BundleError, match="configs run Python code"):
+        find_bundle(run).parser("inference")
+
+    result, lines = invoke("bundle", "trust", run)
+    assert result.exit_code == 0 and "sealed" in lines[0]
+    assert is_trusted(run)
+
+    monkeypatch.setenv("MEDSEG_CONFIG", str(tmp_path / "another_user"))
+    assert not is_trusted(run)  # a seal made with someone else's key means nothing here
+    assert is_trusted(REPO_BUNDLES / "brain_tumor")
