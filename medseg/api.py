@@ -45,6 +45,8 @@ def train(
     device: str = "auto",
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
+    fold: int | None = None,
+    cache: str | None = None,
 ):
     """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle."""
     from medseg.engine.device import resolve_device
@@ -60,6 +62,10 @@ def train(
     settings["device"] = device
     if epochs is not None:
         settings["epochs"] = int(epochs)
+    if fold is not None:
+        settings["fold"] = int(fold)
+    if cache is not None:
+        settings["cache"] = cache
     run_dir = Path(output_dir) if output_dir else default_run_dir(source)
     run_bundle = create_run_bundle(source, run_dir, settings)
     parser = run_bundle.parser("inference", "train")

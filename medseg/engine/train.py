@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from medseg.data.manifest import case_to_dict, load_manifest
+from medseg.data.cache import make_dataset
+from medseg.data.check import check_manifest, problems_error
+from medseg.data.manifest import load_manifest
 from medseg.engine.checkpoint import save_checkpoint
 from medseg.engine.device import resolve_device, use_amp
 from medseg.io.atomic import write_text_atomic
-from medseg.io.read import check_case_headers
 from medseg.labels import LabelSchema
 
 BUNDLE_FILES = ("configs/metadata.json", "configs/inference.json", "configs/train.json", "docs/README.md", "LICENSE")
@@ -62,6 +63,9 @@ class Trainer:
         device: str | torch.device = "auto",
         num_workers: int = 0,
         progress: bool = True,
+        fold: int | None = None,
+        cache: str = "disk",
+        cache_dir: str | Path | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.network = network.to(self.device)
@@ -77,28 +81,29 @@ class Trainer:
         self.epochs, self.batch_size, self.val_interval = int(epochs), int(batch_size), int(val_interval)
         self.sw_overlap, self.seed, self.num_workers = sw_overlap, seed, num_workers
         self.progress = progress
+        self.fold, self.cache, self.cache_dir = fold, cache, cache_dir
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
     # -- data -------------------------------------------------------------------------------
     def _loaders(self):
-        from monai.data import CacheDataset, DataLoader, list_data_collate
+        """Check every training/validation case first (all problems in one error), then cache and load."""
+        from monai.data import DataLoader, list_data_collate
 
         manifest = load_manifest(self.datalist, modalities=self.modalities)
-        train_cases, val_cases = manifest.train_validation_split(seed=self.seed)
+        train_cases, val_cases = manifest.train_validation_split(seed=self.seed, fold=self.fold)
         in_channels = next(p for p in self.network.parameters() if p.dim() > 1).shape[1]
-        for case in train_cases + val_cases:
-            if case.label is None:
-                from medseg.errors import InputError
-
-                raise InputError(f"case {case.case_id} has no label", manifest.path)
-            check_case_headers(case, int(in_channels), len(self.roi_size))
-        train_ds = CacheDataset([case_to_dict(c) for c in train_cases], self.train_transforms, progress=False)
-        val_ds = CacheDataset([case_to_dict(c) for c in val_cases], self.val_transforms, progress=False)
+        problems = check_manifest(manifest, self.schema, int(in_channels), len(self.roi_size),
+                                  sections=("training", "validation"))
+        if problems:
+            raise problems_error(problems, manifest.path)
+        train_ds = make_dataset([manifest.item(c) for c in train_cases], self.train_transforms, self.cache,
+                                self.cache_dir)
+        val_ds = make_dataset([manifest.item(c) for c in val_cases], self.val_transforms, self.cache, self.cache_dir)
         generator = torch.Generator().manual_seed(self.seed)
         train_loader = DataLoader(
             train_ds, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers,
-            collate_fn=list_data_collate, generator=generator,
+            collate_fn=list_data_collate, generator=generator, persistent_workers=self.num_workers > 0,
         )
         return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0)
 
