@@ -62,7 +62,7 @@ class Imported:
 def normalise(name: str) -> str:
     """Compare names loosely: case, punctuation and US/UK spelling do not matter."""
     text = re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
-    return text.replace("tumor", "tumour").replace("edema", "oedema")
+    return re.sub(r"\bedema\b", "oedema", re.sub(r"\btumor\b", "tumour", text))
 
 
 def _same(a: str, b: str, groups: list[list[str]]) -> bool:
@@ -248,7 +248,7 @@ def assign_folds(case_ids: list[str], n_folds: int, seed: int) -> dict[str, int]
 
 def _relative(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()  # keep symlinks
     except ValueError as exc:
         raise InputError(f"file is outside the data root {root}", path) from exc
 
@@ -276,8 +276,9 @@ def import_dataset(
     imported = IMPORTERS[fmt](source, target)
     if not imported.cases:
         raise InputError("no labelled cases found", source)
-    mapping = label_map_for(imported.label_names, target, source) if imported.label_names else {}
-    mapping.update(label_map or {})
+    explicit = label_map or {}
+    names = {v: n for v, n in (imported.label_names or {}).items() if v not in explicit}
+    mapping = {**label_map_for(names, target, source), **explicit}
     root = Path(data_root) if data_root else (source.parent if source.is_file() else source)
     output = Path(output)
 
@@ -299,7 +300,7 @@ def import_dataset(
     extra: dict[str, Any] = {
         "format": imported.variant or fmt,
         "bundle": target.name,
-        "data_root": os.path.relpath(root.resolve(), output.parent.resolve()),
+        "data_root": os.path.relpath(os.path.abspath(root), os.path.abspath(output.parent)),
         "folds": n_folds,
         "seed": seed,
     }

@@ -91,12 +91,12 @@ class Trainer:
         from monai.data import DataLoader, list_data_collate
 
         manifest = load_manifest(self.datalist, modalities=self.modalities)
-        train_cases, val_cases = manifest.train_validation_split(seed=self.seed, fold=self.fold)
         in_channels = next(p for p in self.network.parameters() if p.dim() > 1).shape[1]
         problems = check_manifest(manifest, self.schema, int(in_channels), len(self.roi_size),
                                   sections=("training", "validation"))
         if problems:
             raise problems_error(problems, manifest.path)
+        train_cases, val_cases = manifest.train_validation_split(seed=self.seed, fold=self.fold)
         train_ds = make_dataset([manifest.item(c) for c in train_cases], self.train_transforms, self.cache,
                                 self.cache_dir)
         val_ds = make_dataset([manifest.item(c) for c in val_cases], self.val_transforms, self.cache, self.cache_dir)
