@@ -31,3 +31,7 @@ class CheckpointError(MedsegError):
 
 class OutputError(MedsegError):
     """An output cannot be written where it was asked for."""
+
+
+class MedsegWarning(Warning):
+    """Something the user should know (a partial DICOM series); shown even where UserWarnings are not."""

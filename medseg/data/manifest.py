@@ -97,11 +97,21 @@ def data_root_for(manifest_path: Path, raw: dict[str, Any], data_root: str | Pat
     return manifest_path.parent.resolve()
 
 
+def _image_path(path: Path, series: str | None) -> Path:
+    """A file as is; a DICOM series folder as its cached NIfTI conversion (see ``medseg.io.dicom``)."""
+    if path.is_dir():
+        from medseg.io.dicom import is_dicom_folder, series_to_nifti
+
+        if is_dicom_folder(path):
+            return series_to_nifti(path, series)
+    return path
+
+
 def _entry_to_case(entry: Any, root: Path, modalities: list[str], where: str, manifest: Path) -> CaseFiles:
     if not isinstance(entry, dict) or "image" not in entry:
         raise InputError(f"{where}: each entry needs an 'image' key", manifest)
     images = entry["image"] if isinstance(entry["image"], list) else [entry["image"]]
-    image_paths = tuple(root / p for p in images)
+    image_paths = tuple(_image_path(root / p, entry.get("series")) for p in images)
     label = root / entry["label"] if entry.get("label") else None
     case_id = str(entry.get("id") or case_id_from_path(label or image_paths[0], modalities))
     return CaseFiles(case_id, image_paths, label)

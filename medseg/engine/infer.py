@@ -124,8 +124,9 @@ class Predictor:
         prediction = self.predict(case)
         return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
 
-    def resolve_inputs(self, inputs: Sequence[str | Path]) -> list[CaseFiles]:
-        """Case folders, NIfTI files, or manifests (their test cases, else all cases)."""
+    def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None) -> list[CaseFiles]:
+        """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
+        (their test cases, else all cases)."""
         from medseg.data.manifest import load_manifest
 
         cases: list[CaseFiles] = []
@@ -134,13 +135,14 @@ class Predictor:
                 manifest = load_manifest(item, modalities=self.modalities)
                 cases.extend(manifest.cases("test") or manifest.all_cases())
             else:
-                cases.append(resolve_case(item, self.modalities))
+                cases.append(resolve_case(item, self.modalities, series))
         return cases
 
-    def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True) -> list[Path]:
+    def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
+                       series: str | None = None) -> list[Path]:
         """Segment every case; show a progress bar; return the written paths."""
         from tqdm.auto import tqdm
 
-        cases = self.resolve_inputs(inputs)
+        cases = self.resolve_inputs(inputs, series)
         bar = tqdm(cases, desc="infer", unit="case", disable=not progress)
         return [path for case in bar for path in self.predict_to_files(case, output_dir)]
