@@ -26,8 +26,11 @@ def demo_manifest(bundle_name: str) -> Path:
     return write_demo_data(bundle_name, default_cache_dir() / "demo" / bundle_name)
 
 
-def default_manifest(bundle_name: str) -> Path:
+def default_manifest(bundle_name: str, bundle_root: Path | None = None) -> Path:
+    """``data_manifests/<bundle>.json``, else the bundle's own ``dataset.json`` (``medseg bundle new`` writes one)."""
     path = REPO_MANIFESTS / f"{bundle_name}.json"
+    if not path.is_file() and bundle_root is not None and (bundle_root / "dataset.json").is_file():
+        return bundle_root / "dataset.json"
     if not path.is_file():
         raise InputError(
             f"no dataset given: pass --data MANIFEST.json (MSD datalist), or --demo for built-in data "
@@ -54,7 +57,10 @@ def train(
     source = find_bundle(bundle)
     resolve_device(device)  # fail before any data is generated or read
     source.parser("inference", "train", overrides=overrides)  # unknown override keys fail here too
-    manifest = demo_manifest(source.name) if demo else Path(data) if data else default_manifest(source.name)
+    if demo:
+        manifest = demo_manifest(source.name)
+    else:
+        manifest = Path(data) if data else default_manifest(source.name, source.root)
     if not manifest.is_file():
         raise InputError("manifest not found", manifest)
     settings = dict(overrides or {})

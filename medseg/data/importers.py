@@ -213,6 +213,15 @@ def import_folder(source: Path, bundle: Bundle) -> Imported:
     label_dir = next((source / d for d in LABEL_DIRS if (source / d).is_dir()), None)
     if image_dir is None:
         raise InputError(f"no image folder ({', '.join(IMAGE_DIRS)}) found", source)
+    return pair_folders(image_dir, label_dir)
+
+
+def pair_folders(image_dir: Path, label_dir: Path | None) -> Imported:
+    """Images paired with masks of the same name (``x.png`` ↔ ``x.png`` / ``x_seg.png`` / ``x_mask.nii.gz``)."""
+    if not image_dir.is_dir():
+        raise InputError("image folder not found", image_dir)
+    if label_dir is not None and not label_dir.is_dir():
+        raise InputError("mask folder not found", label_dir)
     images = sorted(p for p in image_dir.iterdir() if p.name.lower().endswith(IMAGE_SUFFIXES))
     labels = {_label_key(p): p for p in sorted(label_dir.iterdir())} if label_dir else {}
     entries = [Entry(_stem(p), [p], labels.get(_stem(p))) for p in images]
@@ -265,8 +274,6 @@ def import_dataset(
     label_map: dict[int, int] | None = None,
 ) -> Path:
     """Import ``source`` (layout ``fmt``) for ``bundle`` and write the manifest to ``output``."""
-    from medseg.data.manifest import write_manifest
-
     if fmt not in IMPORTERS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}")
     source = Path(source)
@@ -274,12 +281,28 @@ def import_dataset(
         raise InputError("dataset not found", source)
     target = find_bundle(bundle)
     imported = IMPORTERS[fmt](source, target)
+    root = Path(data_root) if data_root else (source.parent if source.is_file() else source)
+    return write_imported(imported, target, output, root, folds, seed, test_fraction, label_map)
+
+
+def write_imported(
+    imported: Imported,
+    target: Bundle,
+    output: str | Path,
+    root: Path,
+    folds: int = 5,
+    seed: int = 0,
+    test_fraction: float = 0.0,
+    label_map: dict[int, int] | None = None,
+) -> Path:
+    """Map labels onto ``target``'s schema, assign folds and test cases, write the manifest."""
+    from medseg.data.manifest import write_manifest
+
     if not imported.cases:
-        raise InputError("no labelled cases found", source)
+        raise InputError("no labelled cases found", root)
     explicit = label_map or {}
     names = {v: n for v, n in (imported.label_names or {}).items() if v not in explicit}
-    mapping = {**label_map_for(names, target, source), **explicit}
-    root = Path(data_root) if data_root else (source.parent if source.is_file() else source)
+    mapping = {**label_map_for(names, target, root), **explicit}
     output = Path(output)
 
     shuffled = sorted(imported.cases, key=lambda e: e.case_id)
@@ -298,7 +321,7 @@ def import_dataset(
         return item
 
     extra: dict[str, Any] = {
-        "format": imported.variant or fmt,
+        "format": imported.variant,
         "bundle": target.name,
         "data_root": os.path.relpath(os.path.abspath(root), os.path.abspath(output.parent)),
         "folds": n_folds,

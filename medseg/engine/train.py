@@ -30,6 +30,11 @@ from medseg.labels import LabelSchema
 BUNDLE_FILES = ("configs/metadata.json", "configs/inference.json", "configs/train.json", "docs/README.md", "LICENSE")
 
 
+def _plain(tensor) -> torch.Tensor:
+    """A batch tensor without metadata (items read back from the disk cache are plain tensors already)."""
+    return tensor.as_tensor() if hasattr(tensor, "as_tensor") else tensor
+
+
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -115,8 +120,8 @@ class Trainer:
         losses = []
         bar = tqdm(loader, desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False, disable=not self.progress)
         for batch in bar:
-            image = batch["image"].as_tensor().to(self.device, non_blocking=True)
-            target = batch["label"].as_tensor().to(self.device, non_blocking=True)
+            image = _plain(batch["image"]).to(self.device, non_blocking=True)
+            target = _plain(batch["label"]).to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
             with torch.autocast(self.device.type, enabled=self.amp):
                 loss = self.loss(self.network(image), target)
@@ -139,7 +144,7 @@ class Trainer:
         metric = DiceMetric(include_background=not exclusive, reduction="mean_batch", ignore_empty=False)
         with torch.inference_mode(), torch.autocast(self.device.type, enabled=self.amp):
             for batch in loader:
-                image = batch["image"].as_tensor().to(self.device)
+                image = _plain(batch["image"]).to(self.device)
                 logits = sliding_window_inference(
                     image, self.roi_size, 1, self.network, overlap=self.sw_overlap, mode="gaussian"
                 ).float()
@@ -147,7 +152,7 @@ class Trainer:
                     pred = torch.nn.functional.one_hot(logits.argmax(1), logits.shape[1]).movedim(-1, 1)
                 else:
                     pred = (logits > 0).float()
-                metric(pred, batch["label"].as_tensor().to(self.device))
+                metric(pred, _plain(batch["label"]).to(self.device))
         names = self.schema.channel_names[1:] if exclusive else self.schema.channel_names
         values = metric.aggregate().cpu().numpy().tolist()
         return {f"dice_{name}": float(v) for name, v in zip(names, values)}
