@@ -27,8 +27,11 @@ def demo_manifest(bundle_name: str) -> Path:
     return write_demo_data(bundle_name, default_cache_dir() / "demo" / bundle_name)
 
 
-def default_manifest(bundle_name: str) -> Path:
+def default_manifest(bundle_name: str, bundle_root: Path | None = None) -> Path:
+    """``data_manifests/<bundle>.json``, else the bundle's own ``dataset.json`` (``medseg bundle new`` writes one)."""
     path = REPO_MANIFESTS / f"{bundle_name}.json"
+    if not path.is_file() and bundle_root is not None and (bundle_root / "dataset.json").is_file():
+        return bundle_root / "dataset.json"
     if not path.is_file():
         raise InputError(
             f"no dataset given: pass --data MANIFEST.json (MSD datalist), or --demo for built-in data "
@@ -48,6 +51,8 @@ def train(
     progress: bool = True,
     resume: str | Path | None = None,
     trust: bool = False,
+    fold: int | None = None,
+    cache: str | None = None,
 ):
     """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle.
 
@@ -71,7 +76,7 @@ def train(
     if demo:  # generated once, by rank 0; broadcasting also makes the other ranks wait for it
         manifest = distributed.broadcast(demo_manifest(source.name) if distributed.is_main_process() else None)
     else:
-        manifest = Path(data) if data else default_manifest(source.name)
+        manifest = Path(data) if data else default_manifest(source.name, source.root)
     if not manifest.is_file():
         raise InputError("manifest not found", manifest)
     settings = dict(overrides or {})
@@ -79,6 +84,10 @@ def train(
     settings["device"] = device
     if epochs is not None:
         settings["epochs"] = int(epochs)
+    if fold is not None:
+        settings["fold"] = int(fold)
+    if cache is not None:
+        settings["cache"] = cache
     run_dir = Path(distributed.broadcast(Path(output_dir) if output_dir else default_run_dir(source)))
     created = not run_dir.exists()
     distributed.barrier()

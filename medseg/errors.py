@@ -55,3 +55,7 @@ def find_medseg_error(exc: BaseException | None) -> MedsegError | None:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+class MedsegWarning(Warning):
+    """Something the user should know (a partial DICOM series); shown even where UserWarnings are not."""

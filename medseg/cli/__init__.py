@@ -48,9 +48,29 @@ class MedsegGroup(click.Group):
 def main(ctx: click.Context, debug: bool) -> None:
     """Medical image segmentation on MONAI: train, infer, evaluate, manage bundles."""
     ctx.obj = {"debug": debug}
+    _show_medseg_warnings()
     if not debug:
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _show_medseg_warnings() -> None:
+    """Print ``MedsegWarning`` (e.g. a partial DICOM series) as one ``medseg: warning:`` line."""
+    import logging
+
+    from medseg.errors import MedsegWarning
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, MedsegWarning):
+            click.echo(f"medseg: warning: {message}", err=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    # MONAI announces at import that an optional GPU DICOM decoder is absent; not the user's concern.
+    logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
 
 
 def _register() -> None:

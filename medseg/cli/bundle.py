@@ -1,4 +1,4 @@
-"""`medseg bundle ...`: list and verify bundles."""
+"""`medseg bundle ...`: list, verify and create bundles."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 @click.group()
 def bundle() -> None:
-    """List and verify bundles."""
+    """List, verify and create bundles."""
 
 
 @bundle.command("list")
@@ -45,3 +45,23 @@ def bundle_trust(path) -> None:
     found = find_bundle(path)
     seal(found.root)
     click.echo(f"{found.root}: sealed; its configs run without --trust until one of them changes")
+
+
+@bundle.command("new")
+@click.argument("name")
+@click.option("--from-folder", "folders", nargs=2, required=True, type=click.Path(path_type=Path),
+              metavar="IMAGES MASKS", help="Folder of images and folder of masks with the same file names.")
+@click.option("--labels", required=True, help="Label names in mask-value order, e.g. road,car,sidewalk.")
+@click.option("--dims", type=click.Choice(["2", "3"]), help="2D or 3D (default: from the images).")
+@click.option("--output", type=click.Path(path_type=Path), help="Bundle folder to create (default ./NAME).")
+@click.option("--image-size", default=256, show_default=True, help="2D working size (images are resized to it).")
+@click.option("--label-map", help="Mask value → label value, e.g. 255=1 (default: inferred from the masks).")
+def bundle_new(name, folders, labels, dims, output, image_size, label_map) -> None:
+    """Create bundle NAME from an image/mask folder pair, ready for `medseg train NAME`."""
+    from medseg.data.importers import parse_label_map
+    from medseg.newbundle import new_bundle
+
+    root = new_bundle(name, folders[0], folders[1], labels.split(","), dims=int(dims) if dims else None,
+                      output=output, image_size=image_size,
+                      label_map=parse_label_map(label_map) if label_map else None)
+    click.echo(f"{root}: bundle written; train it with: medseg train {root}")

@@ -21,3 +21,42 @@ def data_demo(bundle, output, seed) -> None:
     from medseg.api import write_demo_data
 
     click.echo(str(write_demo_data(bundle, output, seed=seed)))
+
+
+@data.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["msd", "brats", "nnunet", "folder"]))
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--task", required=True, help="Bundle whose label schema and modalities the data is mapped onto.")
+@click.option("--output", required=True, type=click.Path(path_type=Path),
+              help="Manifest to write (data_manifests/NAME.json).")
+@click.option("--data-root", type=click.Path(path_type=Path),
+              help="Store paths relative to this folder (default SOURCE).")
+@click.option("--folds", default=5, show_default=True, help="Number of cross-validation folds to assign.")
+@click.option("--test-fraction", default=0.0, show_default=True, help="Fraction of labelled cases held out as test.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the fold and test assignment.")
+@click.option("--label-map", help="Source→bundle label values, e.g. 255=1 (overrides the format's declared map).")
+def data_import(fmt, source, task, output, data_root, folds, test_fraction, seed, label_map) -> None:
+    """Import a dataset in FORMAT (msd, brats [2018-2021 or 2023], nnunet, folder/CSV) from SOURCE."""
+    from medseg.data.importers import import_dataset, parse_label_map
+
+    path = import_dataset(fmt, source, task, output, data_root=data_root, folds=folds, seed=seed,
+                          test_fraction=test_fraction, label_map=parse_label_map(label_map))
+    click.echo(str(path))
+
+
+@data.command("check")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--bundle", required=True, help="Bundle (or run directory) the data must fit.")
+@click.option("--deep", is_flag=True, help="Also read every voxel: NaN/Inf, constant images, empty labels.")
+@click.option("--data-root", type=click.Path(path_type=Path), help="Root the manifest's paths are relative to.")
+def data_check(manifest, bundle, deep, data_root) -> None:
+    """List every problem of every case (one line each: case, file, problem); exit 1 if any."""
+    from medseg.data.check import check_dataset
+
+    problems = check_dataset(manifest, bundle, deep=deep, data_root=data_root)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found in {manifest}", err=True)
+        raise SystemExit(1)
+    click.echo(f"{manifest}: no problems found")

@@ -12,16 +12,17 @@ from medseg.cli.options import DEVICE, TRUST
 @click.command()
 @click.argument("bundle")
 @click.option("--input", "inputs", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="Case folder, NIfTI file or manifest; repeatable.")
+              help="Case folder, DICOM series folder, NIfTI file or manifest; repeatable.")
 @click.option("--output-dir", required=True, type=click.Path(path_type=Path))
+@click.option("--series", metavar="UID", help="SeriesInstanceUID to read when a DICOM folder holds several.")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE")
 @TRUST
-def infer(bundle, inputs, output_dir, device, overrides, trust) -> None:
+def infer(bundle, inputs, output_dir, series, device, overrides, trust) -> None:
     """Segment studies with a trained BUNDLE or run directory; writes <case>_seg.nii.gz."""
     from medseg.bundles import parse_overrides
     from medseg.engine.infer import Predictor
 
     predictor = Predictor.from_bundle(bundle, device=device, overrides=parse_overrides(overrides), trust=trust)
-    for path in predictor.predict_to_dir(list(inputs), output_dir):
+    for path in predictor.predict_to_dir(list(inputs), output_dir, series=series):
         click.echo(str(path))

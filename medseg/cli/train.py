@@ -15,6 +15,9 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--data", type=click.Path(path_type=Path), help="Manifest (MSD datalist JSON).")
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Run directory to create.")
 @click.option("--epochs", type=int, help="Override the bundle's number of epochs.")
+@click.option("--fold", type=int, help="Validate on fold K of the manifest's k-fold split (data import --folds N).")
+@click.option("--cache", type=click.Choice(["disk", "memory", "none"]),
+              help="Preprocessing cache (default: the bundle's, normally disk).")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config key (a#b for nesting).")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
@@ -22,7 +25,7 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--nproc", type=int, default=1, show_default=True,
               help="Processes (GPUs) on this machine: relaunches itself under torchrun with DDP.")
 @TRUST
-def train(bundle, demo, data, output_dir, epochs, device, overrides, resume, nproc, trust) -> None:
+def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides, resume, nproc, trust) -> None:
     """Train BUNDLE; the run directory is itself a trained MONAI bundle.
 
     A checkpoint is written every epoch; SIGINT/SIGTERM stop after the current epoch's checkpoint,
@@ -40,7 +43,8 @@ def train(bundle, demo, data, output_dir, epochs, device, overrides, resume, npr
     if resume is not None and bundle is not None and medseg.find_bundle(bundle).name != medseg.find_bundle(resume).name:
         raise click.UsageError(f"--resume {resume} was not trained from bundle {bundle!r}")
     result = medseg.train(None if resume else bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
-                          device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust)
+                          device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
+                          fold=fold, cache=cache)
     if not distributed.is_main_process():
         return
     click.echo(f"run directory: {result.run_dir}")

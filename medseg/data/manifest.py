@@ -3,6 +3,11 @@
 Paths are relative to a data root, so a manifest can be shared: the root is ``--data-root``, else
 ``$MEDSEG_DATA_ROOT``, else the manifest's ``data_root`` key (relative to the manifest), else the
 manifest's own folder.
+
+Importers (``medseg data import``) also store how the source is coded, as data: ``label_map``
+(source label value → bundle value), ``channel_order`` (which channel of a 4D image feeds each
+bundle modality), a seeded k-fold assignment (``fold`` on each training entry, ``folds`` in all)
+and a held-out ``test`` list. ``Manifest.item`` hands the first two to the transform chain.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ class Manifest:
 
     path: Path
     sections: dict[str, list[CaseFiles]] = field(default_factory=dict)
+    label_map: dict[int, int] = field(default_factory=dict)
+    channel_order: list[int] | None = None
+    folds: dict[str, int] = field(default_factory=dict)
 
     def cases(self, section: str) -> list[CaseFiles]:
         return self.sections.get(section, [])
@@ -33,10 +41,23 @@ class Manifest:
     def all_cases(self) -> list[CaseFiles]:
         return [case for section in SECTIONS for case in self.cases(section)]
 
-    def train_validation_split(self, validation_fraction: float = 0.2, seed: int = 0) -> tuple[list, list]:
-        """The manifest's own validation list, else a seeded split of training; never sharing a case."""
+    def train_validation_split(
+        self, validation_fraction: float = 0.2, seed: int = 0, fold: int | None = None
+    ) -> tuple[list, list]:
+        """Fold ``fold`` as validation; else the manifest's validation list, else a seeded split.
+
+        Training and validation never share a case; test cases are never in either.
+        """
         training, validation = list(self.cases("training")), list(self.cases("validation"))
-        if not validation:
+        if fold is not None:
+            n_folds = len(set(self.folds.values()))
+            if not self.folds or not 0 <= fold < n_folds:
+                raise InputError(
+                    f"--fold {fold} needs a k-fold assignment with at least {fold + 1} folds in the manifest "
+                    f"(it has {n_folds}); import the data with 'medseg data import --folds N'", self.path)
+            validation = [c for c in training if self.folds.get(c.case_id) == fold]
+            training = [c for c in training if self.folds.get(c.case_id) != fold]
+        elif not validation:
             shuffled = sorted(training, key=lambda c: c.case_id)
             random.Random(seed).shuffle(shuffled)
             n_val = max(1, round(len(shuffled) * validation_fraction)) if len(shuffled) > 1 else 0
@@ -47,6 +68,23 @@ class Manifest:
         if not training:
             raise InputError("the manifest has no training cases", self.path)
         return training, validation
+
+    def item(self, case: CaseFiles) -> dict[str, Any]:
+        """The transform chain's input for ``case``, with the manifest's label map and channel order."""
+        item = case_to_dict(case)
+        if self.label_map:
+            item["label_map"] = dict(self.label_map)
+        if self.channel_order is not None:
+            item["channel_order"] = list(self.channel_order)
+        return item
+
+    @property
+    def source_label_values(self) -> set[int] | None:
+        """Label values the files may hold (the label map's keys); ``None`` means the bundle's own."""
+        return set(self.label_map) if self.label_map else None
+
+    def map_label_value(self, value: int) -> int:
+        return self.label_map.get(value, value) if self.label_map else value
 
 
 def data_root_for(manifest_path: Path, raw: dict[str, Any], data_root: str | Path | None) -> Path:
@@ -59,14 +97,31 @@ def data_root_for(manifest_path: Path, raw: dict[str, Any], data_root: str | Pat
     return manifest_path.parent.resolve()
 
 
+def _image_path(path: Path, series: str | None) -> Path:
+    """A file as is; a DICOM series folder as its cached NIfTI conversion (see ``medseg.io.dicom``)."""
+    if path.is_dir():
+        from medseg.io.dicom import is_dicom_folder, series_to_nifti
+
+        if is_dicom_folder(path):
+            return series_to_nifti(path, series)
+    return path
+
+
 def _entry_to_case(entry: Any, root: Path, modalities: list[str], where: str, manifest: Path) -> CaseFiles:
     if not isinstance(entry, dict) or "image" not in entry:
         raise InputError(f"{where}: each entry needs an 'image' key", manifest)
     images = entry["image"] if isinstance(entry["image"], list) else [entry["image"]]
-    image_paths = tuple(root / p for p in images)
+    image_paths = tuple(_image_path(root / p, entry.get("series")) for p in images)
     label = root / entry["label"] if entry.get("label") else None
     case_id = str(entry.get("id") or case_id_from_path(label or image_paths[0], modalities))
     return CaseFiles(case_id, image_paths, label)
+
+
+def _label_map(raw: dict[str, Any], path: Path) -> dict[int, int]:
+    try:
+        return {int(k): int(v) for k, v in (raw.get("label_map") or {}).items()}
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InputError("'label_map' must map label values to label values, e.g. {\"1\": 2}", path) from exc
 
 
 def load_manifest(path: str | Path, data_root: str | Path | None = None, modalities: list[str] = ()) -> Manifest:
@@ -81,7 +136,7 @@ def load_manifest(path: str | Path, data_root: str | Path | None = None, modalit
     if not isinstance(raw, dict):
         raise InputError("manifest must be a JSON object with 'training'/'validation'/'test' lists", path)
     root = data_root_for(path, raw, data_root)
-    manifest = Manifest(path)
+    manifest = Manifest(path, label_map=_label_map(raw, path), channel_order=raw.get("channel_order"))
     for section in SECTIONS:
         entries = raw.get(section, [])
         if not isinstance(entries, list):
@@ -89,6 +144,9 @@ def load_manifest(path: str | Path, data_root: str | Path | None = None, modalit
         manifest.sections[section] = [
             _entry_to_case(e, root, list(modalities), f"{section}[{i}]", path) for i, e in enumerate(entries)
         ]
+    for entry, case in zip(raw.get("training", []), manifest.cases("training")):
+        if isinstance(entry.get("fold"), int):
+            manifest.folds[case.case_id] = entry["fold"]
     if not manifest.all_cases():
         raise InputError("the manifest lists no cases", path)
     return manifest

@@ -107,11 +107,15 @@ class Predictor:
             return self.schema.channels_to_label_map(probabilities > self.threshold)
         return self.schema.argmax_to_label_map(probabilities.argmax(0))
 
+    def check_case(self, case: CaseFiles) -> None:
+        """Header-level checks (readable, one grid, channel count, dimensionality) before any pixels load."""
+        check_case_headers(case, self.network_in_channels, self.spatial_dims)
+
     def load(self, case: CaseFiles) -> dict[str, Any]:
         """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused."""
         from medseg.io.validate import explain_load_failure
 
-        check_case_headers(case, self.network_in_channels, self.spatial_dims)
+        self.check_case(case)
         images = [str(p) for p in case.images]
         try:
             return self.preprocessing({"image": images if len(images) > 1 else images[0]})
@@ -145,8 +149,9 @@ class Predictor:
         prediction = self.predict(case)
         return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
 
-    def resolve_inputs(self, inputs: Sequence[str | Path]) -> list[CaseFiles]:
-        """Case folders, NIfTI files, or manifests (their test cases, else all cases)."""
+    def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None) -> list[CaseFiles]:
+        """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
+        (their test cases, else all cases)."""
         from medseg.data.manifest import load_manifest
 
         cases: list[CaseFiles] = []
@@ -155,16 +160,17 @@ class Predictor:
                 manifest = load_manifest(item, modalities=self.modalities)
                 cases.extend(manifest.cases("test") or manifest.all_cases())
             else:
-                cases.append(resolve_case(item, self.modalities))
+                cases.append(resolve_case(item, self.modalities, series))
         return cases
 
-    def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True) -> list[Path]:
+    def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
+                       series: str | None = None) -> list[Path]:
         """Segment every case; show a progress bar; return the written paths."""
         from tqdm.auto import tqdm
 
-        cases = self.resolve_inputs(inputs)
+        cases = self.resolve_inputs(inputs, series)
         for case in cases:  # every header first: a bad case late in a list fails before any output
-            check_case_headers(case, self.network_in_channels, self.spatial_dims)
+            self.check_case(case)
         prepare_output_dir(output_dir)
         bar = tqdm(cases, desc="infer", unit="case", disable=None if progress else True)  # None: off when not a TTY
         return [path for case in bar for path in self.predict_to_files(case, output_dir)]

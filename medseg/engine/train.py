@@ -18,15 +18,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from medseg.data.manifest import case_to_dict, load_manifest
+from medseg.data.cache import make_dataset
+from medseg.data.check import check_manifest, problems_error
+from medseg.data.manifest import load_manifest
 from medseg.engine import distributed
 from medseg.engine.checkpoint import save_checkpoint
 from medseg.engine.device import resolve_device, use_amp
 from medseg.io.atomic import copy_file_atomic, write_text_atomic
-from medseg.io.read import check_case_headers
 from medseg.labels import LabelSchema
 
 BUNDLE_FILES = ("configs/metadata.json", "configs/inference.json", "configs/train.json", "docs/README.md", "LICENSE")
+
+
+def _plain(tensor) -> torch.Tensor:
+    """A batch tensor without metadata (items read back from the disk cache are plain tensors already)."""
+    return tensor.as_tensor() if hasattr(tensor, "as_tensor") else tensor
 
 
 @dataclass
@@ -64,6 +70,9 @@ class Trainer:
         shuffle: bool = True,
         progress: bool = True,
         resume_from: str | Path | None = None,
+        fold: int | None = None,
+        cache: str = "disk",
+        cache_dir: str | Path | None = None,
     ) -> None:
         self.device = distributed.setup(resolve_device(device))
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
@@ -82,25 +91,27 @@ class Trainer:
         self.progress = progress and distributed.is_main_process()
         self.resume_from = resume_from  # a checkpoint_last.pt to continue from (``medseg train --resume``)
         self.generator: torch.Generator | None = None
+        self.fold, self.cache, self.cache_dir = fold, cache, cache_dir
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
     # -- data -------------------------------------------------------------------------------
     def _loaders(self):
-        from monai.data import CacheDataset, DataLoader, list_data_collate
+        """Check every training/validation case first (all problems in one error), then cache and load."""
+        from monai.data import DataLoader, list_data_collate
 
         manifest = load_manifest(self.datalist, modalities=self.modalities)
-        train_cases, val_cases = manifest.train_validation_split(seed=self.seed)
         in_channels = next(p for p in self.network.parameters() if p.dim() > 1).shape[1]
-        for case in train_cases + val_cases:
-            if case.label is None:
-                from medseg.errors import InputError
-
-                raise InputError(f"case {case.case_id} has no label", manifest.path)
-            check_case_headers(case, int(in_channels), len(self.roi_size))
+        problems = check_manifest(manifest, self.schema, int(in_channels), len(self.roi_size),
+                                  sections=("training", "validation"))
+        if problems:
+            raise problems_error(problems, manifest.path)
+        train_cases, val_cases = manifest.train_validation_split(seed=self.seed, fold=self.fold)
         try:
-            train_ds = CacheDataset([case_to_dict(c) for c in train_cases], self.train_transforms, progress=False)
-            val_ds = CacheDataset([case_to_dict(c) for c in val_cases], self.val_transforms, progress=False)
+            train_ds = make_dataset([manifest.item(c) for c in train_cases], self.train_transforms, self.cache,
+                                    self.cache_dir)
+            val_ds = make_dataset([manifest.item(c) for c in val_cases], self.val_transforms, self.cache,
+                                  self.cache_dir)
         except Exception as exc:  # name the case file at fault, not MONAI's wrapper
             from medseg.io.validate import explain_load_failure
 
@@ -117,7 +128,7 @@ class Trainer:
         train_loader = DataLoader(
             train_ds, batch_size=self.batch_size, shuffle=self.shuffle and train_sampler is None,
             sampler=train_sampler, num_workers=self.num_workers, collate_fn=list_data_collate,
-            generator=self.generator, pin_memory=self.device.type == "cuda",
+            generator=self.generator, pin_memory=self.device.type == "cuda", persistent_workers=self.num_workers > 0,
         )
         return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0, sampler=val_sampler)
 
@@ -134,8 +145,8 @@ class Trainer:
         for batch in bar:
             started = time.perf_counter()
             data_s += started - tick
-            image = batch["image"].as_tensor().to(self.device, non_blocking=True)
-            target = batch["label"].as_tensor().to(self.device, non_blocking=True)
+            image = _plain(batch["image"]).to(self.device, non_blocking=True)
+            target = _plain(batch["label"]).to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
             with torch.autocast(self.device.type, enabled=self.amp):
                 loss = self.loss(self.network(image), target)
@@ -162,7 +173,7 @@ class Trainer:
         metric = DiceMetric(include_background=not exclusive, reduction="mean_batch", ignore_empty=False)
         with torch.inference_mode(), torch.autocast(self.device.type, enabled=self.amp):
             for batch in loader:
-                image = batch["image"].as_tensor().to(self.device)
+                image = _plain(batch["image"]).to(self.device)
                 logits = sliding_window_inference(
                     image, self.roi_size, 1, distributed.unwrap(self.network), overlap=self.sw_overlap, mode="gaussian"
                 ).float()
@@ -170,7 +181,7 @@ class Trainer:
                     pred = torch.nn.functional.one_hot(logits.argmax(1), logits.shape[1]).movedim(-1, 1)
                 else:
                     pred = (logits > 0).float()
-                metric(pred, batch["label"].as_tensor().to(self.device))
+                metric(pred, _plain(batch["label"]).to(self.device))
         names = self.schema.channel_names[1:] if exclusive else self.schema.channel_names
         values = metric.aggregate().cpu().numpy().tolist()
         return {f"dice_{name}": float(v) for name, v in zip(names, values)}

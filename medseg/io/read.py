@@ -91,10 +91,18 @@ def find_modalities(folder: Path, modalities: list[str]) -> tuple[Path, ...]:
     return tuple(chosen)
 
 
-def resolve_case(path: str | Path, modalities: list[str]) -> CaseFiles:
-    """A case folder (one file per modality), a 4D NIfTI, or a single-modality NIfTI."""
+def resolve_case(path: str | Path, modalities: list[str], series: str | None = None) -> CaseFiles:
+    """A case folder (one file per modality), a DICOM series folder, a 4D NIfTI, or a single-modality NIfTI.
+
+    A DICOM series (``series``: its SeriesInstanceUID when the folder holds several) is converted
+    once to a cached NIfTI on the scanner grid, which then stands for the study.
+    """
     path = Path(path)
     if path.is_dir():
+        from medseg.io.dicom import is_dicom_folder, series_to_nifti
+
+        if not any(is_nifti(p) for p in path.iterdir()) and is_dicom_folder(path):
+            return CaseFiles(path.name, (series_to_nifti(path, series),))
         return CaseFiles(path.name, find_modalities(path, modalities))
     if not path.exists():
         raise InputError("input not found", path)

@@ -8,6 +8,7 @@ from monai import transforms as mt
 
 from medseg.labels import LabelSchema
 from medseg.transforms.checks import CheckedLoadImaged
+from medseg.transforms.conform import ConformCased
 from medseg.transforms.labels import LabelToChannelsd
 
 
@@ -20,6 +21,7 @@ def _load(keys: list[str], axcodes: str) -> list:
     """
     return [
         CheckedLoadImaged(keys, reader="NibabelReader", ensure_channel_first=True, image_only=True),
+        ConformCased(),  # a manifest's label_map / channel_order, if it has them
         mt.Orientationd(keys, axcodes=axcodes, labels=(("L", "R"), ("P", "A"), ("I", "S"))),
         mt.EnsureTyped(keys, dtype="float32", track_meta=True),
     ]

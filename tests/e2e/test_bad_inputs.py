@@ -95,6 +95,29 @@ def _dicom(path: Path, series: str) -> Path:
     return path
 
 
+def _image_dicom(path: Path, series: str, index: int) -> Path:
+    """A small CT slice with pixel data, in series ``series``."""
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "CT", series, "1.2"
+    ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, index], [1, 0, 0, 0, 1, 0]
+    ds.PixelSpacing, ds.SliceThickness, ds.InstanceNumber = [1, 1], 1, index + 1
+    ds.Rows = ds.Columns = 4
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.PixelData = np.zeros((4, 4), np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
 # Each case: (work folder, trained run) -> (CLI arguments, file named in the error, the problem).
 Setup = Callable[[Path, Path], tuple[list, str, str]]
 CASES: dict[str, Setup] = {}
@@ -142,9 +165,9 @@ def _(w, run):
 @case("infer/DICOM folder with mixed series")
 def _(w, run):
     (w / "study").mkdir()
-    _dicom(w / "study" / "a.dcm", "1.2.3")
-    _dicom(w / "study" / "b.dcm", "1.2.4")
-    return _infer(run, w / "study", w / "out"), "study", "no NIfTI files"
+    for index, uid in enumerate(("1.2.3", "1.2.4")):
+        _image_dicom(w / "study" / f"{index}.dcm", uid, index)
+    return _infer(run, w / "study", w / "out"), "study", "2 series in the folder, pick one with --series"
 
 
 @case("infer/3 modalities where the bundle needs 4")
@@ -345,7 +368,7 @@ def _(w, run):
     good, bad = _train_set(w)
     _edit(w / "bad" / "bad_seg.nii.gz", lambda a: a[1:])
     manifest = _manifest(w / "data.json", training=[good, bad])
-    return _train(manifest, w / "run"), "bad_seg.nii.gz", "differs from the image grid"
+    return _train(manifest, w / "run"), "bad_seg.nii.gz", "differs from the image shape"
 
 
 @case("train/NaN voxels")
@@ -391,7 +414,7 @@ def _(w, run):
     good, bad = _train_set(w)
     del bad["label"]
     manifest = _manifest(w / "data.json", training=[good, bad])
-    return _train(manifest, w / "run"), "data.json", "case bad has no label"
+    return _train(manifest, w / "run"), "data.json", "bad: training case has no label"
 
 
 @case("train/output directory not writable")
@@ -476,9 +499,13 @@ def _(w, run):
 
 # -- the matrix ----------------------------------------------------------------------------------
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file under ``root`` (hidden and temporary ones included) with its SHA-256."""
+    """Every file under ``root`` (hidden and temporary ones included) with its SHA-256.
+
+    The content-keyed preprocessing cache (``$MEDSEG_CACHE``) is not an output: entries for the
+    good cases of a manifest may be written (atomically) before a bad case fails.
+    """
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.relative_to(root).parts[0] != "cache"}
 
 
 def displayed_lines(text: str) -> list[str]:
