@@ -16,11 +16,19 @@ from medseg.cli.options import DEVICE
 @click.option("--output-dir", required=True, type=click.Path(path_type=Path))
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE")
-def infer(bundle, inputs, output_dir, device, overrides) -> None:
-    """Segment studies with a trained BUNDLE or run directory; writes <case>_seg.nii.gz."""
+@click.option("--save-probabilities", is_flag=True,
+              help="Also write per-class probabilities, channels last, on the input grid.")
+@click.option("--probability-dtype", type=click.Choice(["uint8", "float16"]), default="uint8", show_default=True,
+              help="uint8: NIfTI with scl_slope 1/255; float16: .npz.")
+def infer(bundle, inputs, output_dir, device, overrides, save_probabilities, probability_dtype) -> None:
+    """Segment studies with a trained BUNDLE or run directory; writes the bundle's outputs per case."""
     from medseg.bundles import parse_overrides
     from medseg.engine.infer import Predictor
 
     predictor = Predictor.from_bundle(bundle, device=device, overrides=parse_overrides(overrides))
+    if save_probabilities:
+        from medseg.io.probabilities import ProbabilityWriter
+
+        predictor.writers.append(ProbabilityWriter(probability_dtype))
     for path in predictor.predict_to_dir(list(inputs), output_dir):
         click.echo(str(path))
