@@ -81,8 +81,11 @@ class MeasurementWriter:
         json_path, csv_path = base.with_suffix(".json"), base.with_suffix(".csv")
         for path in (json_path, csv_path):
             ensure_not_input(path, list(case.images))
+        labels = [{"name": item.name, "value": item.value, "color": list(item.color)}
+                  for item in prediction.schema.labels]
         document = {"case": case.case_id, "image": str(Path(case.reference).resolve()),
-                    "coordinates": "RAS mm (3D Slicer's transform of the image)", "structures": rows}
+                    "coordinates": "RAS mm (3D Slicer's transform of the image)", "labels": labels,
+                    "structures": rows}
         write_text_atomic(json_path, json.dumps(document, indent=2) + "\n")
         write_text_atomic(csv_path, measurements_csv(rows))
         return [json_path, csv_path]

@@ -50,13 +50,14 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from medseg.cli import bundle, data, evaluate, infer, train
+    from medseg.cli import bundle, data, evaluate, infer, report, train
 
     main.add_command(train.train)
     main.add_command(infer.infer)
     main.add_command(evaluate.evaluate)
     main.add_command(data.data)
     main.add_command(bundle.bundle)
+    main.add_command(report.report)
 
 
 _register()
