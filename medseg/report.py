@@ -90,22 +90,26 @@ def _measurement_table(document: dict) -> str:
 
 
 def _evaluation_table(path: Path) -> str:
-    """Mean ± std (median) of every column of an ``evaluation.csv``."""
+    """Structures × metrics of an ``evaluation.csv``: mean ± std (median), NaN-skipping."""
     import html
 
     from medseg.metrics import summarise
 
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
-    columns = [c for c in (rows[0].keys() if rows else []) if c != "case"]
-    out = [f"<table><tr><th>metric (n = {len(rows)} cases)</th><th>mean ± std</th><th>median</th></tr>"]
-    for column in columns:
+    table: dict[str, dict[str, str]] = {}
+    for column in (c for c in (rows[0].keys() if rows else []) if c != "case"):
+        structure, _, metric = column.partition("/")
         stats = summarise([float(row[column]) if row[column] not in ("", "nan") else float("nan") for row in rows])
-        name = html.escape(column.replace("/", " · ") + ("" if "/" in column else " · dice"))
-        value = "undefined" if stats["n"] == 0 else f"{stats['mean']:.3f} ± {stats['std']:.3f}"
-        median = "–" if stats["n"] == 0 else f"{stats['median']:.3f}"
-        out.append(f"<tr><td>{name}</td><td class='num'>{value}</td><td class='num'>{median}</td></tr>")
-    return "\n".join(out) + "</table>"
+        cell = "undefined" if stats["n"] == 0 else f"{stats['mean']:.3f} ± {stats['std']:.3f} ({stats['median']:.3f})"
+        table.setdefault(structure, {})[metric or "dice"] = cell
+    metrics = list(dict.fromkeys(m for cells in table.values() for m in cells))
+    out = ["<table><tr><th>structure</th>" + "".join(f"<th>{html.escape(m)}</th>" for m in metrics) + "</tr>"]
+    for structure, cells in table.items():
+        out.append(f"<tr><td>{html.escape(structure)}</td>" +
+                   "".join(f"<td class='num'>{cells.get(m, '–')}</td>" for m in metrics) + "</tr>")
+    note = f"mean ± std (median) over {len(rows)} case(s); undefined values (one mask empty) are skipped."
+    return "\n".join(out) + f"</table><p class='note'>{note}</p>"
 
 
 def _case_section(json_path: Path, output_dir: Path) -> str:

@@ -49,7 +49,7 @@ def test_report_for_predictions(prediction_dir):
         assert f'src="{png}"' in html and (page.parent / png).stat().st_size > 5000
     # the measurements table: 8 × 4 × 4 voxels of 12 mm³ = 1.536 mL of WT, drawn with the schema colour
     assert "1.536" in html and "rgb(90, 200, 80)" in html and "peritumoral oedema" in html
-    assert "0.900 ± 0.000" in html and "undefined" in html  # evaluation summary, NaN HD95 stated as such
+    assert "0.900 ± 0.000 (0.900)" in html and "undefined" in html  # evaluation summary, NaN HD95 stated as such
 
 
 def test_report_for_a_run_has_curves(tmp_path):
