@@ -50,7 +50,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from medseg.cli import bundle, data, evaluate, infer, report, train
+    from medseg.cli import bundle, data, dicom_seg, evaluate, infer, report, train
 
     main.add_command(train.train)
     main.add_command(infer.infer)
@@ -58,6 +58,7 @@ def _register() -> None:
     main.add_command(data.data)
     main.add_command(bundle.bundle)
     main.add_command(report.report)
+    main.add_command(dicom_seg.dicom_seg)
 
 
 _register()
