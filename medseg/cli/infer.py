@@ -20,12 +20,16 @@ from medseg.cli.options import DEVICE
               help="Also write per-class probabilities, channels last, on the input grid.")
 @click.option("--probability-dtype", type=click.Choice(["uint8", "float16"]), default="uint8", show_default=True,
               help="uint8: NIfTI with scl_slope 1/255; float16: .npz.")
-def infer(bundle, inputs, output_dir, device, overrides, save_probabilities, probability_dtype) -> None:
+@click.option("--tta", is_flag=True, help="Average flipped predictions as the bundle declares (slower).")
+def infer(bundle, inputs, output_dir, device, overrides, save_probabilities, probability_dtype, tta) -> None:
     """Segment studies with a trained BUNDLE or run directory; writes the bundle's outputs per case."""
     from medseg.bundles import parse_overrides
     from medseg.engine.infer import Predictor
 
-    predictor = Predictor.from_bundle(bundle, device=device, overrides=parse_overrides(overrides))
+    overrides = parse_overrides(overrides)
+    if tta:
+        overrides["use_tta"] = True
+    predictor = Predictor.from_bundle(bundle, device=device, overrides=overrides)
     if save_probabilities:
         from medseg.io.probabilities import ProbabilityWriter
 
