@@ -147,3 +147,31 @@ def test_color_table(tmp_path, schema):
                     ["2", "peritumoral_oedema", "90", "200", "80", "255"],
                     ["4", "enhancing_tumour", "250", "220", "40", "255"]]
     assert write_color_table(schema, tmp_path / "labels.ctbl").read_text() == text
+
+
+def test_overlapping_structures_keep_their_overlap_in_separate_layers(tmp_path):
+    """A clavicle over a lung: the label map shows the clavicle there, the lung segment keeps it."""
+    from medseg.io.read import CaseFiles
+    from medseg.io.slicer import SlicerSegWriter
+    from medseg.io.write import Prediction
+
+    schema = LabelSchema.from_metadata({"medseg": {"mode": "overlapping", "labels": [
+        {"name": "right lung", "value": 1, "color": [200, 80, 80]},
+        {"name": "right clavicle", "value": 2, "color": [80, 80, 200]}], "channels": [
+        {"name": "right lung", "values": [1], "paint": 1}, {"name": "right clavicle", "values": [2], "paint": 2}]}})
+    affine, shape = GRIDS["2d"]
+    ref = _reference(tmp_path, affine, shape)
+    probabilities = np.zeros((2, 12, 10), np.float32)
+    probabilities[0, 2:10, 2:8] = 0.9  # lung
+    probabilities[1, 1:4, 1:9] = 0.8  # clavicle, overlapping the lung's top rows
+    label = schema.channels_to_label_map(probabilities > 0.5)
+    prediction = Prediction(CaseFiles("cxr", (ref,)), label, probabilities, schema)
+    (seg,) = SlicerSegWriter()(prediction, tmp_path)
+    data, header = nrrd.read(str(seg))
+    assert data.shape == (2, 12, 10, 1)  # one layer per structure; no label-map layer
+    assert [header[f"Segment{i}_Name"] for i in range(2)] == ["right lung", "right clavicle"]
+    assert header["Segment1_Color"] == f"{80 / 255:.6g} {80 / 255:.6g} {200 / 255:.6g}"
+    for i in range(2):
+        layer = int(header[f"Segment{i}_Layer"])
+        np.testing.assert_array_equal(data[layer, ..., 0] == 1, probabilities[i] > 0.5)  # overlap kept
+    assert (label == 1).sum() < (probabilities[0] > 0.5).sum()
