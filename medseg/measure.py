@@ -25,20 +25,35 @@ from medseg.labels import LabelSchema
 CSV_FIELDS = ("structure", "values", "voxels", "volume_ml", "area_mm2", "centroid_ras", "bbox_min_ras", "bbox_max_ras")
 
 
-def _structures(schema: LabelSchema) -> list[tuple[str, tuple[int, ...]]]:
-    return [(item.name, (item.value,)) for item in schema.labels] + [(r.name, r.values) for r in schema.regions]
+def _structures(
+    label: np.ndarray, schema: LabelSchema, region_masks: np.ndarray | None
+) -> list[tuple[str, tuple[int, ...], np.ndarray]]:
+    """(name, label values, mask) per structure: labels from the label map, regions from their
+    thresholded channels when given (keeps overlaps); single-structure channels are not repeated."""
+    regions = [(r.name, r.values, np.isin(label, r.values) if region_masks is None else region_masks[i])
+               for i, r in enumerate(schema.regions)]
+    if schema.mode == "overlapping" and all(r.values == (r.paint,) for r in schema.regions):
+        return regions
+    return [(item.name, (item.value,), label == item.value) for item in schema.labels] + regions
 
 
-def measure_label(label: np.ndarray, affine_ras: np.ndarray, schema: LabelSchema) -> list[dict[str, Any]]:
-    """One row per structure; a 2D grid (third axis of size 1) reports area instead of volume."""
+def measure_label(
+    label: np.ndarray, affine_ras: np.ndarray, schema: LabelSchema, region_masks: np.ndarray | None = None
+) -> list[dict[str, Any]]:
+    """One row per structure; a 2D grid (third axis of size 1) reports area instead of volume.
+
+    ``region_masks`` (overlapping schemas): one boolean mask per region, (R, *spatial).
+    """
     label = np.asarray(label)
     if label.ndim == 2:
         label = label[..., None]
+    if region_masks is not None:
+        region_masks = np.asarray(region_masks, bool).reshape(len(schema.regions), *label.shape)
     two_d = label.shape[2] == 1
     unit = voxel_volume(affine_ras, 2 if two_d else 3)
     rows = []
-    for name, values in _structures(schema):
-        ijk = np.argwhere(np.isin(label, values))
+    for name, values, mask in _structures(label, schema, region_masks):
+        ijk = np.argwhere(mask)
         row: dict[str, Any] = {"structure": name, "values": list(values), "voxels": int(len(ijk))}
         row["area_mm2" if two_d else "volume_ml"] = len(ijk) * unit if two_d else len(ijk) * unit / 1000.0
         if len(ijk):
@@ -71,12 +86,19 @@ def read_measurements(path: str | Path) -> dict[str, Any]:
 
 
 class MeasurementWriter:
-    """``<case>_measurements.json`` and ``.csv`` beside the mask (the JSON also names the source image)."""
+    """``<case>_measurements.json`` and ``.csv`` beside the mask (the JSON also names the source image).
+
+    Overlapping regions are measured on the probabilities at ``threshold`` (the Predictor's default).
+    """
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.threshold = threshold
 
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
-        case = prediction.case
+        case, schema = prediction.case, prediction.schema
         affine = viewer_affine(load_nifti_header(case.reference))
-        rows = measure_label(prediction.label, affine, prediction.schema)
+        masks = prediction.probabilities > self.threshold if schema.mode == "overlapping" else None
+        rows = measure_label(prediction.label, affine, schema, masks)
         base = Path(output_dir) / f"{case.case_id}_measurements"
         json_path, csv_path = base.with_suffix(".json"), base.with_suffix(".csv")
         for path in (json_path, csv_path):

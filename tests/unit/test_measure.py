@@ -47,3 +47,18 @@ def test_two_d_reports_area_and_writer_files(tmp_path):
     assert row["area_mm2"] == pytest.approx(70 * 0.14 * 0.2) and "volume_ml" not in row
     assert document["image"] == str(reference.resolve())
     assert csv_path.read_text().splitlines()[1].startswith("lung,1,70,,1.9600,")
+
+
+def test_overlapping_structures_are_measured_with_their_overlap():
+    schema = LabelSchema.from_metadata({"medseg": {"mode": "overlapping", "labels": [
+        {"name": "right lung", "value": 1, "color": [200, 80, 80]},
+        {"name": "right clavicle", "value": 2, "color": [80, 80, 200]}], "channels": [
+        {"name": "right lung", "values": [1], "paint": 1}, {"name": "right clavicle", "values": [2], "paint": 2}]}})
+    masks = np.zeros((2, 12, 10), bool)
+    masks[0, 2:10, 2:8] = True  # 48 pixels of lung
+    masks[1, 1:4, 1:9] = True  # 24 pixels of clavicle, 12 of them over the lung
+    label = schema.channels_to_label_map(masks)
+    rows = measure_label(label, np.diag([0.5, 0.5, 1.0, 1.0]), schema, masks)
+    assert [(r["structure"], r["voxels"], r["area_mm2"]) for r in rows] == [
+        ("right lung", 48, 12.0), ("right clavicle", 24, 6.0)]
+    assert (label == 1).sum() == 36  # what the painted label map alone would have reported

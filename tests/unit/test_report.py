@@ -32,7 +32,7 @@ def prediction_dir(tmp_path):
     label = np.zeros(image.shape, np.uint8)
     label[4:12, 6:10, 4:8] = 2
     label[7:9, 7:9, 5:7] = 4
-    prediction = Prediction(CaseFiles("study", (reference,)), label, np.zeros((3, 1, 1, 1), np.float32), schema)
+    prediction = Prediction(CaseFiles("study", (reference,)), label, schema.label_map_to_channels(label), schema)
     out = tmp_path / "pred"
     for writer in (NiftiLabelWriter(), MeasurementWriter()):
         writer(prediction, out)
