@@ -57,3 +57,17 @@ def test_exclusive_probabilities_sum_to_one_on_the_input_grid(tmp_path, case, en
     clear = top2[..., 1] - top2[..., 0] > 2 * tolerance
     lut = np.array([0, 1, 2, 4])
     np.testing.assert_array_equal(label[clear], lut[probabilities.argmax(-1)][clear])
+
+
+def test_two_d_probabilities_are_x_y_1_c_and_scaled_as_stated(tmp_path):
+    from medseg.io.probabilities import write_probabilities
+
+    reference = tmp_path / "cxr.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((6, 5, 1), np.float32), np.diag([0.2, 0.2, 1.0, 1.0])), reference)
+    p = np.random.default_rng(0).random((2, 6, 5)).astype(np.float32)
+    out = write_probabilities(p, reference, tmp_path / "p.nii.gz", ("lung", "heart"))
+    image = nib.load(out)
+    assert image.shape == (6, 5, 1, 2) and image.get_data_dtype() == np.uint8
+    assert b"1/255" in image.header["descrip"].tobytes()
+    np.testing.assert_allclose(image.get_fdata()[:, :, 0, :], np.moveaxis(p, 0, -1), atol=0.5 / 255 + 1e-6)
+    np.testing.assert_array_equal(np.asarray(image.dataobj.get_unscaled())[:, :, 0, 1], np.rint(p[1] * 255))
