@@ -23,11 +23,16 @@ from medseg.cli.options import DEVICE
 @click.option("--tta", is_flag=True, help="Average flipped predictions as the bundle declares (slower).")
 def infer(bundle, inputs, output_dir, device, overrides, save_probabilities, probability_dtype, tta) -> None:
     """Segment studies with a trained BUNDLE or run directory; writes the bundle's outputs per case."""
-    from medseg.bundles import parse_overrides
+    from medseg.bundles import find_bundle, parse_overrides
     from medseg.engine.infer import Predictor
+    from medseg.errors import BundleError
 
     overrides = parse_overrides(overrides)
     if tta:
+        source = find_bundle(bundle)
+        if source.parser("inference").get("tta") is None:
+            raise BundleError("this bundle declares no test-time augmentation ('tta'); flips are not guessed "
+                              "because they would swap left and right structures", source.config_files("inference")[0])
         overrides["use_tta"] = True
     predictor = Predictor.from_bundle(bundle, device=device, overrides=overrides)
     if save_probabilities:
