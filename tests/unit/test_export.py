@@ -21,6 +21,7 @@ def _reference_and_input(run, shape_scale=(1, 1, 1)):
         return network(x).numpy(), x
 
 
+@pytest.mark.slow
 def test_torchscript_matches_pytorch(tiny_run, tmp_path):
     result = export_network(tiny_run, "torchscript", tmp_path / "model.ts")
     assert result.within_tolerance and result.max_abs_diff < 1e-4
@@ -29,6 +30,7 @@ def test_torchscript_matches_pytorch(tiny_run, tmp_path):
         np.testing.assert_allclose(torch.jit.load(str(result.path))(x).numpy(), reference, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_onnx_matches_pytorch_on_another_batch_and_size(tiny_run, tmp_path):
     import onnxruntime
 
@@ -39,6 +41,7 @@ def test_onnx_matches_pytorch_on_another_batch_and_size(tiny_run, tmp_path):
     np.testing.assert_allclose(session.run(None, {"image": x.numpy()})[0], reference, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_zipped_run_segments_like_the_run(tiny_run, tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
     archive = zip_bundle(tiny_run, tmp_path / "shared" / "model.zip")
