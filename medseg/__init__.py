@@ -17,6 +17,10 @@ _LAZY = {
     "find_bundle": "medseg.bundles",
     "LabelSchema": "medseg.labels",
     "MedsegError": "medseg.errors",
+    "build_report": "medseg.report",
+    "export_network": "medseg.export",
+    "zip_bundle": "medseg.export",
+    "write_dicom_seg": "medseg.io.dicom_seg",
 }
 
 __all__ = ["__version__", *_LAZY]

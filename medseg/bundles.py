@@ -94,8 +94,12 @@ class Bundle:
 
 
 def find_bundle(name_or_path: str | Path) -> Bundle:
-    """Resolve a bundle name (``brain_tumor``) or a bundle/run directory."""
+    """Resolve a bundle name (``brain_tumor``), a bundle/run directory, or a bundle zip."""
     path = Path(name_or_path)
+    if path.suffix == ".zip" and path.is_file():
+        from medseg.export import unpack_bundle
+
+        return Bundle(unpack_bundle(path).resolve())
     if (path / "configs" / "metadata.json").is_file():
         return Bundle(path.resolve())
     for directory in bundle_dirs():

@@ -1,13 +1,16 @@
-"""Score label maps against ground truth: Dice per label and per region (e.g. BraTS WT/TC/ET).
+"""Score label maps against ground truth, per label and per region (e.g. BraTS WT/TC/ET).
 
-Empty-vs-empty convention (as in the BraTS challenge): when a structure is absent from both the
-prediction and the truth, its Dice is 1.0; absent from one only, 0.0.
+Per structure: Dice, surface Dice (at a tolerance in mm), HD95 in mm, sensitivity and precision
+(``medseg.metrics``, MONAI underneath, spacing from the NIfTI header). Empty-vs-empty rules are
+stated in ``medseg.metrics``: a structure absent from both prediction and truth scores Dice 1.0;
+absent from one only, 0.0.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,14 +19,9 @@ import numpy as np
 from medseg.errors import InputError
 from medseg.io.read import AFFINE_TOLERANCE, case_id_from_path, is_nifti, load_nifti_header
 from medseg.labels import LabelSchema
+from medseg.metrics import EMPTY_RULES, METRICS, dice, structure_metrics, summarise
 
-
-def dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Dice of two boolean masks; 1.0 when both are empty."""
-    total = int(pred.sum()) + int(truth.sum())
-    if total == 0:
-        return 1.0
-    return 2.0 * int(np.logical_and(pred, truth).sum()) / total
+__all__ = ["dice", "score_case", "case_metrics", "evaluate_predictions", "Evaluation"]
 
 
 def score_case(pred: np.ndarray, truth: np.ndarray, schema: LabelSchema) -> dict[str, float]:
@@ -32,6 +30,22 @@ def score_case(pred: np.ndarray, truth: np.ndarray, schema: LabelSchema) -> dict
     for region in schema.regions:
         scores[region.name] = dice(np.isin(pred, region.values), np.isin(truth, region.values))
     return scores
+
+
+def _structures(schema: LabelSchema) -> list[tuple[str, tuple[int, ...]]]:
+    return [(label.name, (label.value,)) for label in schema.labels] + [(r.name, r.values) for r in schema.regions]
+
+
+def case_metrics(
+    pred: np.ndarray, truth: np.ndarray, schema: LabelSchema, spacing: tuple[float, ...], tolerance_mm: float = 2.0
+) -> dict[str, float]:
+    """Every metric for every structure: ``<name>`` is Dice, ``<name>/<metric>`` the others."""
+    row: dict[str, float] = {}
+    for name, values in _structures(schema):
+        scores = structure_metrics(np.isin(pred, values), np.isin(truth, values), spacing, tolerance_mm)
+        row[name] = scores["dice"]
+        row.update({f"{name}/{metric}": scores[metric] for metric in METRICS[1:]})
+    return row
 
 
 def _read_label(path: Path, schema: LabelSchema):
@@ -63,7 +77,9 @@ def pair_predictions(pred_dir: Path, truth: Path, modalities: list[str] = ()) ->
     """Pair ``<case>_seg.nii.gz`` predictions with truths by case id; unpaired files are errors."""
     if not pred_dir.is_dir():
         raise InputError("prediction folder not found", pred_dir)
-    preds = {case_id_from_path(p): p for p in sorted(pred_dir.iterdir()) if is_nifti(p) and not p.name.startswith(".")}
+    files = [p for p in sorted(pred_dir.iterdir()) if is_nifti(p) and not p.name.startswith(".")]
+    labelled = [p for p in files if any(tag in p.name.lower() for tag in ("_seg.", "_label."))]
+    preds = {case_id_from_path(p): p for p in (labelled or files)}  # not <case>_probabilities.nii.gz
     if not preds:
         raise InputError("no predicted label files (*.nii.gz) found", pred_dir)
     truths, need_all = _truth_files(truth, list(modalities))
@@ -78,41 +94,63 @@ def pair_predictions(pred_dir: Path, truth: Path, modalities: list[str] = ()) ->
 
 @dataclass
 class Evaluation:
-    """Per-case scores and their summary (mean, std, median per structure)."""
+    """Per-case scores and their summaries (mean, std, median per structure and metric)."""
 
     rows: list[dict[str, float | str]]
     structures: list[str]
     inputs: list[Path] = field(default_factory=list)  # every file read, so no output overwrites one
+    tolerance_mm: float = 2.0
 
     def summary(self) -> dict[str, dict[str, float]]:
-        out = {}
-        for name in self.structures:
-            values = np.array([float(r[name]) for r in self.rows])
-            out[name] = {
-                "mean": float(values.mean()), "std": float(values.std()), "median": float(np.median(values)),
-            }
-        return out
+        """Dice per structure (the headline numbers)."""
+        return {name: self._stats(name) for name in self.structures}
+
+    def metric_summary(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Every metric per structure: ``{structure: {metric: {mean, std, median, n}}}``."""
+        return {name: {metric: self._stats(name if metric == "dice" else f"{name}/{metric}") for metric in METRICS}
+                for name in self.structures}
+
+    def _stats(self, column: str) -> dict[str, float]:
+        return summarise([float(row[column]) for row in self.rows])
 
     def to_csv(self) -> str:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["case", *self.structures])
+        columns = list(dict.fromkeys(key for row in self.rows for key in row)) or ["case"]
+        writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         for row in self.rows:
             writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
         return buffer.getvalue()
 
     def table(self) -> str:
-        """A plain-text summary table for the terminal."""
+        """A plain-text summary table for the terminal: mean ± std (median) per metric."""
         width = max(len(s) for s in self.structures) + 2
-        lines = [f"{'structure':<{width}}  mean    std     median  (n={len(self.rows)} cases)"]
-        for name, stats in self.summary().items():
-            lines.append(f"{name:<{width}}  {stats['mean']:.4f}  {stats['std']:.4f}  {stats['median']:.4f}")
-        lines.append("Dice; a structure absent from both prediction and truth scores 1.0.")
+        header = "".join(f"{metric:>26}" for metric in METRICS)
+        lines = [f"{'structure':<{width}}{header}   (n={len(self.rows)} cases)"]
+        for name, metrics in self.metric_summary().items():
+            cells = "".join(f"{_cell(stats):>26}" for stats in metrics.values())
+            lines.append(f"{name:<{width}}{cells}")
+        lines.append(f"mean ± std (median); surface Dice at {self.tolerance_mm:g} mm; HD95 in mm.")
+        lines.append(f"Empty masks: {EMPTY_RULES}")
         return "\n".join(lines)
 
 
+def _cell(stats: dict[str, float]) -> str:
+    if math.isnan(stats["mean"]):
+        return "undefined"
+    return f"{stats['mean']:.3f} ± {stats['std']:.3f} ({stats['median']:.3f})"
+
+
+def _spacing(image, shape: tuple[int, ...]) -> tuple[float, ...]:
+    """Voxel sizes (mm) of the axes that survive ``np.squeeze`` (a 2D X×Y×1 label keeps two)."""
+    zooms = image.header.get_zooms()[: len(image.shape)]
+    kept = tuple(float(z) for z, n in zip(zooms, image.shape) if n > 1)
+    return kept if len(kept) == len(shape) else tuple(float(z) for z in zooms[: len(shape)])
+
+
 def evaluate_predictions(
-    pred_dir: str | Path, truth: str | Path, schema: LabelSchema, modalities: list[str] = ()
+    pred_dir: str | Path, truth: str | Path, schema: LabelSchema, modalities: list[str] = (),
+    tolerance_mm: float = 2.0,
 ) -> Evaluation:
     """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest)."""
     rows: list[dict[str, float | str]] = []
@@ -125,7 +163,8 @@ def evaluate_predictions(
             raise InputError(f"prediction shape {pred.shape} differs from truth {truth_data.shape}", pred_path)
         if not np.allclose(pred_image.affine, truth_image.affine, atol=AFFINE_TOLERANCE):
             raise InputError("prediction affine differs from the truth's (not on the same grid)", pred_path)
-        rows.append({"case": case, **score_case(pred, truth_data, schema)})
-    structures = [label.name for label in schema.labels] + [region.name for region in schema.regions]
+        spacing = _spacing(truth_image, truth_data.shape)
+        rows.append({"case": case, **case_metrics(pred, truth_data, schema, spacing, tolerance_mm)})
     inputs = [p for _, pred_path, truth_path in pairs for p in (pred_path, truth_path)]
-    return Evaluation(rows, structures, [*inputs, *([Path(truth)] if Path(truth).is_file() else [])])
+    return Evaluation(rows, [name for name, _ in _structures(schema)],
+                      [*inputs, *([Path(truth)] if Path(truth).is_file() else [])], tolerance_mm)

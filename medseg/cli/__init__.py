@@ -74,13 +74,15 @@ def _show_medseg_warnings() -> None:
 
 
 def _register() -> None:
-    from medseg.cli import bundle, data, evaluate, infer, train
+    from medseg.cli import bundle, data, dicom_seg, evaluate, infer, report, train
 
     main.add_command(train.train)
     main.add_command(infer.infer)
     main.add_command(evaluate.evaluate)
     main.add_command(data.data)
     main.add_command(bundle.bundle)
+    main.add_command(report.report)
+    main.add_command(dicom_seg.dicom_seg)
 
 
 _register()

@@ -9,7 +9,7 @@ import click
 
 @click.group()
 def bundle() -> None:
-    """List, verify and create bundles."""
+    """List, verify, create, trust and export bundles."""
 
 
 @bundle.command("list")
@@ -65,3 +65,25 @@ def bundle_new(name, folders, labels, dims, output, image_size, label_map) -> No
                       output=output, image_size=image_size,
                       label_map=parse_label_map(label_map) if label_map else None)
     click.echo(f"{root}: bundle written; train it with: medseg train {root}")
+
+
+@bundle.command("export")
+@click.argument("run")
+@click.option("--format", "formats", multiple=True, required=True, type=click.Choice(["torchscript", "onnx", "zip"]),
+              help="torchscript → models/model.ts, onnx → models/model.onnx (both checked against PyTorch), "
+                   "zip → RUN.zip that medseg infer accepts; repeatable.")
+@click.option("--output", type=click.Path(path_type=Path), help="Output file (one --format only).")
+def bundle_export(run, formats, output) -> None:
+    """Export a trained RUN's network, or zip the whole run to share it."""
+    from medseg.errors import BundleError
+    from medseg.export import TOLERANCE, export_network, zip_bundle
+
+    if output and len(formats) > 1:
+        raise BundleError("--output needs a single --format")
+    for fmt in formats:
+        if fmt == "zip":
+            click.echo(str(zip_bundle(run, output)))
+            continue
+        result = export_network(run, fmt, output)
+        click.echo(f"{result.path}  (max |Δ| vs PyTorch {result.max_abs_diff:.2e}; "
+                   f"tolerance atol {TOLERANCE['atol']:g} + rtol {TOLERANCE['rtol']:g})")

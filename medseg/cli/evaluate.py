@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
@@ -14,18 +15,33 @@ import click
 @click.option("--bundle", required=True, help="Bundle whose label schema defines the structures.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Per-case CSV (default PRED/evaluation.csv).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
-def evaluate(pred, truth, bundle, csv_path, as_json) -> None:
-    """Dice per label and per region for every predicted case."""
+@click.option("--tolerance-mm", type=float, default=2.0, show_default=True, help="Surface Dice tolerance.")
+def evaluate(pred, truth, bundle, csv_path, as_json, tolerance_mm) -> None:
+    """Dice, surface Dice, HD95 (mm), sensitivity and precision per label and region for every case."""
     from medseg.bundles import find_bundle
     from medseg.evaluate import evaluate_predictions
     from medseg.io.atomic import ensure_not_input, write_text_atomic
+    from medseg.metrics import EMPTY_RULES
 
     source = find_bundle(bundle)
-    result = evaluate_predictions(pred, truth, source.schema, source.modalities)
+    result = evaluate_predictions(pred, truth, source.schema, source.modalities, tolerance_mm=tolerance_mm)
     csv_path = csv_path or Path(pred) / "evaluation.csv"
     ensure_not_input(csv_path, result.inputs)
     write_text_atomic(csv_path, result.to_csv())
     if as_json:
-        click.echo(json.dumps({"cases": len(result.rows), "summary": result.summary(), "per_case": result.rows}))
+        document = {"cases": len(result.rows), "summary": result.summary(), "metrics": result.metric_summary(),
+                    "surface_dice_tolerance_mm": tolerance_mm, "empty_rules": EMPTY_RULES, "per_case": result.rows}
+        click.echo(json.dumps(_finite(document)))
     else:
         click.echo(result.table())
+
+
+def _finite(value):
+    """NaN (an undefined metric) becomes JSON null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

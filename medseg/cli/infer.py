@@ -17,12 +17,30 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--series", metavar="UID", help="SeriesInstanceUID to read when a DICOM folder holds several.")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE")
+@click.option("--save-probabilities", is_flag=True,
+              help="Also write per-class probabilities, channels last, on the input grid.")
+@click.option("--probability-dtype", type=click.Choice(["uint8", "float16"]), default="uint8", show_default=True,
+              help="uint8: NIfTI with scl_slope 1/255; float16: .npz.")
+@click.option("--tta", is_flag=True, help="Average flipped predictions as the bundle declares (slower).")
 @TRUST
-def infer(bundle, inputs, output_dir, series, device, overrides, trust) -> None:
-    """Segment studies with a trained BUNDLE or run directory; writes <case>_seg.nii.gz."""
-    from medseg.bundles import parse_overrides
+def infer(bundle, inputs, output_dir, series, device, overrides, save_probabilities, probability_dtype, tta,
+          trust) -> None:
+    """Segment studies with a trained BUNDLE or run directory; writes the bundle's outputs per case."""
+    from medseg.bundles import find_bundle, parse_overrides
     from medseg.engine.infer import Predictor
+    from medseg.errors import BundleError
 
-    predictor = Predictor.from_bundle(bundle, device=device, overrides=parse_overrides(overrides), trust=trust)
+    overrides = parse_overrides(overrides)
+    if tta:
+        source = find_bundle(bundle)
+        if source.parser("inference").get("tta") is None:
+            raise BundleError("this bundle declares no test-time augmentation ('tta'); flips are not guessed "
+                              "because they would swap left and right structures", source.config_files("inference")[0])
+        overrides["use_tta"] = True
+    predictor = Predictor.from_bundle(bundle, device=device, overrides=overrides, trust=trust)
+    if save_probabilities:
+        from medseg.io.probabilities import ProbabilityWriter
+
+        predictor.writers.append(ProbabilityWriter(probability_dtype))
     for path in predictor.predict_to_dir(list(inputs), output_dir, series=series):
         click.echo(str(path))

@@ -12,9 +12,12 @@ import torch
 from medseg.engine.checkpoint import load_weights
 from medseg.engine.device import resolve_device, use_amp
 from medseg.io.atomic import prepare_output_dir
-from medseg.io.read import CaseFiles, check_case_headers, resolve_case
+from medseg.io.geometry import viewer_affine, voxel_volume
+from medseg.io.read import CaseFiles, check_case_headers, load_nifti_header, resolve_case
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
+from medseg.postprocess import PostProcessing
+from medseg.tta import FlipTTA
 
 
 class Predictor:
@@ -38,6 +41,8 @@ class Predictor:
         threshold: float = 0.5,
         writers: Sequence[OutputWriter] | None = None,
         whole_volume_voxels: int = 0,
+        postprocessing: PostProcessing | None = None,
+        tta: FlipTTA | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.network = network.to(self.device).eval()
@@ -52,6 +57,8 @@ class Predictor:
         self.threshold = threshold
         self.whole_volume_voxels = int(whole_volume_voxels)
         self.writers = list(writers) if writers is not None else [NiftiLabelWriter()]
+        self.postprocessing = postprocessing
+        self.tta = tta
 
     @classmethod
     def from_bundle(
@@ -138,11 +145,20 @@ class Predictor:
         from monai.transforms import Invertd
 
         data = self.load(case)
-        probabilities = self.probabilities(self.logits(data["image"])).cpu()
+
+        def predict(image: torch.Tensor) -> torch.Tensor:
+            return self.probabilities(self.logits(image)).cpu()
+
+        probabilities = self.tta(predict, data["image"]) if self.tta else predict(data["image"])
         data["pred"] = MetaTensor(probabilities, meta=dict(data["image"].meta))
         inverted = Invertd("pred", transform=self.preprocessing, orig_keys="image", nearest_interp=False)(data)
         probabilities = np.asarray(inverted["pred"].cpu().numpy(), dtype=np.float32)
-        return Prediction(case, self.to_label_map(probabilities), probabilities, self.schema)
+        if self.postprocessing is None:
+            return Prediction(case, self.to_label_map(probabilities), probabilities, self.schema)
+        probabilities = self.postprocessing.on_probabilities(probabilities, self.schema)
+        voxel_size = voxel_volume(viewer_affine(load_nifti_header(case.reference)), self.spatial_dims)
+        label = self.postprocessing.on_label(self.to_label_map(probabilities), self.schema, voxel_size)
+        return Prediction(case, label, probabilities, self.schema)
 
     def predict_to_files(self, case: CaseFiles, output_dir: str | Path) -> list[Path]:
         """Run every output writer (by default the NIfTI label map) for one case."""

@@ -60,3 +60,44 @@ def test_unknown_label_value_in_prediction(tmp_path, schema):
     _save(tmp_path / "pred" / "a_seg.nii.gz", np.full((4, 4, 4), 3))
     with pytest.raises(InputError, match=r"a_seg.nii.gz: label values \[3\]"):
         evaluate_predictions(tmp_path / "pred", tmp_path / "truth", schema)
+
+
+def test_surface_metrics_in_millimetres_and_empty_rules():
+    from medseg.metrics import structure_metrics
+
+    truth = np.zeros((40, 40, 20), bool)
+    truth[10:20, 10:20, 5:15] = True
+    shifted = np.roll(truth, 3, axis=0)  # three voxels along x
+    iso = structure_metrics(shifted, truth, spacing=(1.0, 1.0, 1.0), tolerance_mm=1.0)
+    aniso = structure_metrics(shifted, truth, spacing=(2.0, 1.0, 1.0), tolerance_mm=1.0)
+    assert iso["hd95_mm"] == pytest.approx(3.0) and aniso["hd95_mm"] == pytest.approx(6.0)
+    assert iso["sensitivity"] == pytest.approx(0.7) and iso["precision"] == pytest.approx(0.7)
+    assert 0 < iso["surface_dice"] < 1
+    assert structure_metrics(truth, truth, (1, 1, 1))["surface_dice"] == 1.0
+    empty = np.zeros_like(truth)
+    assert structure_metrics(empty, empty, (1, 1, 1)) == {
+        "dice": 1.0, "surface_dice": 1.0, "hd95_mm": 0.0, "sensitivity": 1.0, "precision": 1.0}
+    missed = structure_metrics(empty, truth, (1, 1, 1))
+    assert missed["dice"] == missed["surface_dice"] == missed["sensitivity"] == 0.0
+    assert np.isnan(missed["hd95_mm"]) and np.isnan(missed["precision"])
+    false_alarm = structure_metrics(truth, empty, (1, 1, 1))
+    assert false_alarm["precision"] == 0.0 and np.isnan(false_alarm["sensitivity"])
+
+
+def test_summary_has_mean_std_median_and_skips_undefined(tmp_path, schema):
+    affine = np.diag([1.5, 1.5, 3.0, 1.0])
+    for case, shift in (("a", 0), ("b", 2)):
+        truth = np.zeros((16, 16, 8))
+        truth[4:10, 4:10, 2:6] = 2
+        _save(tmp_path / "truth" / f"{case}_seg.nii.gz", truth, affine)
+        _save(tmp_path / "pred" / f"{case}_seg.nii.gz", np.roll(truth, shift, axis=1), affine)
+    _save(tmp_path / "pred" / "a_probabilities.nii.gz", np.zeros((16, 16, 8, 3)), affine)  # not a prediction
+    result = evaluate_predictions(tmp_path / "pred", tmp_path / "truth", schema)
+    assert [row["case"] for row in result.rows] == ["a", "b"]
+    wt = result.metric_summary()["WT"]
+    assert wt["hd95_mm"]["median"] == pytest.approx(1.5) and wt["hd95_mm"]["mean"] == pytest.approx(1.5)
+    assert wt["dice"]["mean"] == pytest.approx((1 + 4 / 6) / 2) and wt["dice"]["std"] == pytest.approx((1 - 4 / 6) / 2)
+    necrotic = result.metric_summary()["necrotic tumour core"]  # absent from both: defined by the rules
+    assert necrotic["hd95_mm"]["mean"] == 0.0 and necrotic["dice"]["n"] == 2
+    assert "WT/hd95_mm" in result.to_csv().splitlines()[0]
+    assert "Empty masks" in result.table()

@@ -1,0 +1,148 @@
+"""DICOM SEG for a label map that lies on a DICOM series (highdicom).
+
+The label map is given on a NIfTI grid (what ``medseg infer`` writes); it is carried onto the
+series' own frames by physical position: every pixel centre of every source slice is mapped into
+the NIfTI's voxel grid (Slicer's transform, ``viewer_affine``) and must land on a voxel centre, so
+any flip, transpose or slice order is resolved exactly and a label on another grid is refused.
+
+Segments are the schema labels present in the mask (segment numbers 1…N in schema order), with
+the schema's name and colour. Each name is coded with SNOMED CT where pydicom's segmentation
+property CIDs know it (CID 7151 anatomic structures, CID 7159 abnormal structures; laterality words
+and British spellings are normalised for the look-up), otherwise with a private ``99MEDSEG`` code.
+
+Anonymised series that lost their UIDs (the SOP UIDs survive in the file meta) are completed: SOP
+class/instance UIDs from the file meta, missing study/series UIDs with deterministic ones, so the SEG
+is valid; a PACS will not link such a SEG to the original study.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from medseg.errors import InputError, OutputError
+from medseg.io.atomic import atomic_path
+from medseg.io.geometry import ras_to_lps, viewer_affine
+from medseg.io.read import load_nifti_header
+from medseg.labels import Label, LabelSchema
+
+GRID_TOLERANCE = 1e-3  # voxels
+SPELLING = {"oedema": "edema", "tumour": "tumor", "haemorrhage": "hemorrhage", "oesophagus": "esophagus"}
+LATERALITY = {"left", "right", "l", "r"}
+
+
+def read_series(folder: str | Path) -> list:
+    """Single-frame DICOM instances of one series, sorted along the slice normal, UIDs completed."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+    datasets = []
+    for path in files:
+        try:
+            datasets.append(pydicom.dcmread(path))
+        except pydicom.errors.InvalidDicomError:
+            continue
+    if not datasets:
+        raise InputError("no DICOM files found", folder)
+    first = datasets[0]
+    for key in ("ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing", "FrameOfReferenceUID"):
+        if any(key not in ds for ds in datasets):
+            raise InputError(f"DICOM series lacks {key}; cannot place a segmentation on it", folder)
+    if any(ds.get("SeriesInstanceUID", "") != first.get("SeriesInstanceUID", "") for ds in datasets):
+        raise InputError("folder holds more than one series", folder)
+    seed = [str(first.FrameOfReferenceUID), str(first.get("SeriesDescription", ""))]
+    study_uid = first.get("StudyInstanceUID") or generate_uid(entropy_srcs=[*seed, "study"])
+    series_uid = first.get("SeriesInstanceUID") or generate_uid(entropy_srcs=[*seed, "series"])
+    for ds in datasets:
+        ds.SOPClassUID = ds.get("SOPClassUID") or ds.file_meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = ds.get("SOPInstanceUID") or ds.file_meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+    normal = np.cross(*np.reshape(np.asarray(first.ImageOrientationPatient, float), (2, 3)))
+    return sorted(datasets, key=lambda ds: float(np.dot(normal, np.asarray(ds.ImagePositionPatient, float))))
+
+
+def label_on_series(label: np.ndarray, affine_ras: np.ndarray, datasets: list) -> np.ndarray:
+    """(frames, rows, columns) of ``label`` at the series' pixel centres; refuses a different grid."""
+    to_voxel = np.linalg.inv(ras_to_lps(affine_ras))
+    frames = []
+    for ds in datasets:
+        orientation = np.asarray(ds.ImageOrientationPatient, float).reshape(2, 3)
+        row_spacing, column_spacing = (float(s) for s in ds.PixelSpacing)
+        rows, columns = np.meshgrid(np.arange(ds.Rows), np.arange(ds.Columns), indexing="ij")
+        points = (np.asarray(ds.ImagePositionPatient, float)
+                  + columns[..., None] * column_spacing * orientation[0]
+                  + rows[..., None] * row_spacing * orientation[1])
+        ijk = points @ to_voxel[:3, :3].T + to_voxel[:3, 3]
+        index = np.rint(ijk).astype(np.int64)
+        if np.abs(ijk - index).max() > GRID_TOLERANCE or (index < 0).any() or (index >= label.shape[:3]).any():
+            raise InputError("the label map is not on the grid of this DICOM series (resample it first)")
+        frames.append(label[index[..., 0], index[..., 1], index[..., 2]])
+    return np.stack(frames)
+
+
+def _code(name: str) -> tuple:
+    """(category, property type) codes for a structure name; see the module docstring."""
+    from pydicom.sr.codedict import codes
+    from pydicom.sr.coding import Code
+
+    words = [SPELLING.get(w, w) for w in re.findall(r"[a-z0-9]+", name.lower())]
+    candidates = [words, [w for w in words if w not in LATERALITY], words[-1:]]
+    for category, cid in (("AnatomicalStructure", codes.cid7151), ("MorphologicallyAbnormalStructure", codes.cid7159)):
+        for candidate in candidates:
+            keyword = "".join(w.capitalize() for w in candidate)
+            if keyword and keyword in cid.dir():
+                return getattr(codes.cid7150, category), getattr(cid, keyword)
+    private = Code(re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:16] or "structure", "99MEDSEG", name[:64])
+    return codes.cid7150.Tissue, private
+
+
+def segment_descriptions(labels: list[Label], algorithm: str, version: str) -> list:
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    algorithm_id = hd.AlgorithmIdentificationSequence(name=algorithm, family=codes.cid7162.ArtificialIntelligence,
+                                                      version=version)
+    out = []
+    for number, label in enumerate(labels, start=1):
+        category, property_type = _code(label.name)
+        out.append(hd.seg.SegmentDescription(
+            segment_number=number, segment_label=label.name[:64], segmented_property_category=category,
+            segmented_property_type=property_type, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm_id, display_color=hd.color.CIELabColor.from_rgb(*label.color)))
+    return out
+
+
+def write_dicom_seg(
+    label_nifti: str | Path, series: str | Path, schema: LabelSchema, output: str | Path,
+    algorithm: str = "medseg", version: str = "0.1.0",
+) -> Path:
+    """Write a DICOM SEG of a NIfTI label map that lies on the DICOM series in ``series``."""
+    import highdicom as hd
+    from pydicom.uid import generate_uid
+
+    image = load_nifti_header(label_nifti)
+    label = np.rint(np.asarray(image.dataobj)).astype(np.int64)
+    datasets = read_series(series)
+    try:
+        frames = label_on_series(label, viewer_affine(image), datasets)
+    except InputError as exc:
+        raise InputError(exc.message, label_nifti) from exc
+    present = [item for item in schema.labels if np.any(frames == item.value)]
+    if not present:
+        raise OutputError("the mask holds none of the schema's structures on this series; no SEG written", output)
+    numbered = np.zeros(frames.shape, np.uint8)
+    for number, item in enumerate(present, start=1):
+        numbered[frames == item.value] = number
+    seg = hd.seg.Segmentation(
+        source_images=datasets, pixel_array=numbered, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=segment_descriptions(present, algorithm, version),
+        series_instance_uid=generate_uid(), series_number=900, sop_instance_uid=generate_uid(), instance_number=1,
+        manufacturer="medseg", manufacturer_model_name=algorithm, software_versions=version,
+        device_serial_number="0", series_description=f"{algorithm} segmentation",
+    )
+    with atomic_path(output) as tmp:
+        seg.save_as(tmp)
+    return Path(output)

@@ -1,0 +1,113 @@
+"""Per-structure measurements of a label map in physical units and scanner (RAS) coordinates.
+
+For every schema label and region: voxel count, volume in mL (3D) or area in mm² (2D, an X×Y×1
+grid), centroid and bounding box (of voxel centres) in RAS millimetres. Coordinates use the
+transform 3D Slicer uses for the NIfTI (``viewer_affine``), so a centroid typed into Slicer lands
+on the structure.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medseg.io.atomic import ensure_not_input, write_text_atomic
+from medseg.io.geometry import viewer_affine, voxel_to_world, voxel_volume
+from medseg.io.read import load_nifti_header
+from medseg.io.write import Prediction
+from medseg.labels import LabelSchema
+
+CSV_FIELDS = ("structure", "values", "voxels", "volume_ml", "area_mm2", "centroid_ras", "bbox_min_ras", "bbox_max_ras")
+
+
+def _structures(
+    label: np.ndarray, schema: LabelSchema, region_masks: np.ndarray | None
+) -> list[tuple[str, tuple[int, ...], np.ndarray]]:
+    """(name, label values, mask) per structure: labels from the label map, regions from their
+    thresholded channels when given (keeps overlaps); single-structure channels are not repeated."""
+    regions = [(r.name, r.values, np.isin(label, r.values) if region_masks is None else region_masks[i])
+               for i, r in enumerate(schema.regions)]
+    if schema.mode == "overlapping" and all(r.values == (r.paint,) for r in schema.regions):
+        return regions
+    return [(item.name, (item.value,), label == item.value) for item in schema.labels] + regions
+
+
+def measure_label(
+    label: np.ndarray, affine_ras: np.ndarray, schema: LabelSchema, region_masks: np.ndarray | None = None
+) -> list[dict[str, Any]]:
+    """One row per structure; a 2D grid (third axis of size 1) reports area instead of volume.
+
+    ``region_masks`` (overlapping schemas): one boolean mask per region, (R, *spatial).
+    """
+    label = np.asarray(label)
+    if label.ndim == 2:
+        label = label[..., None]
+    if region_masks is not None:
+        region_masks = np.asarray(region_masks, bool).reshape(len(schema.regions), *label.shape)
+    two_d = label.shape[2] == 1
+    unit = voxel_volume(affine_ras, 2 if two_d else 3)
+    rows = []
+    for name, values, mask in _structures(label, schema, region_masks):
+        ijk = np.argwhere(mask)
+        row: dict[str, Any] = {"structure": name, "values": list(values), "voxels": int(len(ijk))}
+        row["area_mm2" if two_d else "volume_ml"] = len(ijk) * unit if two_d else len(ijk) * unit / 1000.0
+        if len(ijk):
+            corners = np.array(np.meshgrid(*zip(ijk.min(0), ijk.max(0)), indexing="ij")).reshape(3, -1).T
+            world = voxel_to_world(affine_ras, corners)
+            row["centroid_ras"] = voxel_to_world(affine_ras, ijk.mean(0))[0].round(3).tolist()
+            row["bbox_min_ras"], row["bbox_max_ras"] = world.min(0).round(3).tolist(), world.max(0).round(3).tolist()
+        else:
+            row["centroid_ras"] = row["bbox_min_ras"] = row["bbox_max_ras"] = None
+        rows.append(row)
+    return rows
+
+
+def measurements_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        flat = {k: (" ".join(f"{x:g}" for x in v) if isinstance(v, list) else v) for k, v in row.items()}
+        for key in ("volume_ml", "area_mm2"):
+            if key in row:
+                flat[key] = f"{row[key]:.4f}"
+        writer.writerow(flat)
+    return buffer.getvalue()
+
+
+def read_measurements(path: str | Path) -> dict[str, Any]:
+    """Load a ``<case>_measurements.json`` written by ``MeasurementWriter``."""
+    return json.loads(Path(path).read_text())
+
+
+class MeasurementWriter:
+    """``<case>_measurements.json`` and ``.csv`` beside the mask (the JSON also names the source image).
+
+    Overlapping regions are measured on the probabilities at ``threshold`` (the Predictor's default).
+    """
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+
+    def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
+        case, schema = prediction.case, prediction.schema
+        affine = viewer_affine(load_nifti_header(case.reference))
+        masks = prediction.probabilities > self.threshold if schema.mode == "overlapping" else None
+        rows = measure_label(prediction.label, affine, schema, masks)
+        base = Path(output_dir) / f"{case.case_id}_measurements"
+        json_path, csv_path = base.with_suffix(".json"), base.with_suffix(".csv")
+        for path in (json_path, csv_path):
+            ensure_not_input(path, list(case.images))
+        labels = [{"name": item.name, "value": item.value, "color": list(item.color)}
+                  for item in prediction.schema.labels]
+        document = {"case": case.case_id, "image": str(Path(case.reference).resolve()),
+                    "coordinates": "RAS mm (3D Slicer's transform of the image)", "labels": labels,
+                    "structures": rows}
+        write_text_atomic(json_path, json.dumps(document, indent=2) + "\n")
+        write_text_atomic(csv_path, measurements_csv(rows))
+        return [json_path, csv_path]

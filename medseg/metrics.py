@@ -1,0 +1,85 @@
+"""Overlap and surface metrics of one structure, in millimetres, with explicit empty-mask rules.
+
+HD95 and surface Dice come from MONAI (``compute_hausdorff_distance``, ``compute_surface_dice``)
+with the voxel spacing of the NIfTI, so distances are in mm on anisotropic grids too.
+
+Empty masks are decided here, before MONAI is called (MONAI returns NaN/inf for them):
+
+=========================  ======  ============  ========  ===========  =========
+case                       Dice    surface Dice  HD95      sensitivity  precision
+=========================  ======  ============  ========  ===========  =========
+both empty                 1       1             0 mm      1            1
+truth empty, pred not      0       0             NaN       NaN          0
+pred empty, truth not      0       0             NaN       0            NaN
+=========================  ======  ============  ========  ===========  =========
+
+NaN means undefined; summaries skip NaNs and report how many values they used (``n``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+METRICS = ("dice", "surface_dice", "hd95_mm", "sensitivity", "precision")
+EMPTY_RULES = (
+    "both empty: Dice 1, surface Dice 1, HD95 0, sensitivity 1, precision 1; "
+    "one empty: Dice 0, surface Dice 0, HD95 undefined; sensitivity/precision 0 or undefined (0/0); "
+    "summaries skip undefined values (n = values used)."
+)
+
+
+def dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Dice of two boolean masks; 1.0 when both are empty."""
+    total = int(pred.sum()) + int(truth.sum())
+    if total == 0:
+        return 1.0
+    return 2.0 * int(np.logical_and(pred, truth).sum()) / total
+
+
+def _surface(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float], tolerance_mm: float) -> tuple[float, float]:
+    """(HD95 mm, surface Dice at ``tolerance_mm``) of two non-empty masks via MONAI."""
+    import torch
+    from monai.metrics import compute_hausdorff_distance, compute_surface_dice
+
+    y_pred = torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32))[None, None]
+    y = torch.from_numpy(np.ascontiguousarray(truth, dtype=np.float32))[None, None]
+    spacing = [float(s) for s in spacing]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hd95 = compute_hausdorff_distance(y_pred, y, include_background=True, percentile=95, spacing=spacing)
+        nsd = compute_surface_dice(y_pred, y, [tolerance_mm], include_background=True, spacing=spacing)
+    return float(hd95.item()), float(nsd.item())
+
+
+def structure_metrics(
+    pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float], tolerance_mm: float = 2.0
+) -> dict[str, float]:
+    """All of ``METRICS`` for one structure (boolean masks on the same grid, spacing in mm per axis)."""
+    pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
+    n_pred, n_truth = int(pred.sum()), int(truth.sum())
+    true_pos = int(np.logical_and(pred, truth).sum())
+    if n_pred == 0 and n_truth == 0:
+        return {"dice": 1.0, "surface_dice": 1.0, "hd95_mm": 0.0, "sensitivity": 1.0, "precision": 1.0}
+    out = {
+        "dice": 2.0 * true_pos / (n_pred + n_truth),
+        "sensitivity": true_pos / n_truth if n_truth else math.nan,
+        "precision": true_pos / n_pred if n_pred else math.nan,
+    }
+    if n_pred == 0 or n_truth == 0:
+        out.update(surface_dice=0.0, hd95_mm=math.nan)
+    else:
+        out["hd95_mm"], out["surface_dice"] = _surface(pred, truth, spacing, tolerance_mm)
+    return {name: out[name] for name in METRICS}
+
+
+def summarise(values: Sequence[float]) -> dict[str, float]:
+    """Mean, std, median over the defined (non-NaN) values, and how many there were."""
+    array = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
+    if not len(array):
+        return {"mean": math.nan, "std": math.nan, "median": math.nan, "n": 0}
+    return {"mean": float(array.mean()), "std": float(array.std()), "median": float(np.median(array)),
+            "n": int(len(array))}

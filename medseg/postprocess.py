@@ -1,0 +1,95 @@
+"""Post-processing declared per bundle (``inference.json`` ``postprocessing``), applied on the input grid.
+
+* ``region_hierarchy`` (overlapping schemas): a region nested in another (BraTS ET ⊂ TC ⊂ WT, by
+  their label values) cannot be more probable than its parent: ``p_child = min(p_child, p_parent)``,
+  applied parents first, so the thresholded regions are nested and the painted label map is
+  consistent.
+* ``largest_component``: structure names (labels or regions) that must be one connected piece;
+  other pieces are set to background (26-connectivity).
+* ``min_island_mm3``: connected pieces of the foreground smaller than this volume (mm², for 2D) are
+  set to background; sizes use the voxel size of the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from medseg.errors import BundleError
+from medseg.labels import LabelSchema
+
+
+def enforce_region_hierarchy(probabilities: np.ndarray, schema: LabelSchema) -> np.ndarray:
+    """Cap each overlapping channel by every channel whose label values strictly contain its own."""
+    out = np.array(probabilities, copy=True)
+    order = sorted(range(len(schema.channels)), key=lambda i: -len(schema.channels[i].values))
+    for child in order:
+        for parent in order:
+            child_values, parent_values = set(schema.channels[child].values), set(schema.channels[parent].values)
+            if child_values < parent_values:
+                np.minimum(out[child], out[parent], out=out[child])
+    return out
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected-component ids (26/8-connectivity) and the size of each id (index 0 unused)."""
+    from scipy import ndimage
+
+    ids, count = ndimage.label(mask, structure=np.ones((3,) * mask.ndim, bool))
+    return ids, np.bincount(ids.ravel(), minlength=count + 1)
+
+
+def keep_largest_component(label: np.ndarray, values: Sequence[int]) -> np.ndarray:
+    """Set every piece of ``isin(label, values)`` except the largest to background."""
+    mask = np.isin(label, values)
+    ids, sizes = _components(mask)
+    if len(sizes) <= 2:
+        return label
+    sizes[0] = 0
+    out = label.copy()
+    out[mask & (ids != int(sizes.argmax()))] = 0
+    return out
+
+
+def remove_small_islands(label: np.ndarray, min_voxels: float) -> np.ndarray:
+    """Set connected pieces of the foreground (all labels together) smaller than ``min_voxels`` to background.
+
+    Pieces are taken over the whole foreground, not per label, so a small label nested inside a
+    larger structure (enhancing tumour inside oedema) is kept rather than punched out.
+    """
+    ids, sizes = _components(label > 0)
+    small = np.flatnonzero(sizes < min_voxels)
+    small = small[small > 0]
+    if not len(small):
+        return label
+    out = label.copy()
+    out[np.isin(ids, small)] = 0
+    return out
+
+
+class PostProcessing:
+    """The bundle's post-processing steps; ``Predictor`` calls the two hooks."""
+
+    def __init__(self, region_hierarchy: bool = False, largest_component: Sequence[str] = (),
+                 min_island_mm3: float = 0.0) -> None:
+        self.region_hierarchy = region_hierarchy
+        self.largest_component = tuple(largest_component)
+        self.min_island_mm3 = float(min_island_mm3)
+
+    def on_probabilities(self, probabilities: np.ndarray, schema: LabelSchema) -> np.ndarray:
+        if self.region_hierarchy and schema.mode == "overlapping":
+            return enforce_region_hierarchy(probabilities, schema)
+        return probabilities
+
+    def on_label(self, label: np.ndarray, schema: LabelSchema, voxel_size: float) -> np.ndarray:
+        """``voxel_size``: mm³ (3D) or mm² (2D) of one voxel of the input grid."""
+        structures = {item.name: (item.value,) for item in schema.labels}
+        structures.update({region.name: region.values for region in schema.regions})
+        for name in self.largest_component:
+            if name not in structures:
+                raise BundleError(f"postprocessing: unknown structure {name!r} (known: {sorted(structures)})")
+            label = keep_largest_component(label, structures[name])
+        if self.min_island_mm3 > 0:
+            label = remove_small_islands(label, self.min_island_mm3 / voxel_size)
+        return label

@@ -1,0 +1,79 @@
+"""Reader-facing outputs end to end: infer → Slicer/measurements/probabilities → evaluate → report."""
+
+import json
+
+import nibabel as nib
+import nrrd
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from click.testing import CliRunner
+
+from medseg.bundles import find_bundle
+from medseg.cli import main
+from medseg.io.read import CaseFiles
+from medseg.io.slicer import SlicerSegWriter
+from medseg.io.write import NiftiLabelWriter, Prediction
+from medseg.measure import MeasurementWriter
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.mark.slow
+def test_infer_with_every_output_then_evaluate_and_report(tiny_run, tiny_dataset, tmp_path):
+    case = tiny_dataset.parent / "phantom_009_lps"
+    out = tmp_path / "pred"
+    result = run("infer", tiny_run, "--input", case, "--output-dir", out, "--device", "cpu",
+                 "--save-probabilities", "--tta")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["brain_tumor.ctbl", "phantom_009_lps.seg.nrrd", "phantom_009_lps_measurements.csv",
+                     "phantom_009_lps_measurements.json", "phantom_009_lps_probabilities.nii.gz",
+                     "phantom_009_lps_seg.nii.gz"]
+    label_image = nib.load(out / "phantom_009_lps_seg.nii.gz")
+    label = np.asarray(label_image.dataobj)
+    probabilities = nib.load(out / "phantom_009_lps_probabilities.nii.gz")
+    assert probabilities.shape == (*label.shape, 3)
+    np.testing.assert_allclose(probabilities.affine, label_image.affine, atol=1e-6)
+    seg, _ = nrrd.read(str(out / "phantom_009_lps.seg.nrrd"))
+    np.testing.assert_array_equal(seg[0], label)
+
+    document = json.loads((out / "phantom_009_lps_measurements.json").read_text())
+    voxel_ml = abs(np.linalg.det(label_image.affine[:3, :3])) / 1000
+    for row in document["structures"][:3]:  # labels; regions come from the thresholded channels
+        assert row["voxels"] == int((label == row["values"][0]).sum())
+        assert row["volume_ml"] == pytest.approx(row["voxels"] * voxel_ml)
+
+    result = run("evaluate", "--pred", out, "--truth", case, "--bundle", tiny_run, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert set(summary["metrics"]["WT"]) == {"dice", "surface_dice", "hd95_mm", "sensitivity", "precision"}
+    assert summary["surface_dice_tolerance_mm"] == 2.0 and "both empty" in summary["empty_rules"]
+
+    result = run("report", out)
+    assert result.exit_code == 0, result.output
+    page = (out / "report" / "index.html").read_text()
+    assert "phantom_009_lps_views.png" in page and "WT" in page and "Evaluation" in page
+
+
+@pytest.mark.real_data
+def test_real_brats_label_as_slicer_segmentation_and_measurements(shared_data, tmp_path):
+    schema = find_bundle("brain_tumor").schema
+    folder = shared_data / "brats2018" / "Brats18_TCIA05_396_1"
+    truth = np.asarray(nib.load(folder / "Brats18_TCIA05_396_1_seg.nii.gz").dataobj).astype(np.uint8)
+    case = CaseFiles("Brats18_TCIA05_396_1", (folder / "Brats18_TCIA05_396_1_flair.nii.gz",))
+    prediction = Prediction(case, truth, schema.label_map_to_channels(truth), schema)
+    (nifti,) = NiftiLabelWriter()(prediction, tmp_path)
+    (seg,) = SlicerSegWriter()(prediction, tmp_path)
+    json_path, _ = MeasurementWriter()(prediction, tmp_path)
+
+    label_image, seg_image = sitk.ReadImage(str(nifti)), sitk.ReadImage(str(seg))
+    assert seg_image.GetOrigin() == pytest.approx(label_image.GetOrigin())
+    assert seg_image.GetDirection() == pytest.approx(label_image.GetDirection())
+    assert seg_image.GetSpacing() == pytest.approx(label_image.GetSpacing())
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(seg_image)[..., 0], sitk.GetArrayFromImage(label_image))
+    rows = {row["structure"]: row for row in json.loads(json_path.read_text())["structures"]}
+    assert rows["WT"]["voxels"] == int((truth > 0).sum())
+    assert rows["WT"]["volume_ml"] == pytest.approx((truth > 0).sum() / 1000)  # 1 mm isotropic voxels

@@ -1,0 +1,71 @@
+"""DICOM SEG on the real CT series reads back with highdicom to the voxels ITK puts there."""
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+import SimpleITK as sitk
+
+from medseg.errors import InputError
+from medseg.io.dicom_seg import write_dicom_seg
+from medseg.labels import LabelSchema
+
+# a handful of TotalSegmentator classes present in the companion mask
+CLASSES = {1: "spleen", 5: "liver", 6: "stomach", 20: "esophagus", 52: "aorta", 32: "vertebrae L1",
+           8: "adrenal gland right", 2: "kidney right"}  # (2 is absent from the mask: no segment for it)
+SCHEMA = LabelSchema.from_metadata({"medseg": {"mode": "exclusive", "labels": [
+    {"name": name, "value": value, "color": [(37 * value) % 256, 120, 200]} for value, name in CLASSES.items()]}})
+
+
+@pytest.fixture(scope="module")
+def ct(shared_data):
+    folder = shared_data / "dicom" / "ct_totalseg_example"
+    return folder / "series", folder / "example_seg_dicom_MODEL_PREDICTION.nii.gz"
+
+
+def test_seg_reads_back_to_the_same_voxels(ct, tmp_path):
+    import highdicom as hd
+
+    series, mask = ct
+    path = write_dicom_seg(mask, series, SCHEMA, tmp_path / "seg.dcm")
+    seg = hd.seg.segread(path)
+
+    # independent placement: ITK reads the series and resamples the NIfTI onto it (nearest neighbour)
+    reader = sitk.ImageSeriesReader()
+    files = reader.GetGDCMSeriesFileNames(str(series))
+    reader.SetFileNames(files)
+    ct_image = reader.Execute()
+    label = sitk.ReadImage(str(mask))
+    on_ct = sitk.GetArrayFromImage(sitk.Resample(label, ct_image, sitk.Transform(), sitk.sitkNearestNeighbor, 0))
+    expected = np.where(np.isin(on_ct, list(CLASSES)), on_ct, 0)
+
+    uids = [pydicom.dcmread(f, stop_before_pixels=True).file_meta.MediaStorageSOPInstanceUID for f in files]
+    numbers = seg.get_pixels_by_source_instance(uids, combine_segments=True, relabel=False)
+    labels = [s.SegmentLabel for s in seg.SegmentSequence]
+    lut = np.array([0] + [next(v for v, n in CLASSES.items() if n == name) for name in labels])
+    np.testing.assert_array_equal(lut[numbers], expected)
+    assert expected.astype(bool).sum() > 100_000  # a real overlap, not two empty masks
+
+    present = {v for v in CLASSES if np.any(np.asarray(nib.load(mask).dataobj) == v)}
+    assert set(labels) == {CLASSES[v] for v in present} and "kidney right" not in labels
+    referenced = {item.ReferencedSOPInstanceUID for item in seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence}
+    assert referenced == set(uids)
+    codes = {s.SegmentLabel: s.SegmentedPropertyTypeCodeSequence[0] for s in seg.SegmentSequence}
+    assert (codes["liver"].CodingSchemeDesignator, codes["liver"].CodeValue) == ("SCT", "10200004")
+    assert (codes["adrenal gland right"].CodeValue, codes["adrenal gland right"].CodeMeaning) == (
+        "23451007", "Adrenal gland")  # laterality word dropped for the look-up
+    assert codes["vertebrae L1"].CodingSchemeDesignator == "99MEDSEG"  # no standard code found: private
+    colour = hd.color.CIELabColor.from_dicom_value(seg.SegmentSequence[0].RecommendedDisplayCIELabValue).to_rgb()
+    assert np.allclose(colour, SCHEMA.color_of(1), atol=2)
+
+
+def test_label_on_another_grid_is_refused(ct, tmp_path):
+    series, mask = ct
+    image = nib.load(mask)
+    shifted = image.affine.copy()
+    shifted[:3, 3] += [0.4, 0, 0]  # less than half a voxel: close, but not the series' pixel centres
+    moved = tmp_path / "moved.nii.gz"
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj), shifted), moved)
+    with pytest.raises(InputError, match="moved.nii.gz: the label map is not on the grid"):
+        write_dicom_seg(moved, series, SCHEMA, tmp_path / "seg.dcm")
+    assert not (tmp_path / "seg.dcm").exists()

@@ -1,0 +1,44 @@
+"""Post-processing: nested BraTS regions, one connected piece, islands below a size in mm³."""
+
+import numpy as np
+import pytest
+
+from medseg.bundles import find_bundle
+from medseg.errors import BundleError
+from medseg.postprocess import PostProcessing, enforce_region_hierarchy
+
+
+@pytest.fixture()
+def schema():
+    return find_bundle("brain_tumor").schema
+
+
+def test_region_hierarchy_nests_et_in_tc_in_wt(schema):
+    # channels WT, TC, ET at four voxels; voxel 1 has ET without TC, voxel 2 TC without WT
+    p = np.array([[0.9, 0.9, 0.2, 0.1], [0.8, 0.3, 0.7, 0.1], [0.7, 0.8, 0.9, 0.6]], np.float32)
+    fixed = enforce_region_hierarchy(p, schema)
+    np.testing.assert_allclose(fixed, [[0.9, 0.9, 0.2, 0.1], [0.8, 0.3, 0.2, 0.1], [0.7, 0.3, 0.2, 0.1]])
+    masks = fixed > 0.5
+    assert np.all(masks[2] <= masks[1]) and np.all(masks[1] <= masks[0])
+    assert schema.channels_to_label_map(masks[:, :, None, None]).ravel().tolist() == [4, 2, 0, 0]
+
+
+def test_largest_component_of_a_region_and_islands_in_mm3(schema):
+    label = np.zeros((20, 20, 20), np.uint8)
+    label[2:10, 2:10, 2:10] = 2  # 512 voxels of oedema
+    label[4:6, 4:6, 4:6] = 4  # enhancing inside it
+    label[15:17, 15:17, 15:17] = 1  # a separate 8-voxel piece of tumour core
+    label[0, 19, 0] = 2  # a 1-voxel island of oedema
+    whole = PostProcessing(largest_component=["WT"]).on_label(label, schema, voxel_size=1.0)
+    assert whole[15, 15, 15] == 0 and whole[0, 19, 0] == 0 and whole[5, 5, 5] == 4 and (whole == 2).sum() == 504
+
+    # voxels of 2 × 2 × 2 mm = 8 mm³: the 8-voxel piece is 64 mm³, the single voxel 8 mm³
+    islands = PostProcessing(min_island_mm3=10).on_label(label, schema, voxel_size=8.0)
+    assert islands[0, 19, 0] == 0 and islands[15, 15, 15] == 1
+    islands = PostProcessing(min_island_mm3=65).on_label(label, schema, voxel_size=8.0)
+    assert islands[15, 15, 15] == 0 and islands[5, 5, 5] == 4 and (islands == 2).sum() == 504
+
+
+def test_unknown_structure_is_a_bundle_error(schema):
+    with pytest.raises(BundleError, match="unknown structure 'lung'"):
+        PostProcessing(largest_component=["lung"]).on_label(np.zeros((4, 4, 4), np.uint8), schema, 1.0)
