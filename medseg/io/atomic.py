@@ -21,10 +21,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     half-written output.
     """
     target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output directory ({exc.strerror})", target.parent) from exc
+    prepare_output_dir(target.parent)
     tmp = target.parent / f".tmp-{uuid.uuid4().hex[:8]}-{target.name}"
     try:
         yield tmp
