@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError("checkpoint not found (train first, or pass a trained run directory)", path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError (corrupt zip), EOFError, ...
+    except pickle.UnpicklingError as exc:  # torch's own message explains how to bypass the check: not shown
+        raise CheckpointError("refusing to load checkpoint: it holds pickled Python objects, which could run "
+                              "code (medseg loads tensors and plain containers only)", path) from exc
+    except Exception as exc:  # RuntimeError (corrupt zip), EOFError, ...
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"refusing to load checkpoint: {first_line}", path) from exc
+        raise CheckpointError(f"refusing to load checkpoint: not a readable PyTorch file ({first_line})", path) from exc
 
 
 def load_weights(network: torch.nn.Module, path: str | Path) -> None:

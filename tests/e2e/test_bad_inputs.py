@@ -282,7 +282,7 @@ def _(w, run):
     copy = _run_copy(w, run)
     path = copy / "models" / "model.pt"
     path.write_bytes(path.read_bytes()[:1000])
-    return _infer(copy, w / "case", w / "out"), "model.pt", "refusing to load checkpoint"
+    return _infer(copy, w / "case", w / "out"), "model.pt", "not a readable PyTorch file"
 
 
 @case("infer/checkpoint with a pickle payload")
@@ -295,7 +295,7 @@ def _(w, run):
             return (open, (str(w / "PAYLOAD_RAN"), "w"))
 
     torch.save({"model": Payload()}, copy / "models" / "model.pt")
-    return _infer(copy, w / "case", w / "out"), "model.pt", "refusing to load checkpoint"
+    return _infer(copy, w / "case", w / "out"), "model.pt", "it holds pickled Python objects"
 
 
 @case("infer/missing checkpoint")
@@ -515,3 +515,30 @@ def _(w, run):
     raw = gzip.decompress(path.read_bytes())
     path.write_bytes(gzip.compress(raw[: len(raw) // 2]))
     return _evaluate(pred, truth), "case_seg.nii.gz", "truncated or corrupt"
+
+
+@pytest.mark.parametrize("name", ["infer/truncated .nii.gz", "infer/checkpoint with a pickle payload",
+                                  "train/label with an unknown value"])
+def test_a_real_process_prints_one_line_on_stderr_and_nothing_else(name, tmp_path, run_dir):
+    """Outside click's test runner too: no warnings, log lines or progress bars around the error."""
+    import os
+    import subprocess
+    import sys
+
+    work = tmp_path / "work"
+    work.mkdir()
+    args, named, problem = CASES[name](work, run_dir)
+    before = snapshot(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "medseg", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "MEDSEG_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("medseg: error: "), done.stderr
+    assert named in done.stderr and problem in done.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_debug_shows_the_traceback(tmp_path, run_dir):
+    args, _, _ = CASES["infer/NaN voxels"](tmp_path, run_dir)
+    result = CliRunner().invoke(main, ["--debug", *map(str, args)])
+    assert result.exit_code != 0
+    assert "NaN or Inf" in str(result.exception)
