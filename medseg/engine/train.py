@@ -24,6 +24,7 @@ from medseg.engine.device import resolve_device, use_amp
 from medseg.io.atomic import copy_file_atomic, write_text_atomic
 from medseg.io.read import check_case_headers
 from medseg.labels import LabelSchema
+from medseg.trust import seal
 
 BUNDLE_FILES = ("configs/metadata.json", "configs/inference.json", "configs/train.json", "docs/README.md", "LICENSE")
 
@@ -164,11 +165,8 @@ class Trainer:
         for name in BUNDLE_FILES:
             source = self.bundle_root / name
             if source.is_file():
-                (self.run_dir / name).parent.mkdir(parents=True, exist_ok=True)
                 copy_file_atomic(source, self.run_dir / name)
-        from medseg.trust import seal
-
-        seal(self.run_dir)
+        seal(self.run_dir)  # medseg wrote these configs: no --trust needed to run them later
 
     def _write_metrics(self, history: list[dict[str, float]]) -> None:
         fields = list(dict.fromkeys(k for row in history for k in row))
