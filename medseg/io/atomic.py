@@ -39,6 +39,8 @@ def prepare_output_dir(folder: str | Path) -> Path:
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise OutputError("cannot create output directory (a file is in the way)", folder) from exc
     except OSError as exc:
         raise OutputError(f"cannot create output directory ({exc.strerror})", folder) from exc
     if not os.access(folder, os.W_OK | os.X_OK):

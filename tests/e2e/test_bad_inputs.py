@@ -272,8 +272,9 @@ def _run_copy(w: Path, run: Path) -> Path:
 def _(w, run):
     _case(w)
     copy = _run_copy(w, run)
-    torch.save(torch.nn.Conv3d(4, 5, 3).state_dict(), copy / "models" / "model.pt")
-    return _infer(copy, w / "case", w / "out"), "model.pt", "checkpoint does not fit"
+    other = _tiny_run(w / "other", **{"network_def#out_channels": 5})  # a 5-structure bundle's weights
+    (copy / "models" / "model.pt").write_bytes((other / "models" / "model.pt").read_bytes())
+    return _infer(copy, w / "case", w / "out"), "model.pt", "(8, 5, 3, 3, 3) in the checkpoint, (8, 3, 3, 3, 3)"
 
 
 @case("infer/corrupt checkpoint")
