@@ -232,6 +232,14 @@ def _(w, run):
     return _infer(run, _manifest(w / "data.json", test=[entry]), w / "out"), "case_T2.nii.gz", "file not found"
 
 
+@case("infer/manifest whose last case is bad: no output for the good ones either")
+def _(w, run):
+    good, bad = _case(w, "good", seed=4), _case(w, "bad", seed=5)
+    _edit(w / "bad" / "bad_flair.nii.gz", lambda a: a[:, :-2])
+    manifest = _manifest(w / "data.json", test=[good, bad])
+    return _infer(run, manifest, w / "out"), "bad_flair.nii.gz", "differs from bad_t1.nii.gz"
+
+
 @case("infer/manifest that is not JSON")
 def _(w, run):
     (w / "data.json").write_text("{'test': [")

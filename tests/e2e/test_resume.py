@@ -113,6 +113,12 @@ def test_sigterm_stops_after_a_checkpoint_and_resumes(data, reference, tmp_path)
     assert _epochs(run) == list(range(1, EPOCHS + 1))
     _same_as_reference(run, reference)
 
+    # resuming a finished run trains nothing more
+    result = CliRunner().invoke(main, ["train", "--resume", str(run), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert _epochs(run) == list(range(1, EPOCHS + 1))
+    _same_as_reference(run, reference)
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
