@@ -70,3 +70,16 @@ def ensure_not_input(output: str | Path, inputs: list[str | Path]) -> None:
     for item in inputs:
         if Path(item).resolve() == out:
             raise OutputError("output path is one of the inputs; refusing to overwrite it", output)
+
+
+def ensure_not_beside_input(output: str | Path, inputs: list[str | Path]) -> None:
+    """Refuse to replace an existing file in a study's own folder.
+
+    A case folder often holds its ground truth (``Brats_001_seg.nii.gz``) under the very name a
+    prediction would take, so predictions never replace files beside their inputs.
+    """
+    ensure_not_input(output, inputs)
+    out = Path(output).resolve()
+    if out.exists() and out.parent in {Path(item).resolve().parent for item in inputs}:
+        raise OutputError("a file of this name is already in the input folder; refusing to overwrite it "
+                          "(choose another --output-dir)", output)

@@ -551,3 +551,18 @@ def test_debug_shows_the_traceback(tmp_path, run_dir):
     result = CliRunner().invoke(main, ["--debug", *map(str, args)])
     assert result.exit_code != 0
     assert "NaN or Inf" in str(result.exception)
+
+
+@case("infer/output into the case folder over its ground truth")
+def _(w, run):
+    _case(w)
+    return _infer(run, w / "case", w / "case"), "case_seg.nii.gz", "already in the input folder"
+
+
+def test_rerunning_evaluate_replaces_its_own_csv(tmp_path):
+    """The guards refuse inputs only: an earlier run's own output is replaced, atomically."""
+    pred, truth = _eval_set(tmp_path)
+    for _ in range(2):
+        result = CliRunner().invoke(main, [str(a) for a in _evaluate(pred, truth)])
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in pred.iterdir()) == ["case_seg.nii.gz", "evaluation.csv"]
