@@ -254,6 +254,17 @@ def _(w, run):
     return _infer(run, w / "case", w / "results" / "out"), "results", "cannot create output directory"
 
 
+@case("infer/output directory read-only")
+def _(w, run):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes through file permissions")
+    _case(w)
+    (w / "results").mkdir(mode=0o555)
+    return _infer(run, w / "case", w / "results"), "results", "not writable"
+
+
 @case("infer/output path equal to an input")
 def _(w, run):
     _case(w)

@@ -135,3 +135,11 @@ def test_infer_on_a_full_disk_says_so_in_one_line(tiny_dataset, tiny_run, tmp_pa
     assert len(lines) == 1 and "phantom_006_oblique_seg.nii.gz: cannot write output (disk full); nothing was written" \
         in lines[0], result.output
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path, monkeypatch):
+    from medseg.io.atomic import prepare_output_dir
+
+    monkeypatch.setattr("os.access", lambda path, mode: False)  # what a non-root user sees on a 0555 folder
+    with pytest.raises(OutputError, match="out: output directory is not writable"):
+        prepare_output_dir(tmp_path / "out")
