@@ -53,7 +53,7 @@ def _read_label(path: Path, schema: LabelSchema):
 
     image = load_nifti_header(path)
     data = read_voxels(path)
-    check_voxels(data, path, allow_blank=True)
+    check_voxels(data, path, allow_blank=True, what="label")
     data = np.rint(data).astype(np.int64)
     schema.check_label_values(data, path)
     return image, data

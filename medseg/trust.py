@@ -21,7 +21,7 @@ import os
 import secrets
 from pathlib import Path
 
-from medseg.errors import BundleError
+from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import atomic_path, write_text_atomic
 
 SEAL = Path("configs") / ".medseg-seal"
@@ -35,28 +35,36 @@ def config_dir() -> Path:
     return Path(base)
 
 
-def _key() -> bytes:
-    """The user's sealing key, created (mode 0600) on first use."""
+def _key(create: bool) -> bytes | None:
+    """The user's sealing key, created (mode 0600) on first use when ``create``."""
     path = config_dir() / "seal.key"
-    if not path.is_file():
+    if not path.is_file() and create:
         with atomic_path(path) as tmp:
             tmp.write_bytes(secrets.token_bytes(32))
             tmp.chmod(0o600)
-    return path.read_bytes()
+    return path.read_bytes() if path.is_file() else None
 
 
-def _digest(root: Path) -> str:
+def _digest(root: Path, key: bytes) -> str:
     """HMAC over every config file's name and bytes (sorted), so adding, removing or editing one breaks it."""
-    mac = hmac.new(_key(), digestmod=hashlib.sha256)
+    mac = hmac.new(key, digestmod=hashlib.sha256)
     for path in sorted((root / "configs").glob("*.json")):
         mac.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return mac.hexdigest()
 
 
-def seal(root: str | Path) -> Path:
-    """Mark a bundle folder as trusted by this user (medseg does this for the run directories it writes)."""
+def seal(root: str | Path) -> Path | None:
+    """Mark a bundle folder as trusted by this user (medseg does this for the run directories it writes).
+
+    Best effort: where the config folder cannot be written (a read-only home on a cluster) the run
+    is left unsealed, and running it later asks for ``--trust``; training itself is not stopped.
+    """
     root = Path(root)
-    return write_text_atomic(root / SEAL, _digest(root) + "\n")
+    try:
+        key = _key(create=True)
+    except OutputError:
+        return None
+    return write_text_atomic(root / SEAL, _digest(root, key) + "\n")
 
 
 def shipped_roots() -> list[Path]:
@@ -70,10 +78,10 @@ def is_trusted(root: str | Path) -> bool:
     root = Path(root).resolve()
     if any(root.is_relative_to(base) for base in shipped_roots()):
         return True
-    seal_file = root / SEAL
-    if not seal_file.is_file():
+    seal_file, key = root / SEAL, _key(create=False)
+    if not seal_file.is_file() or key is None:
         return False
-    return hmac.compare_digest(seal_file.read_text().strip(), _digest(root))
+    return hmac.compare_digest(seal_file.read_text().strip(), _digest(root, key))
 
 
 def check_trusted(root: str | Path, trust: bool = False) -> None:

@@ -148,6 +148,8 @@ def save_phantom(phantom: Phantom, folder: Path, case_id: str) -> dict[str, obje
     """Write a case in BraTS layout; return its manifest entry (paths relative to ``folder.parent``)."""
     import nibabel as nib
 
+    from medseg.io.atomic import atomic_path
+
     folder.mkdir(parents=True, exist_ok=True)
     entry: dict[str, object] = {"id": case_id, "image": []}
     for modality, volume in phantom.images.items():
@@ -155,13 +157,15 @@ def save_phantom(phantom: Phantom, folder: Path, case_id: str) -> dict[str, obje
         image = nib.Nifti1Image(volume, phantom.affine)
         image.header.set_qform(phantom.affine, code=1)
         image.header.set_sform(phantom.affine, code=1)
-        nib.save(image, path)
+        with atomic_path(path) as tmp:
+            nib.save(image, tmp)
         entry["image"].append(f"{folder.name}/{path.name}")
     label_path = folder / f"{case_id}_seg.nii.gz"
     label = nib.Nifti1Image(phantom.label, phantom.affine)
     label.header.set_qform(phantom.affine, code=1)
     label.header.set_sform(phantom.affine, code=1)
-    nib.save(label, label_path)
+    with atomic_path(label_path) as tmp:
+        nib.save(label, tmp)
     entry["label"] = f"{folder.name}/{label_path.name}"
     return entry
 

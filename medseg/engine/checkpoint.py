@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError("checkpoint not found (train first, or pass a trained run directory)", path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError (corrupt zip), EOFError, ...
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"refusing to load checkpoint: {first_line}", path) from exc
+    except pickle.UnpicklingError as exc:  # torch's own message explains how to bypass the check: not shown
+        raise CheckpointError("refusing to load checkpoint: it holds pickled Python objects, which could run "
+                              "code (medseg loads tensors and plain containers only)", path) from exc
+    except Exception as exc:  # RuntimeError (corrupt zip), EOFError, ...
+        reason = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"refusing to load checkpoint: not a readable PyTorch file ({reason})", path) from exc
 
 
 def load_weights(network: torch.nn.Module, path: str | Path) -> None:
@@ -33,8 +37,20 @@ def load_weights(network: torch.nn.Module, path: str | Path) -> None:
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        reason = str(exc).splitlines()[0]
-        raise CheckpointError(f"checkpoint does not fit this bundle's network ({reason})", path) from exc
+        raise CheckpointError(f"checkpoint does not fit this bundle's network ({_mismatch(network, state)})",
+                              path) from exc
+
+
+def _mismatch(network: torch.nn.Module, state: dict[str, Any]) -> str:
+    """The first difference between a network's parameters and a state dict, in a few words."""
+    expected = network.state_dict()
+    for key, value in expected.items():
+        if key in state and hasattr(state[key], "shape") and tuple(state[key].shape) != tuple(value.shape):
+            return f"{key}: {tuple(state[key].shape)} in the checkpoint, {tuple(value.shape)} in the network"
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    parts = [f"{len(missing)} missing key(s), e.g. {missing[0]}"] if missing else []
+    parts += [f"{len(unexpected)} unexpected key(s), e.g. {unexpected[0]}"] if unexpected else []
+    return "; ".join(parts) or "incompatible values"
 
 
 def save_checkpoint(obj: Any, path: str | Path) -> Path:

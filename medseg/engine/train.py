@@ -26,6 +26,7 @@ from medseg.engine.checkpoint import save_checkpoint
 from medseg.engine.device import resolve_device, use_amp
 from medseg.io.atomic import copy_file_atomic, write_text_atomic
 from medseg.labels import LabelSchema
+from medseg.trust import seal
 
 BUNDLE_FILES = ("configs/metadata.json", "configs/inference.json", "configs/train.json", "docs/README.md", "LICENSE")
 
@@ -194,11 +195,8 @@ class Trainer:
         for name in BUNDLE_FILES:
             source = self.bundle_root / name
             if source.is_file():
-                (self.run_dir / name).parent.mkdir(parents=True, exist_ok=True)
                 copy_file_atomic(source, self.run_dir / name)
-        from medseg.trust import seal
-
-        seal(self.run_dir)
+        seal(self.run_dir)  # medseg wrote these configs: no --trust needed to run them later
 
     def _save_model(self) -> None:
         """The deployable weights (``models/model.pt``), written by rank 0 only."""

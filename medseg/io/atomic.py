@@ -21,10 +21,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     half-written output.
     """
     target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output directory ({exc.strerror})", target.parent) from exc
+    prepare_output_dir(target.parent)
     tmp = target.parent / f".tmp-{uuid.uuid4().hex[:8]}-{target.name}"
     try:
         yield tmp
@@ -42,6 +39,8 @@ def prepare_output_dir(folder: str | Path) -> Path:
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise OutputError("cannot create output directory (a file is in the way)", folder) from exc
     except OSError as exc:
         raise OutputError(f"cannot create output directory ({exc.strerror})", folder) from exc
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -71,3 +70,16 @@ def ensure_not_input(output: str | Path, inputs: list[str | Path]) -> None:
     for item in inputs:
         if Path(item).resolve() == out:
             raise OutputError("output path is one of the inputs; refusing to overwrite it", output)
+
+
+def ensure_not_beside_input(output: str | Path, inputs: list[str | Path]) -> None:
+    """Refuse to replace an existing file in a study's own folder.
+
+    A case folder often holds its ground truth (``Brats_001_seg.nii.gz``) under the very name a
+    prediction would take, so predictions never replace files beside their inputs.
+    """
+    ensure_not_input(output, inputs)
+    out = Path(output).resolve()
+    if out.exists() and out.parent in {Path(item).resolve().parent for item in inputs}:
+        raise OutputError("a file of this name is already in the input folder; refusing to overwrite it "
+                          "(choose another --output-dir)", output)

@@ -25,10 +25,10 @@ def read_voxels(path: str | Path) -> np.ndarray:
         raise InputError(f"cannot read voxel data (file truncated or corrupt: {reason})", path) from exc
 
 
-def check_voxels(array: np.ndarray, path: str | Path, allow_blank: bool = False) -> None:
+def check_voxels(array: np.ndarray, path: str | Path, allow_blank: bool = False, what: str = "image") -> None:
     """Refuse NaN/Inf voxels, and (for images) a volume that is zero everywhere (an empty export)."""
     if not np.isfinite(array).all():
-        raise InputError("image contains NaN or Inf voxels", path)
+        raise InputError(f"{what} contains NaN or Inf voxels", path)
     if not allow_blank and not np.any(array):
         raise InputError("image is all zeros (empty or failed export?)", path)
 

@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from medseg.errors import OutputError
-from medseg.io.atomic import atomic_path, ensure_not_input
+from medseg.io.atomic import atomic_path, ensure_not_beside_input
 from medseg.io.read import CaseFiles, load_nifti_header
 from medseg.labels import LabelSchema
 
@@ -81,5 +81,5 @@ class NiftiLabelWriter:
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
         case = prediction.case
         output = Path(output_dir) / f"{case.case_id}{self.suffix}.nii.gz"
-        ensure_not_input(output, [*case.images, *([case.label] if case.label else [])])
+        ensure_not_beside_input(output, [*case.images, *([case.label] if case.label else [])])
         return [write_label_like(prediction.label, case.reference, output)]

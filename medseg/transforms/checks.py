@@ -33,7 +33,8 @@ class CheckedLoadImaged(LoadImaged):
             array = np.asarray(d[key].detach().cpu().numpy() if hasattr(d[key], "detach") else d[key])
             channels = array if len(paths) == array.shape[0] else [array]
             for path, channel in zip(paths if len(paths) == len(channels) else paths[:1], channels):
-                check_voxels(channel, path, allow_blank=key not in self.nonblank_keys)
+                blank_ok = key not in self.nonblank_keys
+                check_voxels(channel, path, allow_blank=blank_ok, what="label" if blank_ok else "image")
         return d
 
 

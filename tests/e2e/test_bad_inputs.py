@@ -255,6 +255,14 @@ def _(w, run):
     return _infer(run, _manifest(w / "data.json", test=[entry]), w / "out"), "case_T2.nii.gz", "file not found"
 
 
+@case("infer/manifest whose last case is bad: no output for the good ones either")
+def _(w, run):
+    good, bad = _case(w, "good", seed=4), _case(w, "bad", seed=5)
+    _edit(w / "bad" / "bad_flair.nii.gz", lambda a: a[:, :-2])
+    manifest = _manifest(w / "data.json", test=[good, bad])
+    return _infer(run, manifest, w / "out"), "bad_flair.nii.gz", "differs from bad_t1.nii.gz"
+
+
 @case("infer/manifest that is not JSON")
 def _(w, run):
     (w / "data.json").write_text("{'test': [")
@@ -267,6 +275,17 @@ def _(w, run):
     _case(w)
     (w / "results").write_text("a file where a folder should be\n")
     return _infer(run, w / "case", w / "results" / "out"), "results", "cannot create output directory"
+
+
+@case("infer/output directory read-only")
+def _(w, run):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes through file permissions")
+    _case(w)
+    (w / "results").mkdir(mode=0o555)
+    return _infer(run, w / "case", w / "results"), "results", "not writable"
 
 
 @case("infer/output path equal to an input")
@@ -295,8 +314,9 @@ def _run_copy(w: Path, run: Path) -> Path:
 def _(w, run):
     _case(w)
     copy = _run_copy(w, run)
-    torch.save(torch.nn.Conv3d(4, 5, 3).state_dict(), copy / "models" / "model.pt")
-    return _infer(copy, w / "case", w / "out"), "model.pt", "checkpoint does not fit"
+    other = _tiny_run(w / "other", **{"network_def#out_channels": 5})  # a 5-structure bundle's weights
+    (copy / "models" / "model.pt").write_bytes((other / "models" / "model.pt").read_bytes())
+    return _infer(copy, w / "case", w / "out"), "model.pt", "(8, 5, 3, 3, 3) in the checkpoint, (8, 3, 3, 3, 3)"
 
 
 @case("infer/corrupt checkpoint")
@@ -305,7 +325,7 @@ def _(w, run):
     copy = _run_copy(w, run)
     path = copy / "models" / "model.pt"
     path.write_bytes(path.read_bytes()[:1000])
-    return _infer(copy, w / "case", w / "out"), "model.pt", "refusing to load checkpoint"
+    return _infer(copy, w / "case", w / "out"), "model.pt", "not a readable PyTorch file"
 
 
 @case("infer/checkpoint with a pickle payload")
@@ -318,7 +338,7 @@ def _(w, run):
             return (open, (str(w / "PAYLOAD_RAN"), "w"))
 
     torch.save({"model": Payload()}, copy / "models" / "model.pt")
-    return _infer(copy, w / "case", w / "out"), "model.pt", "refusing to load checkpoint"
+    return _infer(copy, w / "case", w / "out"), "model.pt", "it holds pickled Python objects"
 
 
 @case("infer/missing checkpoint")
@@ -542,3 +562,45 @@ def _(w, run):
     raw = gzip.decompress(path.read_bytes())
     path.write_bytes(gzip.compress(raw[: len(raw) // 2]))
     return _evaluate(pred, truth), "case_seg.nii.gz", "truncated or corrupt"
+
+
+@pytest.mark.parametrize("name", ["infer/truncated .nii.gz", "infer/checkpoint with a pickle payload",
+                                  "train/label with an unknown value"])
+def test_a_real_process_prints_one_line_on_stderr_and_nothing_else(name, tmp_path, run_dir):
+    """Outside click's test runner too: no warnings, log lines or progress bars around the error."""
+    import os
+    import subprocess
+    import sys
+
+    work = tmp_path / "work"
+    work.mkdir()
+    args, named, problem = CASES[name](work, run_dir)
+    before = snapshot(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "medseg", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "MEDSEG_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("medseg: error: "), done.stderr
+    assert named in done.stderr and problem in done.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_debug_shows_the_traceback(tmp_path, run_dir):
+    args, _, _ = CASES["infer/NaN voxels"](tmp_path, run_dir)
+    result = CliRunner().invoke(main, ["--debug", *map(str, args)])
+    assert result.exit_code != 0
+    assert "NaN or Inf" in str(result.exception)
+
+
+@case("infer/output into the case folder over its ground truth")
+def _(w, run):
+    _case(w)
+    return _infer(run, w / "case", w / "case"), "case_seg.nii.gz", "already in the input folder"
+
+
+def test_rerunning_evaluate_replaces_its_own_csv(tmp_path):
+    """The guards refuse inputs only: an earlier run's own output is replaced, atomically."""
+    pred, truth = _eval_set(tmp_path)
+    for _ in range(2):
+        result = CliRunner().invoke(main, [str(a) for a in _evaluate(pred, truth)])
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in pred.iterdir()) == ["case_seg.nii.gz", "evaluation.csv"]

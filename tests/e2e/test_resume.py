@@ -93,15 +93,16 @@ def test_sigkill_mid_epoch_then_resume_loses_at_most_one_epoch(data, reference, 
     _same_as_reference(run, reference)
 
 
-def test_sigterm_stops_after_a_checkpoint_and_resumes(data, reference, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_sigint_stops_after_a_checkpoint_and_resumes(signum, data, reference, tmp_path):
     run = tmp_path / "run"
     process = _start(data, run)
     _wait_for_first_checkpoint(process, run)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     last_line = stderr.strip().splitlines()[-1]
-    assert "stopped by SIGTERM after epoch" in last_line and "--resume" in last_line, stderr
+    assert f"stopped by {signum.name} after epoch" in last_line and "--resume" in last_line, stderr
     assert "Traceback" not in stderr
     stopped_at = torch.load(run / LAST, weights_only=True)["epoch"]
     assert f"after epoch {stopped_at} of {EPOCHS}" in last_line
@@ -109,6 +110,12 @@ def test_sigterm_stops_after_a_checkpoint_and_resumes(data, reference, tmp_path)
 
     # the bundle argument may be given too, as long as it is the run's own bundle
     result = CliRunner().invoke(main, ["train", "brain_tumor", "--resume", str(run), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert _epochs(run) == list(range(1, EPOCHS + 1))
+    _same_as_reference(run, reference)
+
+    # resuming a finished run trains nothing more
+    result = CliRunner().invoke(main, ["train", "--resume", str(run), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert _epochs(run) == list(range(1, EPOCHS + 1))
     _same_as_reference(run, reference)

@@ -116,3 +116,12 @@ def test_run_directories_are_sealed_and_edits_break_the_seal(tmp_path, monkeypat
     monkeypatch.setenv("MEDSEG_CONFIG", str(tmp_path / "another_user"))
     assert not is_trusted(run)  # a seal made with someone else's key means nothing here
     assert is_trusted(REPO_BUNDLES / "brain_tumor")
+
+
+def test_an_unwritable_config_folder_leaves_runs_unsealed_but_training_goes_on(tmp_path, monkeypatch):
+    (tmp_path / "config").write_text("a file where the config folder should be\n")
+    monkeypatch.setenv("MEDSEG_CONFIG", str(tmp_path / "config"))
+    run = create_run_bundle(find_bundle("brain_tumor"), tmp_path / "run", dict(TINY)).root
+    assert not is_trusted(run)
+    run.joinpath("configs", ".medseg-seal").write_text("0" * 64 + "\n")  # a forged seal, with no key here
+    assert not is_trusted(run)
