@@ -37,6 +37,7 @@ class Predictor:
         device: str | torch.device = "auto",
         threshold: float = 0.5,
         writers: Sequence[OutputWriter] | None = None,
+        postprocess: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.network = network.to(self.device).eval()
@@ -50,6 +51,7 @@ class Predictor:
         self.sw_batch_size = sw_batch_size
         self.threshold = threshold
         self.writers = list(writers) if writers is not None else [NiftiLabelWriter()]
+        self.postprocess = postprocess  # overlapping mode: binary masks (C, *spatial) -> cleaned masks
 
     @classmethod
     def from_bundle(
@@ -82,10 +84,15 @@ class Predictor:
         """Sigmoid per channel (overlapping) or softmax across channels (exclusive)."""
         return torch.sigmoid(logits) if self.schema.mode == "overlapping" else torch.softmax(logits, 0)
 
+    def to_masks(self, probabilities: np.ndarray) -> np.ndarray:
+        """Overlapping mode: each channel thresholded on its own, then the bundle's post-processing."""
+        masks = probabilities > self.threshold
+        return np.asarray(self.postprocess(masks), dtype=bool) if self.postprocess is not None else masks
+
     def to_label_map(self, probabilities: np.ndarray) -> np.ndarray:
         """Threshold per channel (overlapping) or argmax (exclusive), then label values."""
         if self.schema.mode == "overlapping":
-            return self.schema.channels_to_label_map(probabilities > self.threshold)
+            return self.schema.channels_to_label_map(self.to_masks(probabilities))
         return self.schema.argmax_to_label_map(probabilities.argmax(0))
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
@@ -117,6 +124,9 @@ class Predictor:
         data["pred"] = MetaTensor(probabilities, meta=dict(data["image"].meta))
         inverted = Invertd("pred", transform=self.preprocessing, orig_keys="image", nearest_interp=False)(data)
         probabilities = np.asarray(inverted["pred"].cpu().numpy(), dtype=np.float32)
+        if self.schema.mode == "overlapping":
+            masks = self.to_masks(probabilities)
+            return Prediction(case, self.schema.channels_to_label_map(masks), probabilities, self.schema, masks)
         return Prediction(case, self.to_label_map(probabilities), probabilities, self.schema)
 
     def predict_to_files(self, case: CaseFiles, output_dir: str | Path) -> list[Path]:

@@ -62,6 +62,7 @@ class Trainer:
         device: str | torch.device = "auto",
         num_workers: int = 0,
         progress: bool = True,
+        validation_fraction: float = 0.2,
     ) -> None:
         self.device = resolve_device(device)
         self.network = network.to(self.device)
@@ -77,6 +78,7 @@ class Trainer:
         self.epochs, self.batch_size, self.val_interval = int(epochs), int(batch_size), int(val_interval)
         self.sw_overlap, self.seed, self.num_workers = sw_overlap, seed, num_workers
         self.progress = progress
+        self.validation_fraction = validation_fraction  # 0: train on every case, keep the last weights
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
@@ -85,7 +87,7 @@ class Trainer:
         from monai.data import CacheDataset, DataLoader, list_data_collate
 
         manifest = load_manifest(self.datalist, modalities=self.modalities)
-        train_cases, val_cases = manifest.train_validation_split(seed=self.seed)
+        train_cases, val_cases = manifest.train_validation_split(self.validation_fraction, seed=self.seed)
         in_channels = next(p for p in self.network.parameters() if p.dim() > 1).shape[1]
         for case in train_cases + val_cases:
             if case.label is None:
