@@ -11,10 +11,8 @@ STRUCTURES = ("right_lung", "left_lung", "heart", "right_clavicle", "left_clavic
 
 def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", bits: int = 12, **tags) -> Path:
     """A single-frame grey DICOM (explicit VR little endian) with ``pixels`` as (rows, cols) uint16."""
-    from pydicom.dataset import FileMetaDataset
+    from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    from pydicom import Dataset
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"  # CR image storage

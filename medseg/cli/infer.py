@@ -12,7 +12,7 @@ from medseg.cli.options import DEVICE
 @click.command()
 @click.argument("bundle")
 @click.option("--input", "inputs", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="Case folder, NIfTI file or manifest; repeatable.")
+              help="Case folder, NIfTI file, X-ray (DICOM, PNG, JPEG) or manifest; repeatable.")
 @click.option("--output-dir", required=True, type=click.Path(path_type=Path))
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE")

@@ -78,7 +78,7 @@ def _dicom_spacing(ds: Any, path: Path) -> tuple[float, float]:
             return col, row  # DICOM gives (between rows, between columns) = (y, x)
     warnings.warn(
         f"{path}: no usable PixelSpacing/ImagerPixelSpacing ({ds.get('PixelSpacing')!s}); using "
-        f"{DEFAULT_SPACING_MM} mm pixels", GeometryWarning, stacklevel=3,
+        f"{DEFAULT_SPACING_MM} mm pixels", GeometryWarning, stacklevel=1,  # one location: shown once per file
     )
     return DEFAULT_SPACING_MM, DEFAULT_SPACING_MM
 

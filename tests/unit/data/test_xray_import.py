@@ -51,3 +51,10 @@ def test_real_jsrt_and_montgomery_layouts(shared_data, tmp_path):
     assert len(jsrt.cases("training")) == 40 and len(jsrt.cases("test")) == 10
     pairs = load_manifest(import_xray_folder(shared_data / "montgomery_shenzhen", tmp_path / "m.json", layout="pairs"))
     assert len(pairs.all_cases()) == 200
+
+
+def test_zero_validation_fraction_trains_on_every_case(tmp_path):
+    manifest = load_manifest(import_xray_folder(write_structure_folder(tmp_path / "scr", 4), tmp_path / "m.json"))
+    training, validation = manifest.train_validation_split(0.0)
+    assert len(training) == 4 and validation == []
+    assert len(manifest.train_validation_split(0.25)[1]) == 1
