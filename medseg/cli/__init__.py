@@ -32,9 +32,23 @@ class MedsegGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
             if ctx.obj and ctx.obj.get("debug"):
                 raise
+            cause = _medseg_cause(exc)
+            if cause is not None:  # e.g. an InputError raised inside a MONAI transform, which wraps it
+                click.echo(f"medseg: error: {cause}", err=True)
+                sys.exit(1)
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             click.echo(f"medseg: error: {type(exc).__name__}: {message} (rerun with --debug for details)", err=True)
             sys.exit(1)
+
+
+def _medseg_cause(exc: BaseException):
+    """The ``MedsegError`` behind a wrapped exception (MONAI re-raises transform errors as RuntimeError)."""
+    from medseg.errors import MedsegError
+
+    seen = exc.__cause__
+    while seen is not None and not isinstance(seen, MedsegError):
+        seen = seen.__cause__
+    return seen
 
 
 @click.group(cls=MedsegGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,12 +8,15 @@ Masks arrive as one file per structure (stacked as channels) and are thresholded
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from monai import transforms as mt
 
+from medseg.errors import InputError
 from medseg.io.xray import XRayReader
+from medseg.labels import LabelSchema
 
 MASK_THRESHOLD = 128  # masks are {0, 255}; resized edges (Montgomery) are thresholded at 127
 
@@ -32,9 +35,29 @@ def _resize_normalise(spatial_size: Sequence[int]) -> list:
     ]
 
 
-def _label(spatial_size: Sequence[int]) -> list:
+class CheckMaskChannelsd(mt.MapTransform):
+    """Refuse a case whose mask files do not give one channel per network output, naming the file."""
+
+    def __init__(self, keys: Any, schema: LabelSchema) -> None:
+        super().__init__(keys)
+        self.schema = schema
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            if d[key].shape[0] != self.schema.num_channels:
+                names = ", ".join(self.schema.channel_names)
+                raise InputError(
+                    f"{d[key].shape[0]} mask file(s) for this case, the bundle needs {self.schema.num_channels} "
+                    f"(one per structure: {names})", d[key].meta.get("filename_or_obj"),
+                )
+        return d
+
+
+def _label(spatial_size: Sequence[int], schema: LabelSchema | None) -> list:
     """Binary masks at the working size: area-averaged then thresholded at one half."""
     return [
+        *([CheckMaskChannelsd("label", schema)] if schema is not None else []),
         mt.AsDiscreted("label", threshold=MASK_THRESHOLD),
         mt.Resized("label", spatial_size=list(spatial_size), mode="area"),
         mt.AsDiscreted("label", threshold=0.5),
@@ -46,9 +69,9 @@ def inference_transforms(spatial_size: Sequence[int] = (256, 256)) -> mt.Compose
     return mt.Compose([*_load(["image"]), *_resize_normalise(spatial_size)])
 
 
-def validation_transforms(spatial_size: Sequence[int] = (256, 256)) -> mt.Compose:
-    """Inference preprocessing plus the structure masks as target channels."""
-    return mt.Compose([*_load(["image", "label"]), *_resize_normalise(spatial_size), *_label(spatial_size)])
+def validation_transforms(spatial_size: Sequence[int] = (256, 256), schema: LabelSchema | None = None) -> mt.Compose:
+    """Inference preprocessing plus the structure masks as target channels (checked against ``schema``)."""
+    return mt.Compose([*_load(["image", "label"]), *_resize_normalise(spatial_size), *_label(spatial_size, schema)])
 
 
 def training_transforms(
@@ -57,6 +80,7 @@ def training_transforms(
     scale: float = 0.1,
     translate: float = 0.05,
     prob: float = 0.7,
+    schema: LabelSchema | None = None,
 ) -> mt.Compose:
     """Validation chain plus small affine and contrast augmentation.
 
@@ -66,7 +90,7 @@ def training_transforms(
     shift = [translate * s for s in spatial_size]
     return mt.Compose(
         [
-            *validation_transforms(spatial_size).transforms,
+            *validation_transforms(spatial_size, schema).transforms,
             mt.RandAffined(
                 keys, prob=prob, rotate_range=np.deg2rad(rotate_degrees), scale_range=(scale, scale),
                 translate_range=shift, mode=("bilinear", "nearest"), padding_mode="zeros",

@@ -61,3 +61,20 @@ def test_import_train_infer_on_dicom(tmp_path):
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "colour image" in lines[0] and "colour.png" in lines[0], result.output
+
+
+def test_lung_only_pairs_cannot_train_five_structures_one_line(tmp_path):
+    from PIL import Image
+
+    for folder in ("images", "masks"):
+        (tmp_path / "pairs" / folder).mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "pairs" / "images" / f"p{i}.png")
+        Image.fromarray(np.full((32, 32), 255, np.uint8)).save(tmp_path / "pairs" / "masks" / f"p{i}.png")
+    manifest = tmp_path / "pairs.json"
+    assert run("data", "import-xray", tmp_path / "pairs", "--layout", "pairs", "--output", manifest).exit_code == 0
+    result = CliRunner().invoke(main, ["train", "chest_xray", "--data", str(manifest), "--output-dir",
+                                       str(tmp_path / "run"), "--epochs", "1", "--device", "cpu"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "1 mask file(s) for this case, the bundle needs 5" in lines[0], result.output
