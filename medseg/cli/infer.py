@@ -12,7 +12,8 @@ from medseg.cli.options import DEVICE, TRUST
 @click.command()
 @click.argument("bundle")
 @click.option("--input", "inputs", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="Case folder, DICOM series folder, NIfTI file or manifest; repeatable.")
+              help="Case folder, DICOM series folder, NIfTI file, X-ray (DICOM, PNG, JPEG) or manifest; "
+                   "repeatable.")
 @click.option("--output-dir", required=True, type=click.Path(path_type=Path))
 @click.option("--series", metavar="UID", help="SeriesInstanceUID to read when a DICOM folder holds several.")
 @DEVICE

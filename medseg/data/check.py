@@ -93,7 +93,37 @@ class CaseChecker:
             self._add(case, path, exc.message)
             return None
 
+    def _is_xray_case(self, case: CaseFiles) -> bool:
+        """X-ray cases (one mask file per structure, DICOM radiographs, overlapping 2D schemas)."""
+        from medseg.io.dicom import is_dicom_file
+
+        if isinstance(case.label, tuple):
+            return True
+        if is_nifti(case.reference):
+            return False
+        return is_dicom_file(case.reference) or (self.spatial_dims == 2 and self.schema.mode == "overlapping")
+
+    def _check_xray(self, case: CaseFiles, needs_label: bool) -> None:
+        """Header checks of ``medseg.io.xray`` plus one mask file per structure."""
+        from medseg.io.xray import check_xray_case
+
+        try:
+            check_xray_case(case, self.num_channels, self.spatial_dims)
+        except InputError as exc:
+            self._add(case, Path(exc.path) if exc.path else None, exc.message)
+            return
+        masks = case.label if isinstance(case.label, tuple) else (case.label,) if case.label else ()
+        if not masks and needs_label:
+            self._add(case, None, "training case has no label")
+        elif masks and len(masks) != self.schema.num_channels:
+            names = ", ".join(self.schema.channel_names)
+            self._add(case, masks[0], f"{len(masks)} mask file(s) for this case, the bundle needs "
+                                      f"{self.schema.num_channels} (one per structure: {names})")
+
     def check(self, case: CaseFiles, needs_label: bool) -> None:
+        if self._is_xray_case(case):
+            self._check_xray(case, needs_label)
+            return
         headers = [(p, self._header(case, p)) for p in case.images]
         readable = [(p, h) for p, h in headers if h is not None]
         ref_path, ref = readable[0] if readable else (None, None)

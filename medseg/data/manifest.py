@@ -61,6 +61,7 @@ class Manifest:
             shuffled = sorted(training, key=lambda c: c.case_id)
             random.Random(seed).shuffle(shuffled)
             n_val = max(1, round(len(shuffled) * validation_fraction)) if len(shuffled) > 1 else 0
+            n_val = n_val if validation_fraction > 0 else 0
             validation, training = shuffled[:n_val], shuffled[n_val:]
         overlap = {c.case_id for c in training} & {c.case_id for c in validation}
         if overlap:
@@ -112,8 +113,12 @@ def _entry_to_case(entry: Any, root: Path, modalities: list[str], where: str, ma
         raise InputError(f"{where}: each entry needs an 'image' key", manifest)
     images = entry["image"] if isinstance(entry["image"], list) else [entry["image"]]
     image_paths = tuple(_image_path(root / p, entry.get("series")) for p in images)
-    label = root / entry["label"] if entry.get("label") else None
-    case_id = str(entry.get("id") or case_id_from_path(label or image_paths[0], modalities))
+    raw_label = entry.get("label")
+    label = root / raw_label if isinstance(raw_label, str) and raw_label else None
+    if isinstance(raw_label, list):  # one mask file per structure
+        label = tuple(root / p for p in raw_label)
+    named_by = label if isinstance(label, Path) else image_paths[0]
+    case_id = str(entry.get("id") or case_id_from_path(named_by, modalities))
     return CaseFiles(case_id, image_paths, label)
 
 
@@ -155,7 +160,9 @@ def load_manifest(path: str | Path, data_root: str | Path | None = None, modalit
 def case_to_dict(case: CaseFiles) -> dict[str, Any]:
     """The dict a MONAI dictionary transform chain expects."""
     item: dict[str, Any] = {"id": case.case_id, "image": [str(p) for p in case.images]}
-    if case.label is not None:
+    if isinstance(case.label, tuple):
+        item["label"] = [str(p) for p in case.label]
+    elif case.label is not None:
         item["label"] = str(case.label)
     return item
 

@@ -43,6 +43,7 @@ class Predictor:
         whole_volume_voxels: int = 0,
         postprocessing: PostProcessing | None = None,
         tta: FlipTTA | None = None,
+        postprocess: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.network = network.to(self.device).eval()
@@ -59,6 +60,7 @@ class Predictor:
         self.writers = list(writers) if writers is not None else [NiftiLabelWriter()]
         self.postprocessing = postprocessing
         self.tta = tta
+        self.postprocess = postprocess  # overlapping mode: binary masks (C, *spatial) -> cleaned masks
 
     @classmethod
     def from_bundle(
@@ -108,10 +110,15 @@ class Predictor:
         """Sigmoid per channel (overlapping) or softmax across channels (exclusive)."""
         return torch.sigmoid(logits) if self.schema.mode == "overlapping" else torch.softmax(logits, 0)
 
+    def to_masks(self, probabilities: np.ndarray) -> np.ndarray:
+        """Overlapping mode: each channel thresholded on its own, then the bundle's post-processing."""
+        masks = probabilities > self.threshold
+        return np.asarray(self.postprocess(masks), dtype=bool) if self.postprocess is not None else masks
+
     def to_label_map(self, probabilities: np.ndarray) -> np.ndarray:
         """Threshold per channel (overlapping) or argmax (exclusive), then label values."""
         if self.schema.mode == "overlapping":
-            return self.schema.channels_to_label_map(probabilities > self.threshold)
+            return self.schema.channels_to_label_map(self.to_masks(probabilities))
         return self.schema.argmax_to_label_map(probabilities.argmax(0))
 
     def check_case(self, case: CaseFiles) -> None:
@@ -153,12 +160,14 @@ class Predictor:
         data["pred"] = MetaTensor(probabilities, meta=dict(data["image"].meta))
         inverted = Invertd("pred", transform=self.preprocessing, orig_keys="image", nearest_interp=False)(data)
         probabilities = np.asarray(inverted["pred"].cpu().numpy(), dtype=np.float32)
-        if self.postprocessing is None:
-            return Prediction(case, self.to_label_map(probabilities), probabilities, self.schema)
-        probabilities = self.postprocessing.on_probabilities(probabilities, self.schema)
-        voxel_size = voxel_volume(viewer_affine(load_nifti_header(case.reference)), self.spatial_dims)
-        label = self.postprocessing.on_label(self.to_label_map(probabilities), self.schema, voxel_size)
-        return Prediction(case, label, probabilities, self.schema)
+        if self.postprocessing is not None:
+            probabilities = self.postprocessing.on_probabilities(probabilities, self.schema)
+        masks = self.to_masks(probabilities) if self.schema.mode == "overlapping" else None
+        label = self.schema.channels_to_label_map(masks) if masks is not None else self.to_label_map(probabilities)
+        if self.postprocessing is not None:
+            voxel_size = voxel_volume(viewer_affine(load_nifti_header(case.reference)), self.spatial_dims)
+            label = self.postprocessing.on_label(label, self.schema, voxel_size)
+        return Prediction(case, label, probabilities, self.schema, masks)
 
     def predict_to_files(self, case: CaseFiles, output_dir: str | Path) -> list[Path]:
         """Run every output writer (by default the NIfTI label map) for one case."""

@@ -74,6 +74,7 @@ class Trainer:
         fold: int | None = None,
         cache: str = "disk",
         cache_dir: str | Path | None = None,
+        validation_fraction: float = 0.2,
     ) -> None:
         self.device = distributed.setup(resolve_device(device))
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
@@ -93,6 +94,7 @@ class Trainer:
         self.resume_from = resume_from  # a checkpoint_last.pt to continue from (``medseg train --resume``)
         self.generator: torch.Generator | None = None
         self.fold, self.cache, self.cache_dir = fold, cache, cache_dir
+        self.validation_fraction = validation_fraction  # 0: train on every case, keep the last weights
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
@@ -107,7 +109,8 @@ class Trainer:
                                   sections=("training", "validation"))
         if problems:
             raise problems_error(problems, manifest.path)
-        train_cases, val_cases = manifest.train_validation_split(seed=self.seed, fold=self.fold)
+        train_cases, val_cases = manifest.train_validation_split(self.validation_fraction, seed=self.seed,
+                                                                 fold=self.fold)
         try:
             train_ds = make_dataset([manifest.item(c) for c in train_cases], self.train_transforms, self.cache,
                                     self.cache_dir)

@@ -55,7 +55,7 @@ class CaseFiles:
 
     case_id: str
     images: tuple[Path, ...]
-    label: Path | None = None
+    label: Path | tuple[Path, ...] | None = None  # a tuple: one mask file per structure (stacked as channels)
 
     @property
     def reference(self) -> Path:
@@ -107,15 +107,23 @@ def resolve_case(path: str | Path, modalities: list[str], series: str | None = N
     if not path.exists():
         raise InputError("input not found", path)
     if not is_nifti(path):
-        raise InputError("expected a case folder or a .nii/.nii.gz file", path)
+        from medseg.io.xray import is_xray_file
+
+        if is_xray_file(path):
+            return CaseFiles(case_id_from_path(path, modalities), (path,))
+        raise InputError("expected a case folder, a .nii/.nii.gz file or an X-ray (DICOM, PNG, JPEG)", path)
     return CaseFiles(case_id_from_path(path, modalities), (path,))
 
 
 def check_case_headers(case: CaseFiles, num_channels: int, spatial_dims: int = 3) -> tuple[int, ...]:
     """Header-level checks: readable, same grid across modalities, right channel count.
 
-    Returns the spatial shape of the case.
+    Returns the spatial shape of the case. X-rays (DICOM, PNG, JPEG) are checked by ``medseg.io.xray``.
     """
+    if not is_nifti(case.reference):
+        from medseg.io.xray import check_xray_case
+
+        return check_xray_case(case, num_channels, spatial_dims)
     headers = [load_nifti_header(p) for p in case.images]
     ref = headers[0]
     ref_shape = tuple(int(s) for s in ref.shape[:spatial_dims])

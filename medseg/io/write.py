@@ -22,6 +22,7 @@ class Prediction:
     label: np.ndarray  # label map (schema values), spatial shape of the input
     probabilities: np.ndarray  # (C, *spatial) float32, per network channel
     schema: LabelSchema
+    masks: np.ndarray | None = None  # (C, *spatial) bool, overlapping mode: each structure's full mask
 
 
 class OutputWriter(Protocol):

@@ -159,7 +159,7 @@ def _(w, run):
 @case("infer/DICOM file without pixel data")
 def _(w, run):
     path = _dicom(w / "scan.dcm", "1.2.3")
-    return _infer(run, path, w / "out"), "scan.dcm", "expected a case folder or a .nii/.nii.gz file"
+    return _infer(run, path, w / "out"), "scan.dcm", "DICOM file holds no image"
 
 
 @case("infer/DICOM folder with mixed series")

@@ -25,7 +25,7 @@ from medseg.data.synthetic import write_demo_dataset
 from medseg.runs import LAST
 from tests.conftest import TINY
 
-EPOCHS = 3
+EPOCHS = 12  # enough that a signal sent after the first checkpoint lands mid-run on an idle CPU
 SMALL = {**TINY, "patch_size": [16, 16, 16], "roi_size": [16, 16, 16]}  # seconds per run, even on a busy CPU
 
 
@@ -76,7 +76,7 @@ def test_sigkill_mid_epoch_then_resume_loses_at_most_one_epoch(data, reference, 
     run = tmp_path / "run"
     process = _start(data, run)
     _wait_for_first_checkpoint(process, run)
-    time.sleep(0.3)  # into the next epoch
+    time.sleep(0.1)  # into the next epoch
     finished_before_kill = len(_epochs(run)) if (run / "metrics.csv").exists() else 0
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
