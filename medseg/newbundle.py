@@ -58,7 +58,7 @@ def mask_label_map(masks: list[Path], n_labels: int, dims: int) -> dict[int, int
 
     values: set[int] = set()
     for path in masks[:MASK_SAMPLE]:
-        array = voxels(read_header(path, dims))
+        array = voxels(read_header(path, dims), label=True)
         if array.ndim > dims and array.shape[-1] > 1:
             raise InputError("masks must hold one label value per pixel (this one has colour channels)", path)
         values |= {int(v) for v in np.unique(array)}
