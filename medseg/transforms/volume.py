@@ -60,12 +60,24 @@ def training_transforms(
         [
             *validation_transforms(schema, axcodes).transforms,
             mt.SpatialPadd(keys, spatial_size=list(patch_size)),
-            mt.RandCropByPosNegLabeld(
-                keys, label_key="label", spatial_size=list(patch_size), pos=2, neg=1,
-                num_samples=samples_per_case, image_key="image", image_threshold=0,
-            ),
+            _foreground_crop(schema, keys, patch_size, samples_per_case),
             *[mt.RandFlipd(keys, prob=0.5, spatial_axis=axis) for axis in flip_axes],
             mt.RandScaleIntensityd("image", factors=0.1, prob=0.5),
             mt.RandShiftIntensityd("image", offsets=0.1, prob=0.5),
         ]
+    )
+
+
+def _foreground_crop(schema: LabelSchema, keys: list[str], patch_size: Sequence[int], samples: int):
+    """Patches centred on foreground 2 times in 3. Exclusive targets are one-hot, where every voxel is
+    some class, so they sample per class (background weight 1, each label 2) instead of "any channel"."""
+    if schema.mode == "exclusive":
+        return mt.RandCropByLabelClassesd(
+            keys, label_key="label", spatial_size=list(patch_size), ratios=[1] + [2] * len(schema.labels),
+            num_classes=schema.num_channels, num_samples=samples, image_key="image", image_threshold=0,
+            warn=False,
+        )
+    return mt.RandCropByPosNegLabeld(
+        keys, label_key="label", spatial_size=list(patch_size), pos=2, neg=1,
+        num_samples=samples, image_key="image", image_threshold=0,
     )
