@@ -34,12 +34,17 @@ def score_case(pred: np.ndarray, truth: np.ndarray, schema: LabelSchema) -> dict
     return scores
 
 
-def _read_label(path: Path, schema: LabelSchema):
+def _read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | None = None):
     image = load_nifti_header(path)
     data = np.asarray(image.dataobj)
     if not np.all(np.isfinite(data)):
         raise InputError("label contains NaN or Inf", path)
     data = np.rint(data).astype(np.int64)
+    if label_map:  # a manifest's source coding (e.g. MSD Task01) → the bundle's values, all at once
+        coded = data
+        data = coded.copy()
+        for source, target in label_map.items():
+            data[coded == source] = target
     schema.check_label_values(data, path)
     return image, data
 
@@ -114,9 +119,14 @@ def evaluate_predictions(
 ) -> Evaluation:
     """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest)."""
     rows: list[dict[str, float | str]] = []
+    label_map = {}
+    if Path(truth).suffix == ".json":
+        from medseg.data.manifest import load_manifest
+
+        label_map = load_manifest(truth, modalities=list(modalities)).label_map
     for case, pred_path, truth_path in pair_predictions(Path(pred_dir), Path(truth), modalities):
         pred_image, pred = _read_label(pred_path, schema)
-        truth_image, truth_data = _read_label(truth_path, schema)
+        truth_image, truth_data = _read_label(truth_path, schema, label_map)
         pred, truth_data = np.squeeze(pred), np.squeeze(truth_data)
         if pred.shape != truth_data.shape:
             raise InputError(f"prediction shape {pred.shape} differs from truth {truth_data.shape}", pred_path)

@@ -50,6 +50,7 @@ class Predictor:
         self.sw_batch_size = sw_batch_size
         self.threshold = threshold
         self.writers = list(writers) if writers is not None else [NiftiLabelWriter()]
+        self.channel_orders: dict[CaseFiles, list[int]] = {}  # 4D cases from manifests (MSD channel order)
 
     @classmethod
     def from_bundle(
@@ -92,7 +93,10 @@ class Predictor:
         """Check headers, then run the preprocessing chain; NaN/Inf voxels are refused."""
         check_case_headers(case, self.network_in_channels, self.spatial_dims)
         images = [str(p) for p in case.images]
-        data = self.preprocessing({"image": images if len(images) > 1 else images[0]})
+        item: dict[str, Any] = {"image": images if len(images) > 1 else images[0]}
+        if case in self.channel_orders:
+            item["channel_order"] = self.channel_orders[case]
+        data = self.preprocessing(item)
         if not torch.isfinite(data["image"]).all():
             raise InputError("image contains NaN or Inf voxels", case.reference)
         return data
@@ -133,7 +137,10 @@ class Predictor:
         for item in inputs:
             if str(item).endswith(".json"):
                 manifest = load_manifest(item, modalities=self.modalities)
-                cases.extend(manifest.cases("test") or manifest.all_cases())
+                chosen = manifest.cases("test") or manifest.all_cases()
+                if manifest.channel_order is not None:
+                    self.channel_orders.update({case: list(manifest.channel_order) for case in chosen})
+                cases.extend(chosen)
             else:
                 cases.append(resolve_case(item, self.modalities, series))
         return cases
