@@ -48,13 +48,18 @@ def case_metrics(
     return row
 
 
-def _read_label(path: Path, schema: LabelSchema):
+def _read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | None = None):
     from medseg.io.validate import check_voxels, read_voxels
 
     image = load_nifti_header(path)
     data = read_voxels(path)
     check_voxels(data, path, allow_blank=True, what="label")
     data = np.rint(data).astype(np.int64)
+    if label_map:  # a manifest's source coding (e.g. MSD Task01) → the bundle's values, all at once
+        coded = data
+        data = coded.copy()
+        for source, target in label_map.items():
+            data[coded == source] = target
     schema.check_label_values(data, path)
     return image, data
 
@@ -154,10 +159,15 @@ def evaluate_predictions(
 ) -> Evaluation:
     """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest)."""
     rows: list[dict[str, float | str]] = []
+    label_map = {}
+    if Path(truth).suffix == ".json":
+        from medseg.data.manifest import load_manifest
+
+        label_map = load_manifest(truth, modalities=list(modalities)).label_map
     pairs = pair_predictions(Path(pred_dir), Path(truth), modalities)
     for case, pred_path, truth_path in pairs:
         pred_image, pred = _read_label(pred_path, schema)
-        truth_image, truth_data = _read_label(truth_path, schema)
+        truth_image, truth_data = _read_label(truth_path, schema, label_map)
         pred, truth_data = np.squeeze(pred), np.squeeze(truth_data)
         if pred.shape != truth_data.shape:
             raise InputError(f"prediction shape {pred.shape} differs from truth {truth_data.shape}", pred_path)

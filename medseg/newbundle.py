@@ -53,12 +53,16 @@ def _inspect(image: Path, dims: int | None) -> tuple[int, int]:
 
 
 def mask_label_map(masks: list[Path], n_labels: int, dims: int) -> dict[int, int]:
-    """How stored mask values become label values 1..N (identity, 255 → 1, or sorted values → 1..N)."""
+    """How stored mask values become label values 1..N.
+
+    Identity when masks already hold 1..N; for one label, 8-bit masks are thresholded at 128 (resized
+    masks carry intermediate values at edges); otherwise N distinct values map in sorted order to 1..N.
+    """
     from medseg.data.check import read_header, voxels
 
     values: set[int] = set()
     for path in masks[:MASK_SAMPLE]:
-        array = voxels(read_header(path, dims))
+        array = voxels(read_header(path, dims), label=True)
         if array.ndim > dims and array.shape[-1] > 1:
             raise InputError("masks must hold one label value per pixel (this one has colour channels)", path)
         values |= {int(v) for v in np.unique(array)}
@@ -67,8 +71,11 @@ def mask_label_map(masks: list[Path], n_labels: int, dims: int) -> dict[int, int
         return {}
     if len(found) == n_labels:
         return {value: i for i, value in enumerate(found, start=1)}
-    raise InputError(f"masks hold values {found}, which do not map onto {n_labels} label(s); "
-                     f"pass --label-map VALUE=1,...", masks[0].parent)
+    if n_labels == 1 and max(found) > 127 and max(found) <= 255:
+        return {value: int(value >= 128) for value in range(1, 256)}
+    shown = ", ".join(map(str, found[:12])) + (", ..." if len(found) > 12 else "")
+    raise InputError(f"masks hold {len(found)} non-zero values ({shown}), which do not map onto {n_labels} "
+                     f"label(s); pass --label-map VALUE=1,...", masks[0].parent)
 
 
 def _metadata(name: str, labels: list[str], dims: int, channels: int, source: str) -> dict[str, Any]:
@@ -116,6 +123,14 @@ def _metadata(name: str, labels: list[str], dims: int, channels: int, source: st
                        for i, n in enumerate(labels, start=1)],
         },
     }
+
+
+def _describe_map(mapping: dict[int, int]) -> str:
+    if not mapping:
+        return "as stored (values 1..N)"
+    if len(mapping) > 12:
+        return "8-bit masks thresholded at 128 (0–127 → 0, 128–255 → 1)"
+    return ", ".join(f"{k} → {v}" for k, v in mapping.items())
 
 
 def _version(package: str) -> str:
@@ -171,7 +186,7 @@ def new_bundle(
             n_cases=len(imported.cases), dims_text=f"{dims}D" + (f", resized to {image_size}²" if dims == 2 else ""),
             label_rows="\n".join(f"| {lab['value']} | {lab['name']} | {tuple(lab['color'])} |"
                                  for lab in metadata["medseg"]["labels"]),
-            label_map_text=", ".join(f"{k} → {v}" for k, v in mapping.items()) or "as stored (values 1..N)",
+            label_map_text=_describe_map(mapping),
             output_text="`<case>_seg.png` for images, `<case>_seg.nii.gz` for NIfTI" if dims == 2
             else "`<case>_seg.nii.gz` on the input's exact grid"),
         "LICENSE": "The configuration files of this bundle are under the Apache License 2.0.\n"

@@ -54,21 +54,23 @@ def main(ctx: click.Context, debug: bool) -> None:
         warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+_PYTHON_SHOWWARNING = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from medseg.errors import MedsegWarning
+
+    if issubclass(category, MedsegWarning):
+        click.echo(f"medseg: warning: {message}", err=True)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
 def _show_medseg_warnings() -> None:
     """Print ``MedsegWarning`` (e.g. a partial DICOM series) as one ``medseg: warning:`` line."""
     import logging
 
-    from medseg.errors import MedsegWarning
-
-    default = warnings.showwarning
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, MedsegWarning):
-            click.echo(f"medseg: warning: {message}", err=True)
-        else:
-            default(message, category, filename, lineno, file, line)
-
-    warnings.showwarning = show
+    warnings.showwarning = _show_warning
     # MONAI announces at import that an optional GPU DICOM decoder is absent; not the user's concern.
     logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
 

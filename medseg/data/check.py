@@ -65,10 +65,11 @@ def read_header(path: Path, spatial_dims: int) -> Header:
     return Header(spatial, int(np.prod(shape[spatial_dims:], dtype=int)), image.affine, image)
 
 
-def voxels(header: Header) -> np.ndarray:
+def voxels(header: Header, label: bool = False) -> np.ndarray:
+    """The stored values; a palette image shows its grey levels, but a palette mask keeps its indices."""
     if hasattr(header.image, "dataobj"):
         return np.asarray(header.image.dataobj)
-    image = header.image.convert("L") if header.image.mode == "P" else header.image
+    image = header.image.convert("L") if header.image.mode == "P" and not label else header.image
     return np.asarray(image)
 
 
@@ -165,7 +166,7 @@ class CaseChecker:
 
     def _check_label_values(self, case: CaseFiles, label: Header) -> None:
         try:
-            values = np.unique(voxels(label))
+            values = np.unique(voxels(label, label=True))
         except Exception as exc:  # noqa: BLE001 - a truncated file fails here, whatever the reader raises
             self._add(case, case.label, f"label voxels cannot be read ({type(exc).__name__}: {exc})")
             return

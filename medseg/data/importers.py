@@ -217,12 +217,17 @@ def import_folder(source: Path, bundle: Bundle) -> Imported:
 
 
 def pair_folders(image_dir: Path, label_dir: Path | None) -> Imported:
-    """Images paired with masks of the same name (``x.png`` ↔ ``x.png`` / ``x_seg.png`` / ``x_mask.nii.gz``)."""
+    """Images paired with masks of the same name (``x.png`` ↔ ``x.png`` / ``x_seg.png`` / ``x_mask.nii.gz``).
+
+    An image may also be a DICOM series folder (``ct1/`` ↔ ``ct1.nii.gz``).
+    """
     if not image_dir.is_dir():
         raise InputError("image folder not found", image_dir)
     if label_dir is not None and not label_dir.is_dir():
         raise InputError("mask folder not found", label_dir)
-    images = sorted(p for p in image_dir.iterdir() if p.name.lower().endswith(IMAGE_SUFFIXES))
+    from medseg.io.dicom import is_dicom_folder
+
+    images = sorted(p for p in image_dir.iterdir() if p.name.lower().endswith(IMAGE_SUFFIXES) or is_dicom_folder(p))
     labels = {_label_key(p): p for p in sorted(label_dir.iterdir())} if label_dir else {}
     entries = [Entry(_stem(p), [p], labels.get(_stem(p))) for p in images]
     if not entries:

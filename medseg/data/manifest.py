@@ -84,9 +84,6 @@ class Manifest:
         """Label values the files may hold (the label map's keys); ``None`` means the bundle's own."""
         return set(self.label_map) if self.label_map else None
 
-    def map_label_value(self, value: int) -> int:
-        return self.label_map.get(value, value) if self.label_map else value
-
 
 def data_root_for(manifest_path: Path, raw: dict[str, Any], data_root: str | Path | None) -> Path:
     if data_root is not None:

@@ -61,6 +61,7 @@ class Predictor:
         self.postprocessing = postprocessing
         self.tta = tta
         self.postprocess = postprocess  # overlapping mode: binary masks (C, *spatial) -> cleaned masks
+        self.channel_orders: dict[CaseFiles, list[int]] = {}  # 4D cases from manifests (MSD channel order)
 
     @classmethod
     def from_bundle(
@@ -131,8 +132,11 @@ class Predictor:
 
         self.check_case(case)
         images = [str(p) for p in case.images]
+        item: dict[str, Any] = {"image": images if len(images) > 1 else images[0]}
+        if case in self.channel_orders:
+            item["channel_order"] = self.channel_orders[case]
         try:
-            return self.preprocessing({"image": images if len(images) > 1 else images[0]})
+            return self.preprocessing(item)
         except Exception as exc:  # MONAI wraps errors from inside the chain in RuntimeError
             raise explain_load_failure(exc, case.images) from exc
 
@@ -183,7 +187,10 @@ class Predictor:
         for item in inputs:
             if str(item).endswith(".json"):
                 manifest = load_manifest(item, modalities=self.modalities)
-                cases.extend(manifest.cases("test") or manifest.all_cases())
+                chosen = manifest.cases("test") or manifest.all_cases()
+                if manifest.channel_order is not None:
+                    self.channel_orders.update({case: list(manifest.channel_order) for case in chosen})
+                cases.extend(chosen)
             else:
                 cases.append(resolve_case(item, self.modalities, series))
         return cases

@@ -175,7 +175,7 @@ def series_to_nifti(folder: str | Path, series_uid: str | None = None, cache_dir
     base = Path(cache_dir) if cache_dir else default_cache_dir() / "dicom"
     target = base / series_key(series) / f"{folder.name}.nii.gz"
     if not target.is_file():
-        image = read_series(folder, series.uid if series_uid is None and series.uid else series_uid)
+        image = read_series(folder, series_uid)
         with atomic_path(target) as tmp:
             nib.save(image, str(tmp))
     else:

@@ -77,13 +77,7 @@ def training_transforms(
         [
             *validation_transforms(schema, axcodes).transforms,
             mt.SpatialPadd(keys, spatial_size=list(patch_size)),
-            # foreground/background voxel indices are computed once and cached with the volume,
-            # so each random crop is a lookup instead of a scan of the whole label
-            mt.FgBgToIndicesd("label", image_key="image", image_threshold=0),
-            mt.RandCropByPosNegLabeld(
-                keys, label_key="label", spatial_size=list(patch_size), pos=2, neg=1,
-                num_samples=samples_per_case, fg_indices_key="label_fg_indices", bg_indices_key="label_bg_indices",
-            ),
+            *_foreground_crop(schema, keys, patch_size, samples_per_case),
         ]
         + (
             [
@@ -95,3 +89,25 @@ def training_transforms(
             else []
         )
     )
+
+
+def _foreground_crop(schema: LabelSchema, keys: list[str], patch_size: Sequence[int], samples: int) -> list:
+    """Patches centred on foreground 2 times in 3. Exclusive targets are one-hot, where every voxel is
+    some class, so they sample per class (background weight 1, each label 2) instead of "any channel".
+
+    Overlapping targets get their foreground/background voxel indices computed once and cached with
+    the volume, so each random crop is a lookup instead of a scan of the whole label.
+    """
+    if schema.mode == "exclusive":
+        return [mt.RandCropByLabelClassesd(
+            keys, label_key="label", spatial_size=list(patch_size), ratios=[1] + [2] * len(schema.labels),
+            num_classes=schema.num_channels, num_samples=samples, image_key="image", image_threshold=0,
+            warn=False,
+        )]
+    return [
+        mt.FgBgToIndicesd("label", image_key="image", image_threshold=0),
+        mt.RandCropByPosNegLabeld(
+            keys, label_key="label", spatial_size=list(patch_size), pos=2, neg=1, num_samples=samples,
+            fg_indices_key="label_fg_indices", bg_indices_key="label_bg_indices",
+        ),
+    ]

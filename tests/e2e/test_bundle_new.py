@@ -84,8 +84,10 @@ def test_mask_values_are_mapped_onto_labels(tmp_path):
     assert mask_label_map(masks([1, 2, 3], "indices"), 3, 2) == {}
     assert mask_label_map(masks([255], "binary"), 1, 2) == {255: 1}
     assert mask_label_map(masks([50, 100, 150], "grey"), 3, 2) == {50: 1, 100: 2, 150: 3}
-    with pytest.raises(InputError, match="do not map onto 2 label"):
+    with pytest.raises(InputError, match=r"3 non-zero values \(50, 100, 150\), which do not map onto 2 label"):
         mask_label_map(masks([50, 100, 150], "bad"), 2, 2)
+    resized = mask_label_map(masks([255, 254, 12, 200], "resized"), 1, 2)  # edge values of a resized mask
+    assert resized[255] == resized[128] == 1 and resized[127] == resized[12] == 0
 
 
 @pytest.mark.slow

@@ -161,3 +161,29 @@ def test_folds_are_seeded_stored_and_never_mix_training_and_validation(tmp_path)
     assert sorted(seen_in_validation) == sorted(e["id"] for e in raw["training"])
     with pytest.raises(InputError, match="--fold 3 needs"):
         manifest.train_validation_split(fold=3)
+
+
+def test_msd_coding_reaches_inference_and_evaluation(tiny_run, tmp_path):
+    """Inference on an MSD manifest sees the bundle's channel order; evaluation remaps MSD truth labels."""
+    from medseg.engine.infer import Predictor
+    from medseg.evaluate import evaluate_predictions
+
+    root = _msd(tmp_path / "Task01", n=2)
+    for i in range(2):  # distinct content per channel, so a wrong order shows
+        path = root / "imagesTr" / f"BRATS_{i:03d}.nii.gz"
+        channels = np.random.default_rng(10 + i).random(SHAPE + (4,)).astype(np.float32) + 1
+        _save(path, channels)
+    manifest = import_dataset("msd", root, "brain_tumor", tmp_path / "msd.json", test_fraction=0.5)
+    predictor = Predictor.from_bundle(tiny_run, device="cpu")
+    case = predictor.resolve_inputs([manifest])[0]
+    image = predictor.load(case)["image"].numpy()
+    source = np.asarray(nib.load(case.images[0]).dataobj)[::-1, ::-1]  # LPS-like grid → RAS
+    for channel, source_channel in enumerate([1, 2, 3, 0]):
+        assert np.corrcoef(image[channel].ravel(), source[..., source_channel].ravel())[0, 1] > 0.999
+
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    truth = nib.load(case.images[0].parent.parent / "labelsTr" / case.images[0].name)
+    _save(pred / f"{case.case_id}_seg.nii.gz", _label((2, 1, 4)), truth.affine)  # the truth in BraTS values
+    scores = evaluate_predictions(pred, manifest, predictor.schema).rows[0]
+    assert all(scores[name] == 1.0 for name in ("necrotic tumour core", "peritumoral oedema", "WT", "ET"))

@@ -89,3 +89,20 @@ def test_several_series_are_listed_and_one_is_picked_by_uid(ct, tmp_path, monkey
         assert nib.load(case.images[0]).shape == (512, 512, 10)
         again = series_to_nifti(folder, "1.2.3.2")  # cached: same file, not rewritten
     assert again == case.images[0] and again.is_relative_to(tmp_path / "cache")
+
+
+@pytest.mark.real_data
+def test_cli_names_the_partial_series_in_one_warning_line(shared_data, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from medseg.cli import main
+
+    monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"test": [{"id": "mprage", "image": "mr_t1_mprage_trio_b17"}], '
+                        f'"data_root": "{shared_data / "dicom"}"}}')
+    result = CliRunner().invoke(main, ["data", "check", str(manifest), "--bundle", "brain_tumor"])
+    lines = result.output.splitlines()
+    assert any(line.startswith("medseg: warning:") and "series looks partial" in line for line in lines)
+    assert "mprage: " in result.output and "found 1 image channel(s), the bundle needs 4" in result.output
+    assert result.exit_code == 1
