@@ -48,4 +48,7 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides
     if not distributed.is_main_process():
         return
     click.echo(f"run directory: {result.run_dir}")
-    click.echo(f"best validation Dice (mean over channels): {result.best_metric:.4f} at epoch {result.best_epoch}")
+    if result.best_metric < 0:
+        click.echo(f"no validation cases: models/model.pt holds the weights of the last epoch ({result.best_epoch})")
+    else:
+        click.echo(f"best validation Dice (mean over channels): {result.best_metric:.4f} at epoch {result.best_epoch}")
