@@ -131,7 +131,8 @@ def write_seg_nrrd(
     data = np.stack(layers) if layered else layers[0]
     header = seg_nrrd_header(viewer_affine(ref), segments, layered)
     with atomic_path(output) as tmp:
-        nrrd.write(str(tmp), data, header, index_order="F")
+        # gzip level 1: a sparse label volume compresses almost as well as at the default 9, several times faster
+        nrrd.write(str(tmp), data, header, index_order="F", compression_level=1)
     return Path(output)
 
 
