@@ -11,8 +11,9 @@ property CIDs know it (CID 7151 anatomic structures, CID 7159 abnormal structure
 and British spellings are normalised for the look-up), otherwise with a private ``99MEDSEG`` code.
 
 Anonymised series that lost their UIDs (the SOP UIDs survive in the file meta) are completed: SOP
-class/instance UIDs from the file meta, missing study/series UIDs with deterministic ones, so the SEG
-is valid; a PACS will not link such a SEG to the original study.
+class/instance UIDs from the file meta, missing study/series UIDs with deterministic ones, absent
+type-2 patient/study attributes as empty values, so the SEG is valid; a PACS will not link such a
+SEG to the original study.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from medseg.labels import Label, LabelSchema
 GRID_TOLERANCE = 1e-3  # voxels
 SPELLING = {"oedema": "edema", "tumour": "tumor", "haemorrhage": "hemorrhage", "oesophagus": "esophagus"}
 LATERALITY = {"left", "right", "l", "r"}
+TYPE2 = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "AccessionNumber",
+         "StudyID", "ReferringPhysicianName")  # highdicom copies these from the source; type 2: may be empty
 
 
 def read_series(source: str | Path | Sequence[Path]) -> list:
@@ -66,11 +69,25 @@ def read_series(source: str | Path | Sequence[Path]) -> list:
     study_uid = first.get("StudyInstanceUID") or generate_uid(entropy_srcs=[*seed, "study"])
     series_uid = first.get("SeriesInstanceUID") or generate_uid(entropy_srcs=[*seed, "series"])
     for ds in datasets:
-        ds.SOPClassUID = ds.get("SOPClassUID") or ds.file_meta.MediaStorageSOPClassUID
-        ds.SOPInstanceUID = ds.get("SOPInstanceUID") or ds.file_meta.MediaStorageSOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+        complete_source(ds, study_uid, series_uid)
     normal = np.cross(*np.reshape(np.asarray(first.ImageOrientationPatient, float), (2, 3)))
     return sorted(datasets, key=lambda ds: float(np.dot(normal, np.asarray(ds.ImagePositionPatient, float))))
+
+
+def complete_source(ds, study_uid: str | None = None, series_uid: str | None = None):
+    """Make a source instance acceptable to highdicom: SOP UIDs from the file meta, the given (or its own,
+    else deterministic) study/series UIDs, empty type-2 patient/study attributes where absent."""
+    from pydicom.uid import generate_uid
+
+    ds.SOPClassUID = ds.get("SOPClassUID") or ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.get("SOPInstanceUID") or ds.file_meta.MediaStorageSOPInstanceUID
+    seed = [str(ds.SOPInstanceUID)]
+    ds.StudyInstanceUID = study_uid or ds.get("StudyInstanceUID") or generate_uid(entropy_srcs=[*seed, "study"])
+    ds.SeriesInstanceUID = series_uid or ds.get("SeriesInstanceUID") or generate_uid(entropy_srcs=[*seed, "series"])
+    for keyword in TYPE2:
+        if keyword not in ds:
+            setattr(ds, keyword, "")
+    return ds
 
 
 def label_on_series(label: np.ndarray, affine_ras: np.ndarray, datasets: list) -> np.ndarray:
