@@ -32,6 +32,17 @@ def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2"
     return path
 
 
+def seg_frames(path: Path) -> dict[str, np.ndarray]:
+    """DICOM SEG segment label → (rows, columns) mask, read with pydicom alone (bit-packed BINARY frames)."""
+    import pydicom
+
+    seg = pydicom.dcmread(path)
+    pixels = seg.pixel_array.reshape(-1, seg.Rows, seg.Columns)
+    names = {s.SegmentNumber: s.SegmentLabel for s in seg.SegmentSequence}
+    return {names[f.SegmentIdentificationSequence[0].ReferencedSegmentNumber]: pixels[i].astype(bool)
+            for i, f in enumerate(seg.PerFrameFunctionalGroupsSequence)}
+
+
 def chest_phantom(rows: int, cols: int, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """A crude PA chest: dark lungs (image left = patient right), a heart, bright clavicles; 8-bit grey."""
     y, x = np.mgrid[0:rows, 0:cols] / np.array([rows, cols])[:, None, None]

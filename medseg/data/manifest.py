@@ -95,28 +95,30 @@ def data_root_for(manifest_path: Path, raw: dict[str, Any], data_root: str | Pat
     return manifest_path.parent.resolve()
 
 
-def _image_path(path: Path, series: str | None) -> Path:
-    """A file as is; a DICOM series folder as its cached NIfTI conversion (see ``medseg.io.dicom``)."""
+def _image_path(path: Path, series: str | None) -> tuple[Path, tuple[Path, ...]]:
+    """A file as is; a DICOM series folder as its cached NIfTI conversion (see ``medseg.io.dicom``) and its slices."""
     if path.is_dir():
-        from medseg.io.dicom import is_dicom_folder, series_to_nifti
+        from medseg.io.dicom import is_dicom_folder, select_series, series_to_nifti
 
         if is_dicom_folder(path):
-            return series_to_nifti(path, series)
-    return path
+            chosen = select_series(path, series)
+            return series_to_nifti(path, series, selected=chosen), chosen.files
+    return path, ()
 
 
 def _entry_to_case(entry: Any, root: Path, modalities: list[str], where: str, manifest: Path) -> CaseFiles:
     if not isinstance(entry, dict) or "image" not in entry:
         raise InputError(f"{where}: each entry needs an 'image' key", manifest)
     images = entry["image"] if isinstance(entry["image"], list) else [entry["image"]]
-    image_paths = tuple(_image_path(root / p, entry.get("series")) for p in images)
+    resolved = [_image_path(root / p, entry.get("series")) for p in images]
+    image_paths = tuple(path for path, _ in resolved)
     raw_label = entry.get("label")
     label = root / raw_label if isinstance(raw_label, str) and raw_label else None
     if isinstance(raw_label, list):  # one mask file per structure
         label = tuple(root / p for p in raw_label)
     named_by = label if isinstance(label, Path) else image_paths[0]
     case_id = str(entry.get("id") or case_id_from_path(named_by, modalities))
-    return CaseFiles(case_id, image_paths, label)
+    return CaseFiles(case_id, image_paths, label, dicom_series=resolved[0][1] if resolved else ())
 
 
 def _label_map(raw: dict[str, Any], path: Path) -> dict[int, int]:

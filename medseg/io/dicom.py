@@ -163,15 +163,19 @@ def series_key(series: Series) -> str:
     return hashlib.sha256(repr((series.uid, stats)).encode()).hexdigest()[:16]
 
 
-def series_to_nifti(folder: str | Path, series_uid: str | None = None, cache_dir: str | Path | None = None) -> Path:
-    """Convert once and reuse: ``<cache>/dicom/<key>/<folder>.nii.gz`` (key: UID, file sizes and mtimes)."""
+def series_to_nifti(folder: str | Path, series_uid: str | None = None, cache_dir: str | Path | None = None,
+                    selected: Series | None = None) -> Path:
+    """Convert once and reuse: ``<cache>/dicom/<key>/<folder>.nii.gz`` (key: UID, file sizes and mtimes).
+
+    ``selected``: the series already picked by ``select_series`` (saves reading the headers twice).
+    """
     import nibabel as nib
 
     from medseg.io.atomic import atomic_path
     from medseg.runs import default_cache_dir
 
     folder = Path(folder)
-    series = select_series(folder, series_uid)
+    series = selected or select_series(folder, series_uid)
     base = Path(cache_dir) if cache_dir else default_cache_dir() / "dicom"
     target = base / series_key(series) / f"{folder.name}.nii.gz"
     if not target.is_file():

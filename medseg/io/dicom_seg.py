@@ -11,34 +11,46 @@ property CIDs know it (CID 7151 anatomic structures, CID 7159 abnormal structure
 and British spellings are normalised for the look-up), otherwise with a private ``99MEDSEG`` code.
 
 Anonymised series that lost their UIDs (the SOP UIDs survive in the file meta) are completed: SOP
-class/instance UIDs from the file meta, missing study/series UIDs with deterministic ones, so the SEG
-is valid; a PACS will not link such a SEG to the original study.
+class/instance UIDs from the file meta, missing study/series UIDs with deterministic ones, absent
+type-2 patient/study attributes as empty values, so the SEG is valid; a PACS will not link such a
+SEG to the original study.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from medseg.errors import InputError, OutputError
-from medseg.io.atomic import atomic_path
+from medseg.errors import InputError, MedsegWarning, OutputError
+from medseg.io.atomic import atomic_path, ensure_not_beside_input
 from medseg.io.geometry import ras_to_lps, viewer_affine
 from medseg.io.read import load_nifti_header
+from medseg.io.write import Prediction, label_image_like
 from medseg.labels import Label, LabelSchema
 
 GRID_TOLERANCE = 1e-3  # voxels
 SPELLING = {"oedema": "edema", "tumour": "tumor", "haemorrhage": "hemorrhage", "oesophagus": "esophagus"}
 LATERALITY = {"left", "right", "l", "r"}
+TYPE2 = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "AccessionNumber",
+         "StudyID", "ReferringPhysicianName")  # highdicom copies these from the source; type 2: may be empty
 
 
-def read_series(folder: str | Path) -> list:
-    """Single-frame DICOM instances of one series, sorted along the slice normal, UIDs completed."""
+def read_series(source: str | Path | Sequence[Path]) -> list:
+    """Single-frame DICOM instances of one series (a folder, or its files), sorted along the slice normal,
+    UIDs completed."""
     import pydicom
     from pydicom.uid import generate_uid
 
-    files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+    if isinstance(source, str | Path):
+        folder = Path(source)
+        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    else:
+        files = [Path(p) for p in source]
+        folder = files[0].parent if files else Path()
     datasets = []
     for path in files:
         try:
@@ -57,11 +69,25 @@ def read_series(folder: str | Path) -> list:
     study_uid = first.get("StudyInstanceUID") or generate_uid(entropy_srcs=[*seed, "study"])
     series_uid = first.get("SeriesInstanceUID") or generate_uid(entropy_srcs=[*seed, "series"])
     for ds in datasets:
-        ds.SOPClassUID = ds.get("SOPClassUID") or ds.file_meta.MediaStorageSOPClassUID
-        ds.SOPInstanceUID = ds.get("SOPInstanceUID") or ds.file_meta.MediaStorageSOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+        complete_source(ds, study_uid, series_uid)
     normal = np.cross(*np.reshape(np.asarray(first.ImageOrientationPatient, float), (2, 3)))
     return sorted(datasets, key=lambda ds: float(np.dot(normal, np.asarray(ds.ImagePositionPatient, float))))
+
+
+def complete_source(ds, study_uid: str | None = None, series_uid: str | None = None):
+    """Make a source instance acceptable to highdicom: SOP UIDs from the file meta, the given (or its own,
+    else deterministic) study/series UIDs, empty type-2 patient/study attributes where absent."""
+    from pydicom.uid import generate_uid
+
+    ds.SOPClassUID = ds.get("SOPClassUID") or ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.get("SOPInstanceUID") or ds.file_meta.MediaStorageSOPInstanceUID
+    seed = [str(ds.SOPInstanceUID)]
+    ds.StudyInstanceUID = study_uid or ds.get("StudyInstanceUID") or generate_uid(entropy_srcs=[*seed, "study"])
+    ds.SeriesInstanceUID = series_uid or ds.get("SeriesInstanceUID") or generate_uid(entropy_srcs=[*seed, "series"])
+    for keyword in TYPE2:
+        if keyword not in ds:
+            setattr(ds, keyword, "")
+    return ds
 
 
 def label_on_series(label: np.ndarray, affine_ras: np.ndarray, datasets: list) -> np.ndarray:
@@ -115,34 +141,71 @@ def segment_descriptions(labels: list[Label], algorithm: str, version: str) -> l
     return out
 
 
-def write_dicom_seg(
-    label_nifti: str | Path, series: str | Path, schema: LabelSchema, output: str | Path,
+def segmentation(
+    label: np.ndarray, affine_ras: np.ndarray, datasets: list, schema: LabelSchema,
     algorithm: str = "medseg", version: str = "0.1.0",
-) -> Path:
-    """Write a DICOM SEG of a NIfTI label map that lies on the DICOM series in ``series``."""
+):
+    """A highdicom ``Segmentation`` of ``label`` (on the grid ``affine_ras``) over the series ``datasets``;
+    None when the label holds none of the schema's structures on the series."""
     import highdicom as hd
     from pydicom.uid import generate_uid
 
-    image = load_nifti_header(label_nifti)
-    label = np.rint(np.asarray(image.dataobj)).astype(np.int64)
-    datasets = read_series(series)
-    try:
-        frames = label_on_series(label, viewer_affine(image), datasets)
-    except InputError as exc:
-        raise InputError(exc.message, label_nifti) from exc
+    frames = label_on_series(np.rint(np.asarray(label)).astype(np.int64), affine_ras, datasets)
     present = [item for item in schema.labels if np.any(frames == item.value)]
     if not present:
-        raise OutputError("the mask holds none of the schema's structures on this series; no SEG written", output)
+        return None
     numbered = np.zeros(frames.shape, np.uint8)
     for number, item in enumerate(present, start=1):
         numbered[frames == item.value] = number
-    seg = hd.seg.Segmentation(
+    return hd.seg.Segmentation(
         source_images=datasets, pixel_array=numbered, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=segment_descriptions(present, algorithm, version),
         series_instance_uid=generate_uid(), series_number=900, sop_instance_uid=generate_uid(), instance_number=1,
         manufacturer="medseg", manufacturer_model_name=algorithm, software_versions=version,
         device_serial_number="0", series_description=f"{algorithm} segmentation",
     )
+
+
+def write_dicom_seg(
+    label_nifti: str | Path, series: str | Path, schema: LabelSchema, output: str | Path,
+    algorithm: str = "medseg", version: str = "0.1.0",
+) -> Path:
+    """Write a DICOM SEG of a NIfTI label map that lies on the DICOM series in ``series``."""
+    image = load_nifti_header(label_nifti)
+    try:
+        seg = segmentation(np.asarray(image.dataobj), viewer_affine(image), read_series(series), schema,
+                           algorithm, version)
+    except InputError as exc:
+        raise InputError(exc.message, exc.path or label_nifti) from exc
+    if seg is None:
+        raise OutputError("the mask holds none of the schema's structures on this series; no SEG written", output)
     with atomic_path(output) as tmp:
         seg.save_as(tmp)
     return Path(output)
+
+
+class DicomSegWriter:
+    """``<case>_seg.dcm`` for a case read from a DICOM series (other cases: nothing), for PACS review.
+
+    The prediction is on the grid of the NIfTI converted from the series, so its frames are carried
+    back onto the source slices exactly (``label_on_series``) and reference their SOP instances.
+    """
+
+    def __init__(self, algorithm: str = "medseg", version: str = "0.1.0", suffix: str = "_seg") -> None:
+        self.algorithm, self.version, self.suffix = algorithm, version, suffix
+
+    def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
+        case = prediction.case
+        if not case.dicom_series:
+            return []
+        output = Path(output_dir) / f"{case.case_id}{self.suffix}.dcm"
+        ensure_not_beside_input(output, [*case.images, *case.dicom_series])
+        image = label_image_like(prediction.label, case.reference)
+        seg = segmentation(np.asarray(image.dataobj), viewer_affine(image), read_series(case.dicom_series),
+                           prediction.schema, self.algorithm, self.version)
+        if seg is None:
+            warnings.warn(f"{case.case_id}: no structure found, no DICOM SEG written", MedsegWarning, stacklevel=2)
+            return []
+        with atomic_path(output) as tmp:
+            seg.save_as(tmp)
+        return [output]

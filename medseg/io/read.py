@@ -8,7 +8,7 @@ bad study fails with one line naming the file instead of a stack trace deep in a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +56,8 @@ class CaseFiles:
     case_id: str
     images: tuple[Path, ...]
     label: Path | tuple[Path, ...] | None = None  # a tuple: one mask file per structure (stacked as channels)
+    # a case read from a DICOM series: its slice files, so outputs (DICOM SEG) can reference the source instances
+    dicom_series: tuple[Path, ...] = field(default=(), repr=False)
 
     @property
     def reference(self) -> Path:
@@ -99,10 +101,11 @@ def resolve_case(path: str | Path, modalities: list[str], series: str | None = N
     """
     path = Path(path)
     if path.is_dir():
-        from medseg.io.dicom import is_dicom_folder, series_to_nifti
+        from medseg.io.dicom import is_dicom_folder, select_series, series_to_nifti
 
         if not any(is_nifti(p) for p in path.iterdir()) and is_dicom_folder(path):
-            return CaseFiles(path.name, (series_to_nifti(path, series),))
+            chosen = select_series(path, series)
+            return CaseFiles(path.name, (series_to_nifti(path, series, selected=chosen),), dicom_series=chosen.files)
         return CaseFiles(path.name, find_modalities(path, modalities))
     if not path.exists():
         raise InputError("input not found", path)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from medseg.cli import main
-from tests.xray_helpers import STRUCTURES, chest_phantom, write_dicom, write_structure_folder
+from tests.xray_helpers import STRUCTURES, chest_phantom, seg_frames, write_dicom, write_structure_folder
 
 TINY_XRAY = {
     "network_def#channels": [4, 8, 16],
@@ -49,6 +49,15 @@ def test_import_train_infer_on_dicom(tmp_path):
     np.testing.assert_allclose(label.header.get_zooms()[:2], (0.3, 0.4))
     assert label.header.get_qform(coded=True)[1] == label.header.get_sform(coded=True)[1] == 1
     assert set(np.unique(np.asarray(label.dataobj))) <= {0, 1, 2, 3, 4, 5}
+    # DICOM in, DICOM SEG out: one segment per structure found, each the structure's own NIfTI mask
+    masks = {s: np.asarray(nib.load(tmp_path / "out" / f"cxr_{s}.nii.gz").dataobj)[..., 0].T.astype(bool)
+             for s in STRUCTURES}
+    found = {s.replace("_", " "): m for s, m in masks.items() if m.any()}
+    assert found, "the tiny model found nothing: the SEG check below would be empty"
+    frames = seg_frames(tmp_path / "out" / "cxr_seg.dcm")
+    assert set(frames) == set(found)
+    for name, mask in found.items():
+        np.testing.assert_array_equal(frames[name], mask)
 
 
     from PIL import Image

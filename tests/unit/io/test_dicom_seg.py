@@ -69,3 +69,46 @@ def test_label_on_another_grid_is_refused(ct, tmp_path):
     with pytest.raises(InputError, match="moved.nii.gz: the label map is not on the grid"):
         write_dicom_seg(moved, series, SCHEMA, tmp_path / "seg.dcm")
     assert not (tmp_path / "seg.dcm").exists()
+
+
+@pytest.mark.filterwarnings("ignore::medseg.errors.MedsegWarning")  # the example series is partial
+def test_writer_puts_an_inferred_label_on_the_source_series(ct, tmp_path, monkeypatch):
+    """What ``medseg infer`` does for a series folder: the case knows its slices, the writer references them."""
+    import json
+
+    import highdicom as hd
+
+    from medseg.data.manifest import load_manifest
+    from medseg.io.dicom_seg import DicomSegWriter
+    from medseg.io.read import resolve_case
+    from medseg.io.write import NiftiLabelWriter, Prediction
+
+    monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
+    series, mask = ct
+    case = resolve_case(series, ["image"])
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"data_root": str(series.parent), "test": [{"image": "series"}]}))
+    assert load_manifest(manifest).all_cases()[0].dicom_series == case.dicom_series  # manifests too
+    label = np.asarray(nib.load(mask).dataobj).astype(np.int16)
+    prediction = Prediction(case, np.where(np.isin(label, list(CLASSES)), label, 0), np.zeros(0), SCHEMA)
+
+    (nifti,) = NiftiLabelWriter()(prediction, tmp_path)
+    (path,) = DicomSegWriter(algorithm="ct_test", version="1.2")(prediction, tmp_path)
+    assert path == tmp_path / "series_seg.dcm"
+    seg = hd.seg.segread(path)
+    assert seg.ManufacturerModelName == "ct_test" and seg.SoftwareVersions == "1.2"
+    uids = [pydicom.dcmread(f, stop_before_pixels=True).file_meta.MediaStorageSOPInstanceUID
+            for f in case.dicom_series]
+    assert {i.ReferencedSOPInstanceUID for i in seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence} == set(uids)
+
+    reader = sitk.ImageSeriesReader()
+    files = reader.GetGDCMSeriesFileNames(str(series))
+    reader.SetFileNames(files)
+    written = sitk.ReadImage(str(nifti))
+    expected = sitk.GetArrayFromImage(sitk.Resample(written, reader.Execute(), sitk.Transform(),
+                                                    sitk.sitkNearestNeighbor, 0))
+    itk_uids = [pydicom.dcmread(f, stop_before_pixels=True).file_meta.MediaStorageSOPInstanceUID for f in files]
+    numbers = seg.get_pixels_by_source_instance(itk_uids, combine_segments=True, relabel=False)
+    lut = np.array([0] + [next(v for v, n in CLASSES.items() if n == s.SegmentLabel) for s in seg.SegmentSequence])
+    np.testing.assert_array_equal(lut[numbers], expected)
+    assert expected.astype(bool).sum() > 100_000

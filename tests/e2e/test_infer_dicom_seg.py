@@ -1,0 +1,132 @@
+"""`medseg infer` on a DICOM series folder writes a DICOM SEG beside the NIfTI label, on the source slices."""
+
+import json
+import warnings
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+import SimpleITK as sitk
+from click.testing import CliRunner
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from medseg.cli import main
+from medseg.errors import MedsegWarning
+from medseg.labels import LabelSchema
+
+TINY = {"roi_size": [32, 32, 16], "patch_size": [16, 16, 8], "network_def#channels": [4, 8],
+        "network_def#strides": [2], "val_interval": 1, "samples_per_case": 1}
+BLOB = (slice(3, 9), slice(6, 16), slice(8, 18))  # (slice, row, column) of the bright box in the series
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def _overrides(settings):
+    return [a for k, v in settings.items() for a in ("--override", f"{k}={json.dumps(v)}")]
+
+
+def _phantoms(root, n=4):
+    """NIfTI training pairs: a bright box (60 HU) in air-like noise, the box labelled 1."""
+    rng = np.random.default_rng(0)
+    for folder in ("vols", "segs"):
+        (root / folder).mkdir()
+    for i in range(n):
+        seg = np.zeros((24, 24, 12), np.uint8)
+        seg[6 + i : 16 + i, 8:18, 3:9] = 1
+        volume = np.where(seg > 0, 60.0, -800.0) + rng.normal(0, 20, seg.shape)
+        affine = np.diag([3.0, 3.0, 3.0, 1])
+        nib.save(nib.Nifti1Image(volume.astype(np.float32), affine), root / "vols" / f"c{i}.nii.gz")
+        nib.save(nib.Nifti1Image(seg, affine), root / "segs" / f"c{i}.nii.gz")
+
+
+def write_ct_series(folder, shape=(12, 24, 24), spacing=3.0):
+    """A CT series written by pydicom: one file per slice, shuffled names, the box of ``BLOB`` at 60 HU."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    volume = np.full(shape, -800.0) + rng.normal(0, 20, shape)
+    volume[BLOB] = 60.0 + rng.normal(0, 20, volume[BLOB].shape)
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    uids = []
+    for k in range(shape[0]):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+        ds.PatientID, ds.PatientName, ds.PatientBirthDate, ds.PatientSex = "PHANTOM", "Phantom^Box", "", "O"
+        ds.StudyDate, ds.StudyTime, ds.AccessionNumber, ds.StudyID, ds.ReferringPhysicianName = (
+            "20260101", "120000", "", "1", "")
+        ds.Modality, ds.SeriesNumber, ds.InstanceNumber, ds.Manufacturer = "CT", 1, k + 1, "test"
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [-30.0, -40.0, 10.0 + spacing * k]
+        ds.PixelSpacing, ds.SliceThickness = [spacing, spacing], spacing
+        ds.Rows, ds.Columns = shape[1:]
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1024, 1, "HU"
+        ds.PixelData = (volume[k] + 1024).astype(np.int16).tobytes()
+        ds.save_as(folder / f"IM{(k * 7) % shape[0]:04d}", enforce_file_format=True)
+        uids.append(ds.SOPInstanceUID)
+    return uids
+
+
+def _series_on_itk(series, label_nifti):
+    """Independent placement: ITK reads the series and resamples the NIfTI label onto its slices."""
+    reader = sitk.ImageSeriesReader()
+    files = reader.GetGDCMSeriesFileNames(str(series))
+    reader.SetFileNames(files)
+    ct = reader.Execute()
+    label = sitk.ReadImage(str(label_nifti))
+    on_ct = sitk.GetArrayFromImage(sitk.Resample(label, ct, sitk.Transform(), sitk.sitkNearestNeighbor, 255))
+    uids = [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files]
+    return on_ct, uids
+
+
+@pytest.mark.slow
+def test_infer_on_a_dicom_series_writes_a_dicom_seg(tmp_path, monkeypatch):
+    import highdicom as hd
+
+    monkeypatch.chdir(tmp_path)
+    _phantoms(tmp_path)
+    assert run("bundle", "new", "body", "--from-folder", "vols", "segs", "--labels", "body").exit_code == 0
+    result = run("train", "body", "--output-dir", "run", "--epochs", 3, "--device", "cpu",
+                 *_overrides({**TINY, "cache_dir": str(tmp_path / "cache")}))
+    assert result.exit_code == 0, result.output
+    uids = write_ct_series(tmp_path / "study" / "ct")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MedsegWarning)
+        result = run("infer", "run", "--input", "study/ct", "--output-dir", "pred", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "pred").iterdir()) == ["ct_seg.dcm", "ct_seg.nii.gz"]
+
+    expected, itk_uids = _series_on_itk(tmp_path / "study" / "ct", tmp_path / "pred" / "ct_seg.nii.gz")
+    assert (expected != 255).all()  # every source pixel lies on the label grid
+    assert expected.any() and not expected.all()  # the network found the box, not everything
+    seg = hd.seg.segread(tmp_path / "pred" / "ct_seg.dcm")
+    frames = seg.get_pixels_by_source_instance(itk_uids, combine_segments=True, relabel=False)
+    np.testing.assert_array_equal(frames, expected)
+    referenced = {item.ReferencedSOPInstanceUID for item in seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence}
+    assert referenced == set(uids)
+    assert [s.SegmentLabel for s in seg.SegmentSequence] == ["body"]
+    colour = hd.color.CIELabColor.from_dicom_value(seg.SegmentSequence[0].RecommendedDisplayCIELabValue).to_rgb()
+    assert np.allclose(colour, LabelSchema.from_bundle(tmp_path / "run").color_of(1), atol=2)
+    assert seg.ManufacturerModelName == "body"  # the bundle names the algorithm
+
+
+def test_nifti_cases_get_no_dicom_seg(tiny_run, tiny_dataset, tmp_path):
+    from medseg.engine.infer import Predictor
+    from medseg.io.dicom_seg import DicomSegWriter
+
+    predictor = Predictor.from_bundle(tiny_run, device="cpu")
+    assert any(isinstance(w, DicomSegWriter) for w in predictor.writers)  # registered in brain_tumor
+    case = tiny_dataset.parent / "phantom_009_lps"
+    written = predictor.predict_to_dir([case], tmp_path / "out", progress=False)
+    assert written and not any(p.suffix == ".dcm" for p in written)
+    assert not list((tmp_path / "out").glob("*.dcm"))
