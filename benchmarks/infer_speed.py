@@ -67,6 +67,9 @@ def worker_plain(case: Path, bundle_dir: Path, out: Path) -> dict:
 
 
 def worker_medseg(case: Path, bundle_dir: Path, out: Path) -> dict:
+    import monai.inferers  # noqa: F401 - imported before the clock starts, as in the plain worker
+    import monai.transforms  # noqa: F401
+
     from medseg.engine.infer import Predictor
     from medseg.io.read import resolve_case
 

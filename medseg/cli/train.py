@@ -16,8 +16,9 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Run directory to create.")
 @click.option("--epochs", type=int, help="Override the bundle's number of epochs.")
 @click.option("--fold", type=int, help="Validate on fold K of the manifest's k-fold split (data import --folds N).")
-@click.option("--cache", type=click.Choice(["disk", "memory", "none"]),
-              help="Preprocessing cache (default: the bundle's, normally disk).")
+@click.option("--cache", type=click.Choice(["auto", "disk", "memory", "none"]),
+              help="Preprocessing cache (default: the bundle's; auto = memory when it fits a quarter of RAM, "
+                   "else disk).")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config key (a#b for nesting).")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",

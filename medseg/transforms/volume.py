@@ -32,7 +32,10 @@ def _crop(keys: list[str], margin: int) -> list:
 
     Invertible: ``Invertd`` pads the prediction back with background before writing.
     """
-    return [mt.CropForegroundd(keys, source_key="image", margin=margin, allow_smaller=True)] if margin >= 0 else []
+    # the box is recorded in the image's applied_operations for Invertd; no extra (uncollatable) keys
+    crop = mt.CropForegroundd(keys, source_key="image", margin=margin, allow_smaller=True,
+                              start_coord_key=None, end_coord_key=None)
+    return [crop] if margin >= 0 else []
 
 
 def inference_transforms(axcodes: str = "RAS", crop_margin: int = 4) -> mt.Compose:
