@@ -65,3 +65,34 @@ def test_no_cache_decodes_every_time(tmp_path):
     for _ in range(2):
         [dataset[i] for i in range(len(dataset))]
     assert Counting.calls == 4
+
+
+def test_auto_keeps_small_data_in_memory_and_large_data_on_disk(tmp_path, monkeypatch):
+    from monai.data import CacheDataset, PersistentDataset
+
+    from medseg.data import cache
+
+    items = _items(tmp_path)
+    assert cache.decoded_bytes(items) == 2 * 3 * 4 * (6 * 5 * 4)  # float32 voxels, doubled for targets/indices
+    assert isinstance(make_dataset(items, _chain(), "auto", tmp_path / "c"), CacheDataset)
+    monkeypatch.setattr(cache, "MEMORY_SHARE", 0.0)
+    assert isinstance(make_dataset(items, _chain(), "auto", tmp_path / "c"), PersistentDataset)
+
+
+def test_cached_volumes_batch_through_loader_workers(tmp_path):
+    """The foreground crop records its box in applied_operations only, so worker processes can collate."""
+    from monai.data import DataLoader
+
+    from medseg.transforms.volume import inference_transforms
+
+    items = []
+    for i in range(4):  # a bright block in a zero background, so the foreground crop has work to do
+        volume = np.zeros((8, 7, 6), np.float32)
+        volume[2:6, 1:5, 1 + i % 2:5] = np.random.default_rng(i).random((4, 4, 4 - i % 2)) + 1
+        nib.save(nib.Nifti1Image(volume, np.eye(4)), str(tmp_path / f"v{i}.nii.gz"))
+        items.append({"image": str(tmp_path / f"v{i}.nii.gz")})
+    chain = mt.Compose([*inference_transforms(crop_margin=0).transforms, mt.SpatialPadd("image", (8, 7, 6))])
+    loader = DataLoader(make_dataset(items, chain, "disk", tmp_path / "c"), batch_size=2, num_workers=1)
+    batches = list(loader)
+    assert len(batches) == 2 and batches[0]["image"].shape[0] == 2
+    assert "foreground_start_coord" not in batches[0]
