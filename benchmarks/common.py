@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import subprocess
@@ -18,6 +19,15 @@ MODALITIES = ["t1", "t1ce", "t2", "flair"]
 def peak_rss_mb() -> float:
     """This process's peak resident memory (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def benchmark_parser(doc: str | None) -> argparse.ArgumentParser:
+    """Options every benchmark shares: ``--json`` for the figures, hidden ones for its worker processes."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--worker", choices=["plain", "medseg"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    return parser
 
 
 def run_worker(script: Path, args: list[str]) -> dict:

@@ -22,7 +22,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODALITIES, SHARED_BRATS, brats_size_phantom, peak_rss_mb, run_worker, table  # noqa: E402
+from common import (  # noqa: E402
+    MODALITIES,
+    SHARED_BRATS,
+    benchmark_parser,
+    brats_size_phantom,
+    peak_rss_mb,
+    run_worker,
+    table,
+)
 
 
 def _network(bundle_dir: Path):
@@ -100,13 +108,10 @@ def _regions(label: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--case", type=Path, help="BraTS-layout case folder (default: shared BraTS case or a phantom)")
     parser.add_argument("--run", type=Path, help="trained run directory (default: bundle, seeded random weights)")
-    parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--worker", choices=["plain", "medseg"], help=argparse.SUPPRESS)
     parser.add_argument("--bundle-dir", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         work = worker_plain if args.worker == "plain" else worker_medseg

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import peak_rss_mb, run_worker, table  # noqa: E402
+from common import benchmark_parser, peak_rss_mb, run_worker, table  # noqa: E402
 
 STEPS_PER_EPOCH = 8  # 16 training phantoms, batch 2 cases x 2 patches each
 
@@ -88,12 +88,9 @@ def worker_plain(manifest: Path, steps: int, out: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--steps", type=int, default=200, help="training steps per pipeline")
-    parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--worker", choices=["plain", "medseg"], help=argparse.SUPPRESS)
     parser.add_argument("--manifest", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         work = worker_plain if args.worker == "plain" else worker_medseg
