@@ -27,6 +27,8 @@ import numpy as np
 # On a shared CPU, OpenMP threads that spin while waiting make training several times slower.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from medseg.metrics import dice  # noqa: E402 - after the OpenMP setting, before anything imports torch
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 # Dice of a plain MONAI 2D UNet (DESIGN.md "Facts already measured") and Frid-Adar et al. 2018 (Jaccard J,
@@ -36,11 +38,6 @@ PLAIN_MONAI = {"right_lung": 0.971, "left_lung": 0.945, "heart": 0.938, "right_c
 FRID_ADAR_JACCARD = {"right_lung": 0.961, "left_lung": 0.961, "heart": 0.906, "right_clavicle": 0.855,
                      "left_clavicle": 0.855}
 TARGETS = {"right_lung": 0.95, "left_lung": 0.95, "heart": 0.90, "right_clavicle": 0.80, "left_clavicle": 0.80}
-
-
-def dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    total = int(pred.sum()) + int(truth.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(pred, truth).sum()) / total
 
 
 def truth_on_grid(mask_path: Path, shape_xy: tuple[int, int]) -> np.ndarray:

@@ -98,11 +98,6 @@ def worker_medseg(case: Path, bundle_dir: Path, out: Path) -> dict:
     return {"wall_s": time.perf_counter() - start, "network_s": network_s, "peak_rss_mb": peak_rss_mb()}
 
 
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = a.sum() + b.sum()
-    return 1.0 if total == 0 else float(2 * np.logical_and(a, b).sum() / total)
-
-
 def _regions(label: np.ndarray) -> dict[str, np.ndarray]:
     return {"WT": np.isin(label, (1, 2, 4)), "TC": np.isin(label, (1, 4)), "ET": label == 4}
 
@@ -120,6 +115,8 @@ def main() -> None:
 
     import nibabel as nib
     import torch
+
+    from medseg.metrics import dice
 
     tmp = Path(tempfile.mkdtemp(prefix="medseg-bench-"))
     case = args.case or (SHARED_BRATS if SHARED_BRATS.is_dir() else brats_size_phantom(tmp / "phantom_bratsize"))
@@ -139,13 +136,13 @@ def main() -> None:
                                                     str(bundle_dir), "--out", str(out)])
         results[name]["label"] = np.asarray(nib.load(next(out.glob("*seg.nii.gz"))).dataobj)
     plain, medseg = results["plain"], results["medseg"]
-    agreement = {k: _dice(_regions(plain["label"])[k], _regions(medseg["label"])[k]) for k in ("WT", "TC", "ET")}
+    agreement = {k: dice(_regions(plain["label"])[k], _regions(medseg["label"])[k]) for k in ("WT", "TC", "ET")}
     truth_path = case / f"{case.name}_seg.nii.gz"
     vs_truth = {}
     if truth_path.is_file():
         truth = _regions(np.asarray(nib.load(truth_path).dataobj))
         for name in ("plain", "medseg"):
-            vs_truth[name] = {k: _dice(_regions(results[name]["label"])[k], truth[k]) for k in truth}
+            vs_truth[name] = {k: dice(_regions(results[name]["label"])[k], truth[k]) for k in truth}
     rows = []
     for name in ("plain", "medseg"):
         r = results[name]

@@ -7,7 +7,6 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
-import SimpleITK as sitk
 from click.testing import CliRunner
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -15,6 +14,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from medseg.cli import main
 from medseg.errors import MedsegWarning
 from medseg.labels import LabelSchema
+from tests.itk_reference import label_on_series
 
 TINY = {"roi_size": [32, 32, 16], "patch_size": [16, 16, 8], "network_def#channels": [4, 8],
         "network_def#strides": [2], "val_interval": 1, "samples_per_case": 1}
@@ -77,15 +77,9 @@ def write_ct_series(folder, shape=(12, 24, 24), spacing=3.0):
 
 
 def _series_on_itk(series, label_nifti):
-    """Independent placement: ITK reads the series and resamples the NIfTI label onto its slices."""
-    reader = sitk.ImageSeriesReader()
-    files = reader.GetGDCMSeriesFileNames(str(series))
-    reader.SetFileNames(files)
-    ct = reader.Execute()
-    label = sitk.ReadImage(str(label_nifti))
-    on_ct = sitk.GetArrayFromImage(sitk.Resample(label, ct, sitk.Transform(), sitk.sitkNearestNeighbor, 255))
-    uids = [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files]
-    return on_ct, uids
+    """Independent placement (ITK) of the NIfTI label on the series, and the slices' SOP Instance UIDs."""
+    on_ct, files = label_on_series(series, label_nifti, outside=255)
+    return on_ct, [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files]
 
 
 @pytest.mark.slow

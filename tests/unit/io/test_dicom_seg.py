@@ -4,11 +4,11 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
-import SimpleITK as sitk
 
 from medseg.errors import InputError
 from medseg.io.dicom_seg import write_dicom_seg
 from medseg.labels import LabelSchema
+from tests.itk_reference import label_on_series
 
 # a handful of TotalSegmentator classes present in the companion mask
 CLASSES = {1: "spleen", 5: "liver", 6: "stomach", 20: "esophagus", 52: "aorta", 32: "vertebrae L1",
@@ -31,12 +31,7 @@ def test_seg_reads_back_to_the_same_voxels(ct, tmp_path):
     seg = hd.seg.segread(path)
 
     # independent placement: ITK reads the series and resamples the NIfTI onto it (nearest neighbour)
-    reader = sitk.ImageSeriesReader()
-    files = reader.GetGDCMSeriesFileNames(str(series))
-    reader.SetFileNames(files)
-    ct_image = reader.Execute()
-    label = sitk.ReadImage(str(mask))
-    on_ct = sitk.GetArrayFromImage(sitk.Resample(label, ct_image, sitk.Transform(), sitk.sitkNearestNeighbor, 0))
+    on_ct, files = label_on_series(series, mask)
     expected = np.where(np.isin(on_ct, list(CLASSES)), on_ct, 0)
 
     uids = [pydicom.dcmread(f, stop_before_pixels=True).file_meta.MediaStorageSOPInstanceUID for f in files]
@@ -101,12 +96,7 @@ def test_writer_puts_an_inferred_label_on_the_source_series(ct, tmp_path, monkey
             for f in case.dicom_series]
     assert {i.ReferencedSOPInstanceUID for i in seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence} == set(uids)
 
-    reader = sitk.ImageSeriesReader()
-    files = reader.GetGDCMSeriesFileNames(str(series))
-    reader.SetFileNames(files)
-    written = sitk.ReadImage(str(nifti))
-    expected = sitk.GetArrayFromImage(sitk.Resample(written, reader.Execute(), sitk.Transform(),
-                                                    sitk.sitkNearestNeighbor, 0))
+    expected, files = label_on_series(series, nifti)
     itk_uids = [pydicom.dcmread(f, stop_before_pixels=True).file_meta.MediaStorageSOPInstanceUID for f in files]
     numbers = seg.get_pixels_by_source_instance(itk_uids, combine_segments=True, relabel=False)
     lut = np.array([0] + [next(v for v, n in CLASSES.items() if n == s.SegmentLabel) for s in seg.SegmentSequence])
