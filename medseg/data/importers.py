@@ -22,6 +22,7 @@ from typing import Any
 
 from medseg.bundles import Bundle, find_bundle
 from medseg.errors import InputError
+from medseg.io.caseid import check_case_id, check_unique_ids
 from medseg.io.read import find_modalities, is_nifti, strip_nifti_suffix
 
 FORMATS_FILE = Path(__file__).with_name("formats.json")
@@ -46,6 +47,9 @@ class Entry:
     case_id: str
     images: list[Path]
     label: Path | None = None
+
+    def __post_init__(self) -> None:  # the id names output files later: one rule (medseg.io.caseid)
+        check_case_id(self.case_id, self.images[0] if self.images else None)
 
 
 @dataclass
@@ -305,6 +309,7 @@ def write_imported(
 
     if not imported.cases:
         raise InputError("no labelled cases found", root)
+    check_unique_ids(((e.case_id, e.images[0]) for e in [*imported.cases, *imported.test]), root)
     explicit = label_map or {}
     names = {v: n for v, n in (imported.label_names or {}).items() if v not in explicit}
     mapping = {**label_map_for(names, target, root), **explicit}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from medseg.errors import InputError
+from medseg.io.caseid import check_case_id, check_unique_ids
 from medseg.io.read import CaseFiles, case_id_from_path
 
 SECTIONS = ("training", "validation", "test")
@@ -117,7 +118,7 @@ def _entry_to_case(entry: Any, root: Path, modalities: list[str], where: str, ma
     if isinstance(raw_label, list):  # one mask file per structure
         label = tuple(root / p for p in raw_label)
     named_by = label if isinstance(label, Path) else image_paths[0]
-    case_id = str(entry.get("id") or case_id_from_path(named_by, modalities))
+    case_id = check_case_id(entry["id"], manifest) if "id" in entry else case_id_from_path(named_by, modalities)
     return CaseFiles(case_id, image_paths, label, dicom_series=resolved[0][1] if resolved else ())
 
 
@@ -148,6 +149,7 @@ def load_manifest(path: str | Path, data_root: str | Path | None = None, modalit
         manifest.sections[section] = [
             _entry_to_case(e, root, list(modalities), f"{section}[{i}]", path) for i, e in enumerate(entries)
         ]
+    check_unique_ids(((c.case_id, path) for c in manifest.all_cases()), path)
     for entry, case in zip(raw.get("training", []), manifest.cases("training")):
         if isinstance(entry.get("fold"), int):
             manifest.folds[case.case_id] = entry["fold"]

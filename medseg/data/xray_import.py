@@ -18,6 +18,7 @@ from typing import Any
 
 from medseg.data.manifest import write_manifest
 from medseg.errors import InputError
+from medseg.io.caseid import check_case_id, check_unique_ids
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")
 SCR_STRUCTURES = ("right_lung", "left_lung", "heart", "right_clavicle", "left_clavicle")
@@ -95,6 +96,9 @@ def import_xray_folder(
         raise InputError(f"unknown layout {layout!r} (structures or pairs)", root)
     if not 0.0 <= test_fraction < 1.0:
         raise InputError(f"test fraction must be in [0, 1), got {test_fraction}", root)
+    for entry in entries:
+        check_case_id(entry["id"], root / entry["image"])
+    check_unique_ids(((e["id"], root / e["image"]) for e in entries), root)
     sections = _split(entries, test_fraction, seed)
     extra = {"data_root": str(root), "layout": layout}
     if layout == "structures":

@@ -12,6 +12,7 @@ import torch
 from medseg.engine.checkpoint import load_weights
 from medseg.engine.device import resolve_device, use_amp
 from medseg.io.atomic import prepare_output_dir
+from medseg.io.caseid import check_unique_ids
 from medseg.io.geometry import viewer_affine, voxel_volume
 from medseg.io.read import CaseFiles, check_case_headers, load_nifti_header, resolve_case
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
@@ -201,6 +202,7 @@ class Predictor:
         from tqdm.auto import tqdm
 
         cases = self.resolve_inputs(inputs, series)
+        check_unique_ids((case.case_id, case.images[0]) for case in cases)  # one case's files would replace another's
         for case in cases:  # every header first: a bad case late in a list fails before any output
             self.check_case(case)
         prepare_output_dir(output_dir)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from medseg.errors import InputError
+from medseg.io.caseid import check_case_id
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 AFFINE_TOLERANCE = 1e-4
@@ -59,6 +60,9 @@ class CaseFiles:
     # a case read from a DICOM series: its slice files, so outputs (DICOM SEG) can reference the source instances
     dicom_series: tuple[Path, ...] = field(default=(), repr=False)
 
+    def __post_init__(self) -> None:  # the id names output files: checked wherever a case is made
+        check_case_id(self.case_id, self.images[0] if self.images else None)
+
     @property
     def reference(self) -> Path:
         """The file whose grid every output must match (the first modality)."""
@@ -69,13 +73,13 @@ def case_id_from_path(path: str | Path, modalities: list[str] | tuple[str, ...] 
     """``Brats_001_t1.nii.gz`` → ``Brats_001``; ``case7_seg.nii.gz`` → ``case7``; folders keep their name."""
     path = Path(path)
     if path.is_dir():
-        return path.name
+        return check_case_id(path.resolve().name, path)  # resolved: ``--input .`` is the folder's name
     stem = strip_nifti_suffix(path.name)
     for suffix in ("seg", "label", *modalities):
         match = re.fullmatch(rf"(.+?)[_-]{re.escape(suffix)}", stem, flags=re.IGNORECASE)
         if match:
-            return match.group(1)
-    return stem
+            return check_case_id(match.group(1), path)
+    return check_case_id(stem, path)
 
 
 def find_modalities(folder: Path, modalities: list[str]) -> tuple[Path, ...]:
@@ -105,8 +109,9 @@ def resolve_case(path: str | Path, modalities: list[str], series: str | None = N
 
         if not any(is_nifti(p) for p in path.iterdir()) and is_dicom_folder(path):
             chosen = select_series(path, series)
-            return CaseFiles(path.name, (series_to_nifti(path, series, selected=chosen),), dicom_series=chosen.files)
-        return CaseFiles(path.name, find_modalities(path, modalities))
+            return CaseFiles(case_id_from_path(path), (series_to_nifti(path, series, selected=chosen),),
+                             dicom_series=chosen.files)
+        return CaseFiles(case_id_from_path(path), find_modalities(path, modalities))
     if not path.exists():
         raise InputError("input not found", path)
     if not is_nifti(path):

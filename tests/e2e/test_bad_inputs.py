@@ -517,6 +517,55 @@ def _(w, run):
     return _evaluate(pred, truth, "--csv", w / "reports" / "e.csv"), "reports", "cannot create output directory"
 
 
+@case("evaluate/prediction with a truncated body")
+def _(w, run):
+    pred, truth = _eval_set(w)
+    path = pred / "case_seg.nii.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[: len(raw) // 2]))
+    return _evaluate(pred, truth), "case_seg.nii.gz", "truncated or corrupt"
+
+
+@case("infer/output into the case folder over its ground truth")
+def _(w, run):
+    _case(w)
+    return _infer(run, w / "case", w / "case"), "case_seg.nii.gz", "already in the input folder"
+
+
+# -- case ids: they name output files -------------------------------------------------------------
+@case("infer/manifest id that climbs out of the output folder")
+def _(w, run):
+    entry = {**_case(w), "id": "../x/gt"}
+    return _infer(run, _manifest(w / "data.json", test=[entry]), w / "out"), "data.json", "not a plain file name"
+
+
+@case("infer/manifest id that is an absolute path")
+def _(w, run):
+    entry = {**_case(w), "id": str(w / "elsewhere")}
+    return _infer(run, _manifest(w / "data.json", test=[entry]), w / "out"), "data.json", "not a plain file name"
+
+
+@case("infer/manifest id '.' (hidden outputs)")
+def _(w, run):
+    entry = {**_case(w), "id": "."}
+    return _infer(run, _manifest(w / "data.json", test=[entry]), w / "out"), "data.json", "starts with '.'"
+
+
+@case("infer/two manifest entries with one id")
+def _(w, run):
+    first, second = _case(w, "a", seed=4), _case(w, "b", seed=5)
+    manifest = _manifest(w / "data.json", test=[{**first, "id": "same"}, {**second, "id": "same"}])
+    return _infer(run, manifest, w / "out"), "data.json", "two cases have the id 'same'"
+
+
+@case("infer/two --input folders with one name")
+def _(w, run):
+    _case(w / "site_a", seed=4)
+    _case(w / "site_b", seed=5)
+    args = [*_infer(run, w / "site_a" / "case", w / "out"), "--input", w / "site_b" / "case"]
+    return args, "case", "two cases have the id 'case'"
+
+
 # -- the matrix ----------------------------------------------------------------------------------
 def snapshot(root: Path) -> dict[str, str]:
     """Every file under ``root`` (hidden and temporary ones included) with its SHA-256.
@@ -555,15 +604,6 @@ def test_bad_input(name, tmp_path, run_dir, monkeypatch):
     assert snapshot(tmp_path) == before, "outputs were left behind or an input changed"
 
 
-@case("evaluate/prediction with a truncated body")
-def _(w, run):
-    pred, truth = _eval_set(w)
-    path = pred / "case_seg.nii.gz"
-    raw = gzip.decompress(path.read_bytes())
-    path.write_bytes(gzip.compress(raw[: len(raw) // 2]))
-    return _evaluate(pred, truth), "case_seg.nii.gz", "truncated or corrupt"
-
-
 @pytest.mark.parametrize("name", ["infer/truncated .nii.gz", "infer/checkpoint with a pickle payload",
                                   "train/label with an unknown value"])
 def test_a_real_process_prints_one_line_on_stderr_and_nothing_else(name, tmp_path, run_dir):
@@ -589,12 +629,6 @@ def test_debug_shows_the_traceback(tmp_path, run_dir):
     result = CliRunner().invoke(main, ["--debug", *map(str, args)])
     assert result.exit_code != 0
     assert "NaN or Inf" in str(result.exception)
-
-
-@case("infer/output into the case folder over its ground truth")
-def _(w, run):
-    _case(w)
-    return _infer(run, w / "case", w / "case"), "case_seg.nii.gz", "already in the input folder"
 
 
 def test_rerunning_evaluate_replaces_its_own_csv(tmp_path):
