@@ -11,7 +11,7 @@ import torch
 
 from medseg.engine.checkpoint import load_weights
 from medseg.engine.device import resolve_device, use_amp
-from medseg.io.atomic import prepare_output_dir
+from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
 from medseg.io.geometry import viewer_affine, voxel_volume
 from medseg.io.read import CaseFiles, check_case_headers, load_nifti_header, resolve_case
@@ -175,9 +175,14 @@ class Predictor:
         return Prediction(case, label, probabilities, self.schema, masks)
 
     def predict_to_files(self, case: CaseFiles, output_dir: str | Path) -> list[Path]:
-        """Run every output writer (by default the NIfTI label map) for one case."""
+        """Run every output writer (by default the NIfTI label map) for one case.
+
+        The case's files appear together or not at all (``atomic_set``): a writer failing late
+        leaves none of the earlier writers' files behind.
+        """
         prediction = self.predict(case)
-        return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
+        with atomic_set():
+            return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
 
     def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None) -> list[CaseFiles]:
         """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
