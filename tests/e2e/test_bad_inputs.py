@@ -95,8 +95,8 @@ def _dicom(path: Path, series: str) -> Path:
     return path
 
 
-def _image_dicom(path: Path, series: str, index: int) -> Path:
-    """A small CT slice with pixel data, in series ``series``."""
+def _image_dicom(path: Path, series: str, index: int, sideways: float = 0.0, spacing: float = 1.0) -> Path:
+    """A small CT slice with pixel data, in series ``series`` (``sideways``: mm per slice off the normal)."""
     import pydicom
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -108,8 +108,8 @@ def _image_dicom(path: Path, series: str, index: int) -> Path:
     ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
     ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "CT", series, "1.2"
-    ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, index], [1, 0, 0, 0, 1, 0]
-    ds.PixelSpacing, ds.SliceThickness, ds.InstanceNumber = [1, 1], 1, index + 1
+    ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, sideways * index, index], [1, 0, 0, 0, 1, 0]
+    ds.PixelSpacing, ds.SliceThickness, ds.InstanceNumber = [spacing, spacing], 1, index + 1
     ds.Rows = ds.Columns = 4
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
@@ -530,6 +530,30 @@ def _(w, run):
 def _(w, run):
     _case(w)
     return _infer(run, w / "case", w / "case"), "case_seg.nii.gz", "already in the input folder"
+
+
+@case("infer/gantry-tilted DICOM series")
+def _(w, run):
+    (w / "tilted").mkdir()
+    for index in range(4):
+        _image_dicom(w / "tilted" / f"{index}.dcm", "1.2.3", index, sideways=0.3)
+    return _infer(run, w / "tilted", w / "out"), "tilted", "gantry tilt of about 16.7 degrees"
+
+
+@case("infer/DICOM slices with differing pixel spacing")
+def _(w, run):
+    (w / "mixed").mkdir()
+    for index in range(4):
+        _image_dicom(w / "mixed" / f"{index}.dcm", "1.2.3", index, spacing=0.8 if index == 2 else 1.0)
+    return _infer(run, w / "mixed", w / "out"), "mixed", "pixel spacing differs between slices"
+
+
+@case("infer/DICOM slices at uneven positions")
+def _(w, run):
+    (w / "uneven").mkdir()
+    for index in (0, 1, 2, 4):
+        _image_dicom(w / "uneven" / f"{index}.dcm", "1.2.3", index)
+    return _infer(run, w / "uneven", w / "out"), "uneven", "about 1 slice(s) missing"
 
 
 # -- case ids: they name output files -------------------------------------------------------------
