@@ -122,7 +122,7 @@ class LabelSchema:
         unknown = sorted(set(found.tolist()) - {0, *self.label_values})
         if unknown:
             raise InputError(
-                f"label values {unknown} are not in the schema {sorted(self.label_values)}", path
+                f"label values {_short(unknown)} are not in the schema {sorted(self.label_values)}", path
             )
 
     def label_map_to_channels(self, label_map: np.ndarray) -> np.ndarray:
@@ -154,3 +154,10 @@ class LabelSchema:
             if label.value == value:
                 return label.color
         raise KeyError(value)
+
+
+def _short(values: list) -> str:
+    """A value list for a one-line message: a CT map with 117 labels must not print 117 numbers."""
+    if len(values) <= 12:
+        return str(values)
+    return f"[{', '.join(map(str, values[:6]))}, ..., {', '.join(map(str, values[-3:]))}] ({len(values)} values)"

@@ -56,7 +56,7 @@ def list_series(folder: str | Path) -> list[Series]:
     """Every series in ``folder`` (headers only), each with its slices in spatial order."""
     import pydicom
 
-    folder = Path(folder)
+    folder = Path(folder).resolve()  # one identity for a series however it was reached (symlinked data roots)
     groups: dict[str, list] = {}
     for path in sorted(p for p in folder.iterdir() if is_dicom_file(p)):
         try:

@@ -172,9 +172,12 @@ def write_dicom_seg(
 ) -> Path:
     """Write a DICOM SEG of a NIfTI label map that lies on the DICOM series in ``series``."""
     image = load_nifti_header(label_nifti)
+    data = np.asarray(image.dataobj)
+    if not np.array_equal(data, np.rint(data)):
+        raise InputError("not a label map (it holds non-integer values)", label_nifti)
+    schema.check_label_values(data, label_nifti)  # an unknown value would be dropped or misnamed
     try:
-        seg = segmentation(np.asarray(image.dataobj), viewer_affine(image), read_series(series), schema,
-                           algorithm, version)
+        seg = segmentation(data, viewer_affine(image), read_series(series), schema, algorithm, version)
     except InputError as exc:
         raise InputError(exc.message, exc.path or label_nifti) from exc
     if seg is None:

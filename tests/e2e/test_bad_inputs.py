@@ -556,6 +556,16 @@ def _(w, run):
     return _infer(run, w / "uneven", w / "out"), "uneven", "about 1 slice(s) missing"
 
 
+@case("dicom-seg/label values outside the bundle's schema")
+def _(w, run):
+    (w / "series").mkdir()
+    for index in range(4):
+        _image_dicom(w / "series" / f"{index}.dcm", "1.2.3", index)
+    label = _nifti(w / "ct_seg.nii.gz", np.arange(64, dtype=np.uint8).reshape(4, 4, 4) % 9)
+    args = ["dicom-seg", label, "--series", w / "series", "--bundle", "brain_tumor", "--output", w / "seg.dcm"]
+    return args, "ct_seg.nii.gz", "label values [3, 5, 6, 7, 8] are not in the schema [1, 2, 4]"
+
+
 # -- case ids: they name output files -------------------------------------------------------------
 @case("infer/manifest id that climbs out of the output folder")
 def _(w, run):
@@ -608,7 +618,7 @@ def displayed_lines(text: str) -> list[str]:
 
 def test_the_matrix_is_complete():
     assert len(CASES) >= 25
-    assert {name.split("/")[0] for name in CASES} == {"infer", "train", "evaluate"}
+    assert {name.split("/")[0] for name in CASES} >= {"infer", "train", "evaluate", "dicom-seg"}
 
 
 @pytest.mark.parametrize("name", list(CASES))
