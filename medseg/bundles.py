@@ -79,11 +79,12 @@ class Bundle:
         """
         from monai.bundle import ConfigParser
 
-        from medseg.trust import check_trusted
+        from medseg.trust import check_includes, check_trusted
 
         check_trusted(self.root, trust)
         parser = ConfigParser()
         parser.read_config([str(p) for p in self.config_files(*names)])
+        check_includes(self.root, parser.get(), trust)  # macros and imports reach beyond the sealed configs
         parser.read_meta(str(self.root / "configs" / "metadata.json"))
         parser["bundle_root"] = str(self.root)
         for key, value in (overrides or {}).items():
