@@ -19,13 +19,12 @@ SEG to the original study.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from medseg.errors import InputError, MedsegWarning, OutputError
+from medseg.errors import InputError, OutputError, warn
 from medseg.io.atomic import atomic_path, ensure_not_beside_input
 from medseg.io.geometry import ras_to_lps, viewer_affine
 from medseg.io.read import load_nifti_header
@@ -207,7 +206,7 @@ class DicomSegWriter:
         seg = segmentation(np.asarray(image.dataobj), viewer_affine(image), read_series(case.dicom_series),
                            prediction.schema, self.algorithm, self.version)
         if seg is None:
-            warnings.warn(f"{case.case_id}: no structure found, no DICOM SEG written", MedsegWarning, stacklevel=2)
+            warn("no structure found, no DICOM SEG written", case.dicom_series[0].parent)
             return []
         with atomic_path(output) as tmp:
             seg.save_as(tmp)

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from medseg.errors import InputError
+from medseg.errors import InputError, warn
 from medseg.io.caseid import check_case_id
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 AFFINE_TOLERANCE = 1e-4
+MIN_VOXELS = 8  # per axis: below this a network sees no anatomy (a thumbnail, a 2-slice slab), only padding
 
 
 def strip_nifti_suffix(name: str) -> str:
@@ -133,6 +134,7 @@ def check_case_headers(case: CaseFiles, num_channels: int, spatial_dims: int = 3
 
         return check_xray_case(case, num_channels, spatial_dims)
     headers = [load_nifti_header(p) for p in case.images]
+    check_unusual_headers(case.images, headers, spatial_dims)
     ref = headers[0]
     ref_shape = tuple(int(s) for s in ref.shape[:spatial_dims])
     if len(ref.shape) < spatial_dims or (spatial_dims == 3 and min(ref.shape[:3]) == 1):
@@ -159,3 +161,45 @@ def check_case_headers(case: CaseFiles, num_channels: int, spatial_dims: int = 3
         ):
             raise InputError(f"label grid {tuple(label.shape)} differs from the image grid {ref_shape}", case.label)
     return ref_shape
+
+
+def check_unusual_headers(paths: tuple[Path, ...], headers: list, spatial_dims: int) -> None:
+    """Headers that load but cannot be segmented as they are (errors), or that viewers read differently (warnings).
+
+    * 5D files (X, Y, Z, 1, C: the NIfTI vector convention) and anything beyond: one clear line.
+    * Fewer than ``MIN_VOXELS`` along an axis (3 x 3 x 3 studies, 2-slice slabs): refused, since the
+      network would only see padding and label it anyway.
+    * Negative pixdim: nibabel silently takes the absolute values, so the qform may not be what the writer
+      meant (a warning, once per file).
+    * Modalities whose sforms agree but qforms differ: refused, since nibabel uses the sform, 3D Slicer and
+      ITK the qform, and MONAI's loader rectifies each header on its own, so they would not line up.
+    """
+    for path, header in zip(paths, headers):
+        shape = tuple(int(s) for s in header.shape)
+        if len(shape) > 4:
+            raise InputError(f"{len(shape)}D NIfTI (shape {shape}); medseg reads 3D volumes or 4D (X, Y, Z, channels) "
+                             "stacks: drop the empty axes first (e.g. numpy.squeeze)", path)
+        spatial = shape[:spatial_dims] if spatial_dims == 3 else shape[:2]
+        if len(spatial) == spatial_dims and min(spatial) < MIN_VOXELS and not (spatial_dims == 3 and min(spatial) == 1):
+            raise InputError(f"image is only {' x '.join(map(str, spatial))} voxels; at least {MIN_VOXELS} per axis "
+                             "are needed to segment it (a thumbnail or a slab of a few slices is not a study)", path)
+        pixdim = _raw_pixdim(path, type(header.header))
+        if np.any(pixdim < 0):
+            warn(f"negative voxel sizes in the header (pixdim {pixdim.tolist()}); read as their absolute values "
+                 "(nibabel does the same): check the orientation of the mask in your viewer", path)
+    ref = headers[0]
+    for path, header in zip(paths[1:], headers[1:]):
+        same_sform = np.allclose(header.get_sform(), ref.get_sform(), atol=AFFINE_TOLERANCE)
+        if same_sform and int(header.header["qform_code"]) > 0 and int(ref.header["qform_code"]) > 0 \
+                and not np.allclose(header.get_qform(), ref.get_qform(), atol=AFFINE_TOLERANCE):
+            raise InputError(f"its qform differs from {paths[0].name} while the sforms agree: 3D Slicer and ITK "
+                             "(qform) and nibabel (sform) would place the modalities differently; give every "
+                             "modality the same qform (e.g. nibabel: img.set_qform(img.get_sform()))", path)
+
+
+def _raw_pixdim(path: Path, header_class) -> np.ndarray:
+    """The voxel sizes as stored (``nib.load`` already replaced negative ones by their absolute values)."""
+    from nibabel.openers import ImageOpener
+
+    with ImageOpener(str(path)) as handle:
+        return np.asarray(header_class.from_fileobj(handle, check=False)["pixdim"][1:4], float)

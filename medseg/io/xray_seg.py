@@ -16,12 +16,11 @@ are completed as for series, so the SEG is valid.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from medseg.errors import MedsegWarning
+from medseg.errors import warn
 from medseg.io.atomic import atomic_path, ensure_not_input
 from medseg.io.dicom_seg import complete_source, segment_descriptions
 from medseg.io.write import Prediction
@@ -65,7 +64,7 @@ class XRayDicomSegWriter:
         ensure_not_input(output, list(case.images))
         found = segments(prediction)
         if not found:
-            warnings.warn(f"{case.case_id}: no structure found, no DICOM SEG written", MedsegWarning, stacklevel=2)
+            warn("no structure found, no DICOM SEG written", case.reference)
             return []
         source = complete_source(pydicom.dcmread(case.reference))
         _, (x_spacing, y_spacing) = read_xray_grid(case.reference)

@@ -566,6 +566,39 @@ def _(w, run):
     return args, "ct_seg.nii.gz", "label values [3, 5, 6, 7, 8] are not in the schema [1, 2, 4]"
 
 
+# -- degenerate studies ---------------------------------------------------------------------------
+@case("infer/5D NIfTI (X, Y, Z, 1, C)")
+def _(w, run):
+    _case(w)
+    stack = np.stack([np.asarray(nib.load(w / "case" / f"case_{m}.nii.gz").dataobj) for m in MODALITIES], -1)
+    path = _nifti(w / "study.nii.gz", stack[:, :, :, None, :], nib.load(w / "case" / "case_t1.nii.gz").affine)
+    return _infer(run, path, w / "out"), "study.nii.gz", "5D NIfTI (shape"
+
+
+@case("infer/3 x 3 x 3 study")
+def _(w, run):
+    path = _nifti(w / "tiny.nii.gz", np.random.default_rng(0).random((3, 3, 3, 4)).astype(np.float32))
+    return _infer(run, path, w / "out"), "tiny.nii.gz", "image is only 3 x 3 x 3 voxels"
+
+
+@case("infer/2-slice slab")
+def _(w, run):
+    _case(w)
+    for m in MODALITIES:
+        _edit(w / "case" / f"case_{m}.nii.gz", lambda a: a[:, :, 6:8])
+    return _infer(run, w / "case", w / "out"), "case_t1.nii.gz", "x 2 voxels; at least 8 per axis"
+
+
+@case("infer/modalities whose qforms disagree while their sforms agree")
+def _(w, run):
+    _case(w)
+    path = w / "case" / "case_t2.nii.gz"
+    image = nib.load(path)
+    image.set_qform(image.get_qform() @ np.diag([1.0, 1.0, 1.2, 1.0]), code=1)  # the sform is untouched
+    nib.save(image, path)
+    return _infer(run, w / "case", w / "out"), "case_t2.nii.gz", "its qform differs from case_t1.nii.gz"
+
+
 # -- case ids: they name output files -------------------------------------------------------------
 @case("infer/manifest id that climbs out of the output folder")
 def _(w, run):
@@ -663,6 +696,33 @@ def test_debug_shows_the_traceback(tmp_path, run_dir):
     result = CliRunner().invoke(main, ["--debug", *map(str, args)])
     assert result.exit_code != 0
     assert "NaN or Inf" in str(result.exception)
+
+
+def _warnings_of_a_real_run(tmp_path: Path, run: Path, args: list) -> list[str]:
+    """stderr lines of ``medseg infer`` in a real process (nibabel and Python warnings write there directly)."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "medseg", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "MEDSEG_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    return [line for line in done.stderr.splitlines() if line.strip()]
+
+
+def test_negative_pixdim_is_one_medseg_warning_not_a_nibabel_flood(tmp_path, run_dir):
+    _case(tmp_path)
+    for m in MODALITIES:
+        path = tmp_path / "case" / f"case_{m}.nii.gz"  # nibabel refuses to save this, so patch the bytes
+        raw = bytearray(gzip.decompress(path.read_bytes()))
+        pixdim = np.frombuffer(bytes(raw[76:108]), "<f4").copy()
+        pixdim[1:4] = -np.abs(pixdim[1:4])
+        raw[76:108] = pixdim.tobytes()
+        path.write_bytes(gzip.compress(bytes(raw)))
+    lines = _warnings_of_a_real_run(tmp_path, run_dir, _infer(run_dir, tmp_path / "case", tmp_path / "out"))
+    assert len(lines) == 4, lines  # one per modality file, nothing from nibabel
+    assert all(line.startswith("medseg: warning: ") and "negative voxel sizes" in line for line in lines), lines
+    assert {line.split(": ")[2] for line in lines} == {str(tmp_path / "case" / f"case_{m}.nii.gz") for m in MODALITIES}
 
 
 def test_rerunning_evaluate_replaces_its_own_csv(tmp_path):
