@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from medseg.errors import InputError
+from medseg.errors import InputError, warn
+from medseg.io.caseid import check_unique_ids
 from medseg.io.read import AFFINE_TOLERANCE, case_id_from_path, is_nifti, load_nifti_header
 from medseg.labels import LabelSchema
-from medseg.metrics import EMPTY_RULES, METRICS, dice, structure_metrics, summarise
+from medseg.metrics import EMPTY_RULES, METRICS, dice, structure_metrics, summarise, union_box
 
 __all__ = ["dice", "score_case", "case_metrics", "evaluate_predictions", "Evaluation"]
 
@@ -39,7 +40,13 @@ def _structures(schema: LabelSchema) -> list[tuple[str, tuple[int, ...]]]:
 def case_metrics(
     pred: np.ndarray, truth: np.ndarray, schema: LabelSchema, spacing: tuple[float, ...], tolerance_mm: float = 2.0
 ) -> dict[str, float]:
-    """Every metric for every structure: ``<name>`` is Dice, ``<name>/<metric>`` the others."""
+    """Every metric for every structure: ``<name>`` is Dice, ``<name>/<metric>`` the others.
+
+    Everything is computed inside the bounding box of both maps' structures (``union_box``), where
+    the metrics equal the whole grid's: a tumour fills a few percent of a brain volume.
+    """
+    box = union_box(pred, truth)
+    pred, truth = pred[box], truth[box]
     row: dict[str, float] = {}
     for name, values in _structures(schema):
         scores = structure_metrics(np.isin(pred, values), np.isin(truth, values), spacing, tolerance_mm)
@@ -74,27 +81,50 @@ def _truth_files(truth: Path, schema_modalities: list[str]) -> tuple[dict[str, P
     if truth.is_dir():
         files = [p for p in sorted(truth.rglob("*")) if is_nifti(p) and not p.name.startswith(".")]
         labelled = [p for p in files if any(tag in p.name.lower() for tag in ("_seg.", "_label."))]
+        check_unique_ids(((case_id_from_path(p), p) for p in labelled or files), truth)  # two sub-folders, one id
         return {case_id_from_path(p): p for p in (labelled or files)}, True
     raise InputError("truth must be a folder of label files or a manifest (.json)", truth)
 
 
-def pair_predictions(pred_dir: Path, truth: Path, modalities: list[str] = ()) -> list[tuple[str, Path, Path]]:
-    """Pair ``<case>_seg.nii.gz`` predictions with truths by case id; unpaired files are errors."""
+def pair_predictions(pred_dir: Path, truth: Path, modalities: list[str] = (), cases: list[str] | None = None,
+                     allow_missing: bool = False) -> list[tuple[str, Path, Path]]:
+    """Pair ``<case>_seg.nii.gz`` predictions with truths by case id; unpaired files are errors.
+
+    ``cases``: score only these ids. ``allow_missing``: skip cases that lack a prediction or a
+    truth (one warning says how many) instead of refusing, e.g. to score a run still in progress.
+    """
     if not pred_dir.is_dir():
         raise InputError("prediction folder not found", pred_dir)
     files = [p for p in sorted(pred_dir.iterdir()) if is_nifti(p) and not p.name.startswith(".")]
     labelled = [p for p in files if any(tag in p.name.lower() for tag in ("_seg.", "_label."))]
-    preds = {case_id_from_path(p): p for p in (labelled or files)}  # not <case>_probabilities.nii.gz
+    chosen = labelled or files  # not <case>_probabilities.nii.gz
+    check_unique_ids(((case_id_from_path(p), p) for p in chosen), pred_dir)
+    preds = {case_id_from_path(p): p for p in chosen}
     if not preds:
         raise InputError("no predicted label files (*.nii.gz) found", pred_dir)
     truths, need_all = _truth_files(truth, list(modalities))
+    if cases is not None:
+        unknown = sorted(set(cases) - set(preds) - set(truths))
+        if unknown:
+            raise InputError(f"--cases names case(s) {unknown} found in neither the predictions nor the truth",
+                             pred_dir)
+        preds = {k: v for k, v in preds.items() if k in cases}
+        truths = {k: v for k, v in truths.items() if k in cases}
+        need_all = True
     missing_truth = sorted(set(preds) - set(truths))
-    if missing_truth:
-        raise InputError(f"no ground truth for predicted case(s) {missing_truth}", truth)
-    missing_pred = sorted(set(truths) - set(preds))
-    if need_all and missing_pred:
-        raise InputError(f"no prediction for ground-truth case(s) {missing_pred}", pred_dir)
-    return [(case, preds[case], truths[case]) for case in sorted(preds)]
+    missing_pred = sorted(set(truths) - set(preds)) if need_all else []
+    if allow_missing and (missing_truth or missing_pred):
+        warn(f"{len(missing_pred)} case(s) without a prediction and {len(missing_truth)} without a truth are "
+             "not scored (--allow-missing)", pred_dir)
+    elif missing_truth:
+        raise InputError(f"no ground truth for predicted case(s) {missing_truth} (--allow-missing skips them)", truth)
+    elif missing_pred:
+        raise InputError(f"no prediction for ground-truth case(s) {missing_pred} (--cases or --allow-missing "
+                         "scores a subset)", pred_dir)
+    paired = sorted(set(preds) & set(truths))
+    if not paired:
+        raise InputError("no case has both a prediction and a truth", pred_dir)
+    return [(case, preds[case], truths[case]) for case in paired]
 
 
 @dataclass
@@ -155,16 +185,19 @@ def _spacing(image, shape: tuple[int, ...]) -> tuple[float, ...]:
 
 def evaluate_predictions(
     pred_dir: str | Path, truth: str | Path, schema: LabelSchema, modalities: list[str] = (),
-    tolerance_mm: float = 2.0,
+    tolerance_mm: float = 2.0, cases: list[str] | None = None, allow_missing: bool = False,
 ) -> Evaluation:
-    """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest)."""
+    """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest).
+
+    ``cases`` / ``allow_missing``: score a subset (see ``pair_predictions``).
+    """
     rows: list[dict[str, float | str]] = []
     label_map = {}
     if Path(truth).suffix == ".json":
         from medseg.data.manifest import load_manifest
 
         label_map = load_manifest(truth, modalities=list(modalities)).label_map
-    pairs = pair_predictions(Path(pred_dir), Path(truth), modalities)
+    pairs = pair_predictions(Path(pred_dir), Path(truth), modalities, cases, allow_missing)
     for case, pred_path, truth_path in pairs:
         pred_image, pred = _read_label(pred_path, schema)
         truth_image, truth_data = _read_label(truth_path, schema, label_map)

@@ -139,7 +139,8 @@ def build_report(source: str | Path, output_dir: str | Path | None = None) -> Pa
     """``index.html`` and PNGs for a prediction folder or a training run (curves, then any predictions).
 
     Cases are the ``<case>_measurements.json`` files found under ``source``; a run's ``metrics.csv``
-    adds its loss/Dice curves; an ``evaluation.csv`` next to predictions adds its summary.
+    adds its loss/Dice curves; an ``evaluation.csv`` among the predictions or ``<folder>_evaluation.csv``
+    beside them adds its summary.
     """
     import html
     import time
@@ -154,6 +155,8 @@ def build_report(source: str | Path, output_dir: str | Path | None = None) -> Pa
     output_dir.mkdir(parents=True, exist_ok=True)
     cases = sorted(p for p in source.rglob("*_measurements.json") if output_dir not in p.parents)
     evaluations = sorted(p for p in source.rglob("evaluation.csv") if output_dir not in p.parents)
+    beside = source.resolve().parent / f"{source.resolve().name}_evaluation.csv"  # medseg evaluate's default
+    evaluations += [beside] if beside.is_file() else []
     metrics_csv = source / "metrics.csv"
     if not cases and not metrics_csv.is_file():
         raise InputError("no training metrics (metrics.csv) or predictions (*_measurements.json) found", source)

@@ -221,6 +221,7 @@ class Trainer:
         from monai.utils import set_determinism
         from tqdm.auto import tqdm
 
+        from medseg.engine.epoch_log import log_epoch
         from medseg.engine.state import Progress, StopRequest, load_training_state, save_training_state
         from medseg.errors import TrainingStopped
         from medseg.report import plot_curves
@@ -252,6 +253,8 @@ class Trainer:
                 save_training_state(self, state, self.run_dir / LAST)
                 self._write_metrics(state.history)
                 epochs.set_postfix(loss=f"{row['train_loss']:.3f}", best_dice=f"{max(state.best_metric, 0):.3f}")
+                if self.progress:
+                    log_epoch(row, self.epochs, bar_shown=not epochs.disable)
                 if stop.signal is not None and epoch < self.epochs:
                     raise TrainingStopped(
                         f"stopped by {stop.name} after epoch {epoch} of {self.epochs}; checkpoint written; "

@@ -9,6 +9,7 @@ Segments are the schema labels present in the mask (segment numbers 1…N in sch
 the schema's name and colour. Each name is coded with SNOMED CT where pydicom's segmentation
 property CIDs know it (CID 7151 anatomic structures, CID 7159 abnormal structures; laterality words
 and British spellings are normalised for the look-up), otherwise with a private ``99MEDSEG`` code.
+A left or right structure carries its side as a property type modifier (CID 244, SNOMED CT Left/Right).
 
 Anonymised series that lost their UIDs (the SOP UIDs survive in the file meta) are completed: SOP
 class/instance UIDs from the file meta, missing study/series UIDs with deterministic ones, absent
@@ -133,11 +134,28 @@ def segment_descriptions(labels: list[Label], algorithm: str, version: str) -> l
     out = []
     for number, label in enumerate(labels, start=1):
         category, property_type = _code(label.name)
-        out.append(hd.seg.SegmentDescription(
+        description = hd.seg.SegmentDescription(
             segment_number=number, segment_label=label.name[:64], segmented_property_category=category,
             segmented_property_type=property_type, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=algorithm_id, display_color=hd.color.CIELabColor.from_rgb(*label.color)))
+            algorithm_identification=algorithm_id, display_color=hd.color.CIELabColor.from_rgb(*label.color))
+        side = laterality(label.name)
+        if side is not None:  # "right lung" is coded Lung + modifier Right, as DICOM CID 244 has it
+            description.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence = [
+                hd.sr.CodedConcept(side.value, side.scheme_designator, side.meaning)]
+        out.append(description)
     return out
+
+
+def laterality(name: str):
+    """SNOMED CT Right/Left (DICOM CID 244) for a structure named with a side, else ``None``."""
+    from pydicom.sr.codedict import codes
+
+    words = set(re.findall(r"[a-z]+", name.lower()))
+    if words & {"right", "r"} and not words & {"left", "l"}:
+        return codes.cid244.Right
+    if words & {"left", "l"} and not words & {"right", "r"}:
+        return codes.cid244.Left
+    return None
 
 
 def segmentation(

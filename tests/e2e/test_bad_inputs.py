@@ -731,4 +731,20 @@ def test_rerunning_evaluate_replaces_its_own_csv(tmp_path):
     for _ in range(2):
         result = CliRunner().invoke(main, [str(a) for a in _evaluate(pred, truth)])
         assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in pred.iterdir()) == ["case_seg.nii.gz", "evaluation.csv"]
+    assert sorted(p.name for p in pred.iterdir()) == ["case_seg.nii.gz"]
+    assert (pred.parent / "pred_evaluation.csv").is_file()
+
+
+def test_evaluate_scores_a_subset_with_cases_or_allow_missing(tmp_path):
+    _case(tmp_path / "truth", "other", seed=6)  # a truth with no prediction yet
+    pred, truth = _eval_set(tmp_path)
+    refused = CliRunner().invoke(main, [str(a) for a in _evaluate(pred, truth)])
+    assert refused.exit_code == 1 and "no prediction for ground-truth case(s) ['other']" in refused.output
+    for option in (["--cases", "case"], ["--allow-missing"]):
+        result = CliRunner().invoke(main, [str(a) for a in _evaluate(pred, truth, "--json", *option)])
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.output.strip().splitlines()[-1])
+        assert [row["case"] for row in document["per_case"]] == ["case"]
+        assert document["summary"]["WT"]["mean"] == 1.0
+    unknown = CliRunner().invoke(main, [str(a) for a in _evaluate(pred, truth, "--cases", "case,nobody")])
+    assert unknown.exit_code == 1 and "['nobody'] found in neither" in unknown.output

@@ -54,7 +54,9 @@ def test_seg_reads_back_to_the_same_voxels(ct, tmp_path):
     codes = {s.SegmentLabel: s.SegmentedPropertyTypeCodeSequence[0] for s in seg.SegmentSequence}
     assert (codes["liver"].CodingSchemeDesignator, codes["liver"].CodeValue) == ("SCT", "10200004")
     assert (codes["adrenal gland right"].CodeValue, codes["adrenal gland right"].CodeMeaning) == (
-        "23451007", "Adrenal gland")  # laterality word dropped for the look-up
+        "23451007", "Adrenal gland")  # laterality word dropped for the look-up, and coded as a modifier:
+    assert codes["adrenal gland right"].SegmentedPropertyTypeModifierCodeSequence[0].CodeValue == "24028007"
+    assert "SegmentedPropertyTypeModifierCodeSequence" not in codes["liver"]
     assert codes["vertebrae L1"].CodingSchemeDesignator == "99MEDSEG"  # no standard code found: private
     colour = hd.color.CIELabColor.from_dicom_value(seg.SegmentSequence[0].RecommendedDisplayCIELabValue).to_rgb()
     assert np.allclose(colour, SCHEMA.color_of(1), atol=2)
