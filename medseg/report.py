@@ -115,6 +115,7 @@ def _evaluation_table(path: Path) -> str:
 def _case_section(json_path: Path, output_dir: Path) -> str:
     import html
 
+    from medseg.io.read import is_nifti
     from medseg.labels import LabelSchema
     from medseg.measure import read_measurements
     from medseg.overlay import render_overlays
@@ -124,7 +125,13 @@ def _case_section(json_path: Path, output_dir: Path) -> str:
     label_path = json_path.parent / f"{case}_seg.nii.gz"
     parts = [f"<section><h2>{html.escape(case)}</h2>",
              f"<p class='path'>image: {html.escape(document['image'])}<br>mask: {html.escape(str(label_path))}</p>"]
-    if label_path.is_file() and Path(document["image"]).is_file():
+    overlay = json_path.parent / f"{case}_overlay.png"  # an X-ray's own overlay (medseg.io.xray_write)
+    if overlay.is_file() and not is_nifti(document["image"]):
+        from medseg.io.atomic import copy_file_atomic
+
+        png = copy_file_atomic(overlay, output_dir / overlay.name)
+        parts.append(f'<img src="{html.escape(png.name)}" alt="{html.escape(case)} overlay">')
+    elif label_path.is_file() and Path(document["image"]).is_file() and is_nifti(document["image"]):
         schema = LabelSchema.from_metadata({"medseg": {"mode": "exclusive", "labels": document["labels"]}})
         for png in render_overlays(document["image"], label_path, schema, output_dir / case, title=case):
             parts.append(f'<img src="{html.escape(png.name)}" alt="{html.escape(case)} overlay">')

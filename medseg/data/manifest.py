@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from medseg.errors import InputError
-from medseg.io.caseid import check_case_id, check_unique_ids
+from medseg.io.caseid import check_case_id
 from medseg.io.read import CaseFiles, case_id_from_path
 
 SECTIONS = ("training", "validation", "test")
@@ -149,7 +149,6 @@ def load_manifest(path: str | Path, data_root: str | Path | None = None, modalit
         manifest.sections[section] = [
             _entry_to_case(e, root, list(modalities), f"{section}[{i}]", path) for i, e in enumerate(entries)
         ]
-    check_unique_ids(((c.case_id, path) for c in manifest.all_cases()), path)
     for entry, case in zip(raw.get("training", []), manifest.cases("training")):
         if isinstance(entry.get("fold"), int):
             manifest.folds[case.case_id] = entry["fold"]

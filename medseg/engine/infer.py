@@ -14,7 +14,7 @@ from medseg.engine.device import resolve_device, use_amp
 from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
 from medseg.io.geometry import viewer_affine, voxel_volume
-from medseg.io.read import CaseFiles, check_case_headers, load_nifti_header, resolve_case
+from medseg.io.read import CaseFiles, check_case_headers, check_study_size, is_nifti, load_nifti_header, resolve_case
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
 from medseg.postprocess import PostProcessing
@@ -124,8 +124,10 @@ class Predictor:
         return self.schema.argmax_to_label_map(probabilities.argmax(0))
 
     def check_case(self, case: CaseFiles) -> None:
-        """Header-level checks (readable, one grid, channel count, dimensionality) before any pixels load."""
-        check_case_headers(case, self.network_in_channels, self.spatial_dims)
+        """Header-level checks (readable, one grid, channel count, dimensionality, size) before any pixels load."""
+        shape = check_case_headers(case, self.network_in_channels, self.spatial_dims)
+        if is_nifti(case.reference):  # X-rays are checked by medseg.io.xray
+            check_study_size(tuple(s for s in shape if s > 1) if self.spatial_dims == 2 else shape, case.reference)
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
         """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused."""
@@ -194,6 +196,7 @@ class Predictor:
             if str(item).endswith(".json"):
                 manifest = load_manifest(item, modalities=self.modalities)
                 chosen = manifest.cases("test") or manifest.all_cases()
+                check_unique_ids(((case.case_id, item) for case in chosen), item)
                 if manifest.channel_order is not None:
                     self.channel_orders.update({case: list(manifest.channel_order) for case in chosen})
                 cases.extend(chosen)

@@ -163,12 +163,18 @@ def check_case_headers(case: CaseFiles, num_channels: int, spatial_dims: int = 3
     return ref_shape
 
 
+def check_study_size(shape: tuple[int, ...], path: str | Path) -> None:
+    """Refuse a study with fewer than ``MIN_VOXELS`` along an axis (3 x 3 x 3, a 2-slice slab) before inference:
+    the network would see only padding and label it anyway (a 3 x 3 x 3 study came out all tumour)."""
+    if shape and min(shape) < MIN_VOXELS:
+        raise InputError(f"image is only {' x '.join(map(str, shape))} voxels; at least {MIN_VOXELS} per axis are "
+                         "needed to segment it (a thumbnail or a slab of a few slices is not a study)", path)
+
+
 def check_unusual_headers(paths: tuple[Path, ...], headers: list, spatial_dims: int) -> None:
     """Headers that load but cannot be segmented as they are (errors), or that viewers read differently (warnings).
 
     * 5D files (X, Y, Z, 1, C: the NIfTI vector convention) and anything beyond: one clear line.
-    * Fewer than ``MIN_VOXELS`` along an axis (3 x 3 x 3 studies, 2-slice slabs): refused, since the
-      network would only see padding and label it anyway.
     * Negative pixdim: nibabel silently takes the absolute values, so the qform may not be what the writer
       meant (a warning, once per file).
     * Modalities whose sforms agree but qforms differ: refused, since nibabel uses the sform, 3D Slicer and
@@ -179,10 +185,6 @@ def check_unusual_headers(paths: tuple[Path, ...], headers: list, spatial_dims: 
         if len(shape) > 4:
             raise InputError(f"{len(shape)}D NIfTI (shape {shape}); medseg reads 3D volumes or 4D (X, Y, Z, channels) "
                              "stacks: drop the empty axes first (e.g. numpy.squeeze)", path)
-        spatial = shape[:spatial_dims] if spatial_dims == 3 else shape[:2]
-        if len(spatial) == spatial_dims and min(spatial) < MIN_VOXELS and not (spatial_dims == 3 and min(spatial) == 1):
-            raise InputError(f"image is only {' x '.join(map(str, spatial))} voxels; at least {MIN_VOXELS} per axis "
-                             "are needed to segment it (a thumbnail or a slab of a few slices is not a study)", path)
         pixdim = _raw_pixdim(path, type(header.header))
         if np.any(pixdim < 0):
             warn(f"negative voxel sizes in the header (pixdim {pixdim.tolist()}); read as their absolute values "
