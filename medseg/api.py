@@ -6,11 +6,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from medseg.bundles import REPO_BUNDLES, Bundle, find_bundle
+from medseg.bundles import Bundle, find_bundle
 from medseg.errors import InputError
-from medseg.runs import LAST, create_run_bundle, default_cache_dir, default_run_dir
-
-REPO_MANIFESTS = REPO_BUNDLES.parent / "data_manifests"
+from medseg.locations import REPO_MANIFESTS, default_cache_dir
+from medseg.runs import LAST, create_run_bundle, default_run_dir
 
 
 def write_demo_data(bundle_name: str, output: str | Path, seed: int = 0) -> Path:

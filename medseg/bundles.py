@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -10,22 +12,10 @@ from typing import Any
 
 from medseg.errors import BundleError
 from medseg.labels import LabelSchema
+from medseg.locations import bundle_dirs, default_cache_dir
 
-REPO_BUNDLES = Path(__file__).resolve().parent.parent / "bundles"
 METADATA_SCHEMA = Path(__file__).resolve().parent / "schemas" / "bundle_metadata.schema.json"
 _MISSING = object()
-
-
-def bundle_dirs() -> list[Path]:
-    """Where named bundles live: the repository's ``bundles/`` then the installed copy."""
-    dirs = [REPO_BUNDLES]
-    try:
-        from importlib.resources import files
-
-        dirs.append(Path(str(files("medseg_bundles"))))
-    except (ModuleNotFoundError, NotADirectoryError):
-        pass
-    return [d for d in dirs if d.is_dir()]
 
 
 def list_bundles() -> list[str]:
@@ -97,8 +87,6 @@ def find_bundle(name_or_path: str | Path) -> Bundle:
     """Resolve a bundle name (``brain_tumor``), a bundle/run directory, or a bundle zip."""
     path = Path(name_or_path)
     if path.suffix == ".zip" and path.is_file():
-        from medseg.export import unpack_bundle
-
         return Bundle(unpack_bundle(path).resolve())
     if (path / "configs" / "metadata.json").is_file():
         return Bundle(path.resolve())
@@ -108,6 +96,28 @@ def find_bundle(name_or_path: str | Path) -> Bundle:
             return Bundle(candidate.resolve())
     known = ", ".join(list_bundles()) or "none"
     raise BundleError(f"no bundle or run directory of that name (known bundles: {known})", name_or_path)
+
+
+def unpack_bundle(archive_path: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """Extract a bundle zip once into the cache (keyed by its content hash); return the bundle root."""
+    archive_path = Path(archive_path)
+    digest = hashlib.sha256(archive_path.read_bytes()).hexdigest()[:16]
+    target = Path(cache_dir or default_cache_dir() / "bundles") / digest
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            names = archive.namelist()
+            if any(name.startswith("/") or ".." in Path(name).parts for name in names):
+                raise BundleError("zip holds paths outside its own folder; refusing to extract", archive_path)
+            if not target.is_dir():
+                staging = target.with_name(f".{digest}.partial")
+                archive.extractall(staging)
+                staging.rename(target)
+    except zipfile.BadZipFile as exc:
+        raise BundleError(f"not a readable zip ({exc})", archive_path) from exc
+    roots = sorted(p.parent.parent for p in target.rglob("configs/metadata.json"))
+    if len(roots) != 1:
+        raise BundleError("zip does not hold exactly one bundle (configs/metadata.json)", archive_path)
+    return roots[0]
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -7,12 +7,11 @@ the PyTorch logits within ``atol + rtol·|reference|`` (``TOLERANCE``). ONNX goe
 onnxruntime.
 
 ``zip_bundle`` packs what ``medseg infer`` needs (configs, weights, docs, licence; not the resume
-checkpoint, predictions or reports); ``unpack_bundle`` is how ``find_bundle`` opens such a zip.
+checkpoint, predictions or reports); ``medseg.bundles.unpack_bundle`` is how ``find_bundle`` opens such a zip.
 """
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,27 +126,3 @@ def zip_bundle(run: str | Path, output: str | Path | None = None) -> Path:
             if path.is_file() and wanted:
                 archive.write(path, f"{bundle.root.name}/{relative}")
     return output
-
-
-def unpack_bundle(archive_path: str | Path, cache_dir: str | Path | None = None) -> Path:
-    """Extract a bundle zip once into the cache (keyed by its content hash); return the bundle root."""
-    from medseg.runs import default_cache_dir
-
-    archive_path = Path(archive_path)
-    digest = hashlib.sha256(archive_path.read_bytes()).hexdigest()[:16]
-    target = Path(cache_dir or default_cache_dir() / "bundles") / digest
-    try:
-        with zipfile.ZipFile(archive_path) as archive:
-            names = archive.namelist()
-            if any(name.startswith("/") or ".." in Path(name).parts for name in names):
-                raise BundleError("zip holds paths outside its own folder; refusing to extract", archive_path)
-            if not target.is_dir():
-                staging = target.with_name(f".{digest}.partial")
-                archive.extractall(staging)
-                staging.rename(target)
-    except zipfile.BadZipFile as exc:
-        raise BundleError(f"not a readable zip ({exc})", archive_path) from exc
-    roots = sorted(p.parent.parent for p in target.rglob("configs/metadata.json"))
-    if len(roots) != 1:
-        raise BundleError("zip does not hold exactly one bundle (configs/metadata.json)", archive_path)
-    return roots[0]

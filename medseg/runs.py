@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,6 @@ LAST = Path("models") / "checkpoint_last.pt"  # written every epoch; what ``--re
 
 def default_run_dir(bundle: Bundle) -> Path:
     return Path("runs") / bundle.name / time.strftime("%Y%m%d-%H%M%S")
-
-
-def default_cache_dir() -> Path:
-    """Where built-in demo data is generated once and reused."""
-    base = os.environ.get("MEDSEG_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "medseg"
-    )
-    return Path(base)
 
 
 def _set_key(config: dict[str, Any], key: str, value: Any) -> bool:

@@ -23,6 +23,7 @@ import monai
 import numpy as np
 
 from medseg.errors import InputError
+from medseg.locations import default_cache_dir
 
 CACHE_MODES = ("auto", "disk", "memory", "none")
 MEMORY_SHARE = 0.25  # of physical RAM that ``auto`` may fill with decoded volumes
@@ -108,8 +109,6 @@ def make_dataset(items: list[dict[str, Any]], transform: Callable, cache: str = 
     if cache == "memory":
         return CacheDataset(items, transform, progress=False)
     if cache_dir is None or str(cache_dir) == "":
-        from medseg.runs import default_cache_dir
-
         cache_dir = default_cache_dir() / "preprocessed"
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     return PersistentDataset(items, transform, cache_dir=cache_dir, hash_func=item_hash,
