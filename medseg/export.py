@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import atomic_path
 
 FORMATS = ("torchscript", "onnx")
 TOLERANCE = {"atol": 1e-4, "rtol": 1e-4}
-ZIP_MEMBERS = ("configs/", "models/model.pt", "docs/", "LICENSE")
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,11 @@ class ExportResult:
 
 def _load_network(bundle) -> tuple[torch.nn.Module, tuple[int, ...], int]:
     """The run's network with its trained weights, its ROI size and input channels."""
-    from medseg.engine.checkpoint import load_weights
-
     parser = bundle.parser("inference")
     network = parser.get_parsed_content("network_def")
     load_weights(network, bundle.model_path)
     roi = tuple(int(r) for r in parser.get_parsed_content("roi_size"))
-    first = next(p for p in network.parameters() if p.dim() > 1)
-    return network.eval(), roi, int(first.shape[1])
+    return network.eval(), roi, network_in_channels(network)
 
 
 def _onnx(network: torch.nn.Module, example: torch.Tensor, output: Path) -> None:
@@ -115,14 +112,11 @@ def zip_bundle(run: str | Path, output: str | Path | None = None) -> Path:
 
     bundle = find_bundle(run)
     if not bundle.model_path.is_file():
-        raise BundleError("no trained weights (models/model.pt) to share; train first", bundle.root)
+        raise BundleError(f"no trained weights ({bundle.WEIGHTS.as_posix()}) to share; train first", bundle.root)
     output = Path(output) if output else bundle.root.parent / f"{bundle.root.name}.zip"
     if bundle.root in output.resolve().parents:
         raise OutputError("the zip cannot be written inside the bundle it packs", output)
     with atomic_path(output) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(bundle.root.rglob("*")):
-            relative = path.relative_to(bundle.root).as_posix()
-            wanted = any(relative == m or (m.endswith("/") and relative.startswith(m)) for m in ZIP_MEMBERS)
-            if path.is_file() and wanted:
-                archive.write(path, f"{bundle.root.name}/{relative}")
+        for relative in bundle.files(weights=True):
+            archive.write(bundle.root / relative, f"{bundle.root.name}/{relative.as_posix()}")
     return output

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from medseg.engine.checkpoint import load_weights
+from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
 from medseg.io.atomic import prepare_output_dir
 from medseg.io.geometry import viewer_affine, voxel_volume
@@ -142,8 +142,7 @@ class Predictor:
 
     @property
     def network_in_channels(self) -> int:
-        first = next(p for p in self.network.parameters() if p.dim() > 1)
-        return int(first.shape[1])
+        return network_in_channels(self.network)
 
     def predict(self, case: CaseFiles) -> Prediction:
         """Probabilities and label map of one case on the case's own grid (preprocessing inverted).
