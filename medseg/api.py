@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from medseg.bundles import Bundle, find_bundle
-from medseg.errors import InputError
+from medseg.data.synthetic import write_demo_dataset
+from medseg.engine import distributed
+from medseg.engine.device import resolve_device
+from medseg.errors import InputError, find_medseg_error
 from medseg.locations import REPO_MANIFESTS, default_cache_dir
 from medseg.runs import LAST, create_run_bundle, default_run_dir
 
@@ -16,8 +19,6 @@ def write_demo_data(bundle_name: str, output: str | Path, seed: int = 0) -> Path
     """Write the built-in phantoms for a bundle into ``output``; return their manifest."""
     if bundle_name != "brain_tumor":
         raise InputError(f"no built-in demo data for bundle '{bundle_name}'", bundle_name)
-    from medseg.data.synthetic import write_demo_dataset
-
     return write_demo_dataset(output, seed=seed)
 
 
@@ -59,9 +60,6 @@ def train(
     count as they were). A new run that fails before its first checkpoint leaves no run directory.
     Under torchrun every rank calls this; rank 0 alone creates the run directory and demo data.
     """
-    from medseg.engine import distributed
-    from medseg.engine.device import resolve_device
-
     distributed.setup(resolve_device(device))  # fail before any data is generated or read
     if resume is not None:
         if data is not None or demo or overrides or epochs is not None or output_dir is not None:
@@ -102,9 +100,6 @@ def train(
 
 
 def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False):
-    from medseg.engine import distributed
-    from medseg.errors import find_medseg_error
-
     if resume and not (run_bundle.root / LAST).is_file():
         raise InputError(f"nothing to resume: no {LAST} (not a medseg run directory?)", run_bundle.root)
     from monai.utils import set_determinism

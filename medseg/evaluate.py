@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from medseg.data.manifest import load_manifest
 from medseg.errors import InputError
 from medseg.io.read import AFFINE_TOLERANCE, case_id_from_path, is_nifti, load_nifti_header
+from medseg.io.validate import check_voxels, read_voxels
 from medseg.labels import LabelSchema
 from medseg.metrics import EMPTY_RULES, METRICS, dice, structure_metrics, summarise
 
@@ -49,8 +51,6 @@ def case_metrics(
 
 
 def _read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | None = None):
-    from medseg.io.validate import check_voxels, read_voxels
-
     image = load_nifti_header(path)
     data = read_voxels(path)
     check_voxels(data, path, allow_blank=True, what="label")
@@ -67,8 +67,6 @@ def _read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | Non
 def _truth_files(truth: Path, schema_modalities: list[str]) -> tuple[dict[str, Path], bool]:
     """Truth labels by case id, and whether every one of them must be predicted."""
     if truth.is_file() and truth.suffix == ".json":
-        from medseg.data.manifest import load_manifest
-
         manifest = load_manifest(truth, modalities=schema_modalities)
         return {c.case_id: c.label for c in manifest.all_cases() if c.label is not None}, False
     if truth.is_dir():
@@ -161,8 +159,6 @@ def evaluate_predictions(
     rows: list[dict[str, float | str]] = []
     label_map = {}
     if Path(truth).suffix == ".json":
-        from medseg.data.manifest import load_manifest
-
         label_map = load_manifest(truth, modalities=list(modalities)).label_map
     pairs = pair_predictions(Path(pred_dir), Path(truth), modalities)
     for case, pred_path, truth_path in pairs:

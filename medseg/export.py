@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medseg.bundles import find_bundle
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import atomic_path
@@ -76,8 +77,6 @@ def _run_exported(fmt: str, path: Path, example: torch.Tensor) -> np.ndarray:
 
 def export_network(run: str | Path, fmt: str, output: str | Path | None = None, seed: int = 0) -> ExportResult:
     """Export a trained run's network and verify it against PyTorch on the same input."""
-    from medseg.bundles import find_bundle
-
     if fmt not in FORMATS:
         raise BundleError(f"export format must be one of {FORMATS}, got {fmt!r}", run)
     bundle = find_bundle(run)
@@ -108,8 +107,6 @@ def export_network(run: str | Path, fmt: str, output: str | Path | None = None, 
 
 def zip_bundle(run: str | Path, output: str | Path | None = None) -> Path:
     """Zip a trained run (folder ``<name>/`` inside) so another machine can ``medseg infer`` it."""
-    from medseg.bundles import find_bundle
-
     bundle = find_bundle(run)
     if not bundle.model_path.is_file():
         raise BundleError(f"no trained weights ({bundle.WEIGHTS.as_posix()}) to share; train first", bundle.root)

@@ -22,6 +22,7 @@ from typing import Any
 import monai
 import numpy as np
 
+from medseg import __version__
 from medseg.errors import InputError
 from medseg.locations import default_cache_dir
 
@@ -70,8 +71,6 @@ def describe(obj: Any, depth: int = 0) -> Any:
 
 def transform_hash(transforms: Sequence[Callable]) -> bytes:
     """Hash of the deterministic transforms' classes and parameters, and the library versions."""
-    from medseg import __version__
-
     payload = json.dumps([monai.__version__, __version__, describe(list(transforms))], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest().encode()
 

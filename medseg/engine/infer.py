@@ -9,11 +9,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from medseg.bundles import find_bundle
+from medseg.data.manifest import load_manifest
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
+from medseg.errors import find_medseg_error
 from medseg.io.atomic import prepare_output_dir
 from medseg.io.geometry import viewer_affine, voxel_volume
 from medseg.io.read import CaseFiles, check_case_headers, load_nifti_header, resolve_case
+from medseg.io.validate import explain_load_failure
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
 from medseg.postprocess import PostProcessing
@@ -71,9 +75,6 @@ class Predictor:
 
         ``trust`` allows a bundle from outside medseg and the user's own runs (its configs run code).
         """
-        from medseg.bundles import find_bundle
-        from medseg.errors import find_medseg_error
-
         parser = find_bundle(bundle).parser("inference", overrides=overrides, trust=trust)
         parser["device"] = device
         try:
@@ -128,8 +129,6 @@ class Predictor:
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
         """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused."""
-        from medseg.io.validate import explain_load_failure
-
         self.check_case(case)
         images = [str(p) for p in case.images]
         item: dict[str, Any] = {"image": images if len(images) > 1 else images[0]}
@@ -180,8 +179,6 @@ class Predictor:
     def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None) -> list[CaseFiles]:
         """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
         (their test cases, else all cases)."""
-        from medseg.data.manifest import load_manifest
-
         cases: list[CaseFiles] = []
         for item in inputs:
             if str(item).endswith(".json"):

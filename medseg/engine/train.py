@@ -25,8 +25,13 @@ from medseg.data.manifest import load_manifest
 from medseg.engine import distributed
 from medseg.engine.checkpoint import network_in_channels, save_checkpoint
 from medseg.engine.device import resolve_device, use_amp
+from medseg.engine.state import Progress, StopRequest, load_training_state, save_training_state
+from medseg.errors import TrainingStopped
 from medseg.io.atomic import write_text_atomic
+from medseg.io.validate import explain_load_failure
 from medseg.labels import LabelSchema
+from medseg.report import plot_curves
+from medseg.runs import LAST
 
 
 def _plain(tensor) -> torch.Tensor:
@@ -114,8 +119,6 @@ class Trainer:
             val_ds = make_dataset([manifest.item(c) for c in val_cases], self.val_transforms, self.cache,
                                   self.cache_dir)
         except Exception as exc:  # name the case file at fault, not MONAI's wrapper
-            from medseg.io.validate import explain_load_failure
-
             files = [p for c in train_cases + val_cases for p in (*c.images, c.label)]
             raise explain_load_failure(exc, files) from exc
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -213,11 +216,6 @@ class Trainer:
         """Train to ``epochs``, checkpointing every epoch; SIGINT/SIGTERM stop after a checkpoint."""
         from monai.utils import set_determinism
         from tqdm.auto import tqdm
-
-        from medseg.engine.state import Progress, StopRequest, load_training_state, save_training_state
-        from medseg.errors import TrainingStopped
-        from medseg.report import plot_curves
-        from medseg.runs import LAST
 
         set_determinism(seed=self.seed)
         if distributed.is_main_process():
