@@ -57,7 +57,8 @@ def train(
     """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle.
 
     ``resume`` continues the run directory from its last checkpoint (its configs, data and epoch
-    count as they were). A new run that fails before its first checkpoint leaves no run directory.
+    count as they were); ``bundle``, if also given, must be the one the run was trained from. A new
+    run that fails before its first checkpoint leaves no run directory.
     Under torchrun every rank calls this; rank 0 alone creates the run directory and demo data.
     """
     distributed.setup(resolve_device(device))  # fail before any data is generated or read
@@ -65,7 +66,10 @@ def train(
         if data is not None or demo or overrides or epochs is not None or output_dir is not None:
             raise InputError("--resume continues a run as it was configured: drop --data/--demo/--epochs/"
                              "--override/--output-dir", resume)
-        return _run_trainer(find_bundle(resume), device, progress, trust, resume=True)
+        run = find_bundle(resume)
+        if bundle is not None and find_bundle(bundle).name != run.name:
+            raise InputError(f"--resume {resume} was not trained from bundle {bundle!r}", resume)
+        return _run_trainer(run, device, progress, trust, resume=True)
     if bundle is None:
         raise InputError("name a bundle to train (or --resume RUN_DIR)")
     source = find_bundle(bundle)
