@@ -18,8 +18,9 @@ import numpy as np
 
 from medseg.io.atomic import ensure_not_input, write_text_atomic
 from medseg.io.geometry import viewer_affine, voxel_to_world, voxel_volume
-from medseg.io.read import load_nifti_header
+from medseg.io.read import is_nifti, load_nifti_header
 from medseg.io.write import Prediction
+from medseg.io.xray import grid_affine, read_xray_grid
 from medseg.labels import LabelSchema
 
 CSV_FIELDS = ("structure", "values", "voxels", "volume_ml", "area_mm2", "centroid_ras", "bbox_min_ras", "bbox_max_ras")
@@ -91,12 +92,8 @@ def reference_affine(reference: str | Path) -> tuple[np.ndarray, str]:
     A NIfTI's is 3D Slicer's transform of it; an X-ray (DICOM, PNG) has no patient frame, so its
     pixel grid is placed as the written ``<case>_seg.nii.gz`` is (``medseg.io.xray.grid_affine``).
     """
-    from medseg.io.read import is_nifti
-
     if is_nifti(reference):
         return viewer_affine(load_nifti_header(reference)), "RAS mm (3D Slicer's transform of the image)"
-    from medseg.io.xray import grid_affine, read_xray_grid
-
     _, spacing = read_xray_grid(reference)
     return grid_affine(spacing), "RAS mm on the X-ray's pixel grid, as <case>_seg.nii.gz places it (no patient frame)"
 

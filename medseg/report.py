@@ -5,7 +5,13 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from medseg.io.atomic import atomic_path
+from medseg.errors import InputError
+from medseg.io.atomic import atomic_path, copy_file_atomic, write_text_atomic
+from medseg.io.read import is_nifti
+from medseg.labels import LabelSchema
+from medseg.measure import read_measurements
+from medseg.metrics import summarise
+from medseg.overlay import render_overlays
 
 
 def plot_curves(metrics_csv: str | Path, output: str | Path) -> Path:
@@ -93,8 +99,6 @@ def _evaluation_table(path: Path) -> str:
     """Structures × metrics of an ``evaluation.csv``: mean ± std (median), NaN-skipping."""
     import html
 
-    from medseg.metrics import summarise
-
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     table: dict[str, dict[str, str]] = {}
@@ -115,11 +119,6 @@ def _evaluation_table(path: Path) -> str:
 def _case_section(json_path: Path, output_dir: Path) -> str:
     import html
 
-    from medseg.io.read import is_nifti
-    from medseg.labels import LabelSchema
-    from medseg.measure import read_measurements
-    from medseg.overlay import render_overlays
-
     document = read_measurements(json_path)
     case = document["case"]
     label_path = json_path.parent / f"{case}_seg.nii.gz"
@@ -127,8 +126,6 @@ def _case_section(json_path: Path, output_dir: Path) -> str:
              f"<p class='path'>image: {html.escape(document['image'])}<br>mask: {html.escape(str(label_path))}</p>"]
     overlay = json_path.parent / f"{case}_overlay.png"  # an X-ray's own overlay (medseg.io.xray_write)
     if overlay.is_file() and not is_nifti(document["image"]):
-        from medseg.io.atomic import copy_file_atomic
-
         png = copy_file_atomic(overlay, output_dir / overlay.name)
         parts.append(f'<img src="{html.escape(png.name)}" alt="{html.escape(case)} overlay">')
     elif label_path.is_file() and Path(document["image"]).is_file() and is_nifti(document["image"]):
@@ -151,9 +148,6 @@ def build_report(source: str | Path, output_dir: str | Path | None = None) -> Pa
     """
     import html
     import time
-
-    from medseg.errors import InputError
-    from medseg.io.atomic import write_text_atomic
 
     source = Path(source)
     if not source.is_dir():

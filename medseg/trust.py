@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -32,16 +31,9 @@ from typing import Any
 
 from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import atomic_path, write_text_atomic
+from medseg.locations import bundle_dirs, config_dir
 
 SEAL = Path("configs") / ".medseg-seal"
-
-
-def config_dir() -> Path:
-    """Per-user medseg settings: ``$MEDSEG_CONFIG``, else ``$XDG_CONFIG_HOME/medseg``, else ``~/.config/medseg``."""
-    base = os.environ.get("MEDSEG_CONFIG") or os.path.join(
-        os.environ.get("XDG_CONFIG_HOME", os.path.expanduser("~/.config")), "medseg"
-    )
-    return Path(base)
 
 
 def _key(create: bool) -> bytes | None:
@@ -86,8 +78,6 @@ def seal(root: str | Path) -> Path | None:
 
 
 def shipped_roots() -> list[Path]:
-    from medseg.bundles import bundle_dirs
-
     return [d.resolve() for d in bundle_dirs()]
 
 
@@ -135,10 +125,8 @@ def _installed_roots() -> list[Path]:
     import site
     import sysconfig
 
-    import medseg
-
     paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    paths |= set(site.getsitepackages()) | {site.getusersitepackages(), str(Path(medseg.__file__).parent)}
+    paths |= set(site.getsitepackages()) | {site.getusersitepackages(), str(Path(__file__).resolve().parent)}
     return [Path(p).resolve() for p in paths if p]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import click
@@ -22,37 +21,11 @@ import click
 def evaluate(pred, truth, bundle, csv_path, case_list, allow_missing, as_json, tolerance_mm) -> None:
     """Dice, surface Dice, HD95 (mm), sensitivity and precision per label and region for every case."""
     from medseg.bundles import find_bundle
-    from medseg.evaluate import evaluate_predictions
-    from medseg.io.atomic import ensure_not_input, write_text_atomic
-    from medseg.metrics import EMPTY_RULES
+    from medseg.evaluate import default_csv, evaluate_predictions
 
     source = find_bundle(bundle)
     cases = [c.strip() for c in case_list.split(",") if c.strip()] if case_list else None
     result = evaluate_predictions(pred, truth, source.schema, source.modalities, tolerance_mm=tolerance_mm,
                                   cases=cases, allow_missing=allow_missing)
-    csv_path = csv_path or default_csv(pred)
-    ensure_not_input(csv_path, result.inputs)
-    write_text_atomic(csv_path, result.to_csv())
-    if as_json:
-        document = {"cases": len(result.rows), "summary": result.summary(), "metrics": result.metric_summary(),
-                    "surface_dice_tolerance_mm": tolerance_mm, "empty_rules": EMPTY_RULES, "per_case": result.rows}
-        click.echo(json.dumps(_finite(document)))
-    else:
-        click.echo(result.table())
-
-
-def default_csv(pred: Path) -> Path:
-    """``predictions/`` → ``predictions_evaluation.csv`` beside it: the prediction folder holds predictions only."""
-    folder = Path(pred).resolve()
-    return folder.parent / f"{folder.name}_evaluation.csv"
-
-
-def _finite(value):
-    """NaN (an undefined metric) becomes JSON null."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
+    result.write_csv(csv_path or default_csv(pred))
+    click.echo(json.dumps(result.document()) if as_json else result.table())

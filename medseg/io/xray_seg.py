@@ -24,6 +24,7 @@ import numpy as np
 
 from medseg.errors import warn
 from medseg.io.atomic import atomic_path, ensure_not_input
+from medseg.io.dicom import is_dicom_file
 from medseg.io.dicom_seg import complete_source, segment_descriptions
 from medseg.io.write import Prediction
 from medseg.io.xray_write import structure_masks
@@ -55,8 +56,6 @@ class XRayDicomSegWriter:
         import highdicom as hd
         import pydicom
         from pydicom.uid import generate_uid
-
-        from medseg.io.dicom import is_dicom_file
 
         case = prediction.case
         if not is_dicom_file(Path(case.reference)):
