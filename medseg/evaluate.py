@@ -205,6 +205,12 @@ def _spacing(image, shape: tuple[int, ...]) -> tuple[float, ...]:
     return kept if len(kept) == len(shape) else tuple(float(z) for z in zooms[: len(shape)])
 
 
+def default_csv(pred_dir: str | Path) -> Path:
+    """``predictions/`` → ``predictions_evaluation.csv`` beside it: the prediction folder holds predictions only."""
+    folder = Path(pred_dir).resolve()
+    return folder.parent / f"{folder.name}_evaluation.csv"
+
+
 def evaluate_predictions(
     pred_dir: str | Path, truth: str | Path, schema: LabelSchema, modalities: list[str] = (),
     tolerance_mm: float = 2.0, cases: list[str] | None = None, allow_missing: bool = False,
