@@ -599,6 +599,14 @@ def _(w, run):
     return _infer(run, w / "case", w / "out"), "case_t2.nii.gz", "its qform differs from case_t1.nii.gz"
 
 
+@case("infer/output over the ground truth through a symlinked data root")
+def _(w, run):
+    entry = _case(w / "data")
+    (w / "link").symlink_to(w / "data", target_is_directory=True)  # data behind a symlink, as on clusters
+    manifest = _manifest(w / "m.json", data_root=str(w / "link"), test=[entry])
+    return _infer(run, manifest, w / "data" / "case"), "case_seg.nii.gz", "output path is one of the inputs"
+
+
 # -- case ids: they name output files -------------------------------------------------------------
 @case("infer/manifest id that climbs out of the output folder")
 def _(w, run):
