@@ -46,3 +46,16 @@ def test_importer_entries_and_path_ids_go_through_the_rule(tmp_path):
     with pytest.raises(InputError, match="starts with '.'"):
         case_id_from_path(tmp_path / "._seg.nii.gz")
     assert case_id_from_path(tmp_path / "Brats_001_seg.nii.gz") == "Brats_001"
+
+
+def test_an_import_with_two_images_of_one_name_is_refused_before_writing(tmp_path):
+    """``images/a.png`` and ``images/a.jpg`` would both become case ``a``: refused, no manifest written."""
+    from medseg.data.importers import import_dataset
+
+    for folder in ("images", "labels"):
+        (tmp_path / "src" / folder).mkdir(parents=True)
+    for name in ("images/a.png", "images/a.jpg", "labels/a.png"):
+        (tmp_path / "src" / name).write_bytes(b"")
+    with pytest.raises(InputError, match=r"two cases have the id 'a'"):
+        import_dataset("folder", tmp_path / "src", "chest_xray", tmp_path / "out.json")
+    assert not (tmp_path / "out.json").exists()
