@@ -36,16 +36,17 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             return
         os.replace(tmp, target)
     except OSError as exc:
-        raise _write_error(exc, target) from exc
+        raise _write_error(exc, target, pending is not None) from exc
     finally:
         if pending is None or (tmp, target) not in pending:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
 
-def _write_error(exc: OSError, target: Path) -> OutputError:
+def _write_error(exc: OSError, target: Path, in_set: bool = False) -> OutputError:
     reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-    return OutputError(f"cannot write output ({reason}); nothing was written", target)
+    what = "no file of this case was kept" if in_set else "nothing was written"
+    return OutputError(f"cannot write output ({reason}); {what}", target)
 
 
 @contextlib.contextmanager
@@ -73,7 +74,7 @@ def atomic_set() -> Iterator[None]:
             renamed.append(target)
     except OSError as exc:
         _remove([*renamed, *(tmp for tmp, _ in pending)])
-        raise _write_error(exc, target) from exc
+        raise _write_error(exc, target, True) from exc
 
 
 def _remove(paths) -> None:

@@ -132,8 +132,8 @@ def test_infer_on_a_full_disk_says_so_in_one_line(tiny_dataset, tiny_run, tmp_pa
                                        str(tmp_path / "out"), "--device", "cpu"])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and "phantom_006_oblique_seg.nii.gz: cannot write output (disk full); nothing was written" \
-        in lines[0], result.output
+    assert len(lines) == 1 and "phantom_006_oblique_seg.nii.gz: cannot write output (disk full); no file of this " \
+        "case was kept" in lines[0], result.output
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -162,7 +162,8 @@ def test_a_case_whose_last_writer_fails_leaves_none_of_its_files(tiny_dataset, t
                                        str(tmp_path / "out"), "--device", "cpu"])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and "phantom_006_oblique.seg.nrrd: cannot write output (disk full)" in lines[0], lines
+    assert len(lines) == 1 and "phantom_006_oblique.seg.nrrd: cannot write output (disk full); no file of this case " \
+        "was kept" in lines[0], lines
     assert list((tmp_path / "out").iterdir()) == []
 
 
