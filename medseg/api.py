@@ -53,8 +53,17 @@ def train(
     trust: bool = False,
     fold: int | None = None,
     cache: str | None = None,
+    plan: bool = True,
+    time_limit_min: float | None = None,
+    gpu_memory_gb: float | None = None,
 ):
     """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle.
+
+    A bundle that opts into planning (a ``plan`` key in ``train.json``) is planned for the data and
+    the device first (``medseg.planning``) and the plan is written into the run's configs; ``overrides``
+    win over the plan. ``demo`` keeps the bundle's own quick recipe (and uses the built-in phantoms
+    unless ``data`` is given); ``plan=False`` does the same on any data. ``time_limit_min`` fits the
+    schedule and its learning-rate decay to a wall-clock budget.
 
     ``resume`` continues the run directory from its last checkpoint (its configs, data and epoch
     count as they were). A new run that fails before its first checkpoint leaves no run directory.
@@ -65,7 +74,7 @@ def train(
 
     distributed.setup(resolve_device(device))  # fail before any data is generated or read
     if resume is not None:
-        if data is not None or demo or overrides or epochs is not None or output_dir is not None:
+        if data is not None or demo or overrides or epochs is not None or output_dir is not None or time_limit_min:
             raise InputError("--resume continues a run as it was configured: drop --data/--demo/--epochs/"
                              "--override/--output-dir", resume)
         return _run_trainer(find_bundle(resume), device, progress, trust, resume=True)
@@ -73,13 +82,18 @@ def train(
         raise InputError("name a bundle to train (or --resume RUN_DIR)")
     source = find_bundle(bundle)
     source.parser("inference", "train", overrides=overrides, trust=trust)  # unknown override keys fail here too
-    if demo:  # generated once, by rank 0; broadcasting also makes the other ranks wait for it
+    if demo and data is None:  # generated once, by rank 0; broadcasting also makes the other ranks wait for it
         manifest = distributed.broadcast(demo_manifest(source.name) if distributed.is_main_process() else None)
     else:
         manifest = Path(data) if data else default_manifest(source.name, source.root)
     if not manifest.is_file():
         raise InputError("manifest not found", manifest)
-    settings = dict(overrides or {})
+    settings: dict[str, Any] = {}
+    if plan and not demo and distributed.is_main_process():
+        settings.update(_planned(source, manifest, device, gpu_memory_gb, time_limit_min, trust))
+    if time_limit_min is not None:
+        settings["time_limit_min"] = float(time_limit_min)
+    settings.update(overrides or {})
     settings["datalist"] = str(manifest.resolve())
     settings["device"] = device
     if epochs is not None:
@@ -100,6 +114,18 @@ def train(
         if created and distributed.is_main_process() and not (run_dir / LAST).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half run behind
         raise
+
+
+def _planned(source: Bundle, manifest: Path, device: str, gpu_memory_gb: float | None,
+             time_limit_min: float | None, trust: bool) -> dict[str, Any]:
+    """The plan's config keys for a bundle that opts into planning (none for one that does not)."""
+    from medseg.planning import plan_for_bundle, plan_overrides
+    from medseg.planning.bundle import is_plannable
+
+    if not is_plannable(source, trust):
+        return {}
+    planned = plan_for_bundle(source, manifest, device, gpu_memory_gb, time_limit_min, trust)
+    return plan_overrides(source, planned, trust)
 
 
 def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False):

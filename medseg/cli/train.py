@@ -11,7 +11,8 @@ from medseg.cli.options import DEVICE, TRUST
 
 @click.command()
 @click.argument("bundle", required=False)
-@click.option("--demo", is_flag=True, help="Train on built-in synthetic data (no download).")
+@click.option("--demo", is_flag=True,
+              help="The bundle's quick recipe (minutes on a CPU), on built-in synthetic data unless --data is given.")
 @click.option("--data", type=click.Path(path_type=Path), help="Manifest (MSD datalist JSON).")
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Run directory to create.")
 @click.option("--epochs", type=int, help="Override the bundle's number of epochs.")
@@ -19,6 +20,10 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--cache", type=click.Choice(["auto", "disk", "memory", "none"]),
               help="Preprocessing cache (default: the bundle's; auto = memory when it fits a quarter of RAM, "
                    "else disk).")
+@click.option("--time-limit", "time_limit", type=float, metavar="MIN",
+              help="Fit the schedule and its learning-rate decay to this many minutes; stop when they are spent.")
+@click.option("--no-plan", is_flag=True, help="Use the bundle's configs as written instead of planning for the data.")
+@click.option("--gpu-memory-gb", type=float, help="Plan for this much GPU memory (default: the GPU's own).")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config key (a#b for nesting).")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
@@ -26,8 +31,12 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--nproc", type=int, default=1, show_default=True,
               help="Processes (GPUs) on this machine: relaunches itself under torchrun with DDP.")
 @TRUST
-def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides, resume, nproc, trust) -> None:
+def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, no_plan, gpu_memory_gb, device, overrides,
+          resume, nproc, trust) -> None:
     """Train BUNDLE; the run directory is itself a trained MONAI bundle.
+
+    Bundles that support it are planned for the data and device first (see `medseg plan`); the plan
+    is written into the run's configs and --override wins over it.
 
     A checkpoint is written every epoch; SIGINT/SIGTERM stop after the current epoch's checkpoint,
     and `medseg train --resume RUN_DIR` continues where the run stopped or was killed.
@@ -45,11 +54,13 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides
         raise click.UsageError(f"--resume {resume} was not trained from bundle {bundle!r}")
     result = medseg.train(None if resume else bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
                           device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
-                          fold=fold, cache=cache)
+                          fold=fold, cache=cache, plan=not no_plan, time_limit_min=time_limit,
+                          gpu_memory_gb=gpu_memory_gb)
     if not distributed.is_main_process():
         return
     click.echo(f"run directory: {result.run_dir}")
     if result.best_metric < 0:
         click.echo(f"no validation cases: models/model.pt holds the weights of the last epoch ({result.best_epoch})")
     else:
-        click.echo(f"best validation Dice (mean over channels): {result.best_metric:.4f} at epoch {result.best_epoch}")
+        click.echo(f"best validation Dice (mean over channels, smoothed): {result.best_metric:.4f} "
+                   f"at epoch {result.best_epoch}")

@@ -75,6 +75,9 @@ class Trainer:
         cache: str = "disk",
         cache_dir: str | Path | None = None,
         validation_fraction: float = 0.2,
+        iterations_per_epoch: int | None = None,
+        time_limit_min: float | None = None,
+        metric_ema: float = 0.0,
     ) -> None:
         self.device = distributed.setup(resolve_device(device))
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
@@ -95,6 +98,10 @@ class Trainer:
         self.generator: torch.Generator | None = None
         self.fold, self.cache, self.cache_dir = fold, cache, cache_dir
         self.validation_fraction = validation_fraction  # 0: train on every case, keep the last weights
+        self.iterations_per_epoch = int(iterations_per_epoch) if iterations_per_epoch else None  # None: one pass
+        self.time_limit_s = float(time_limit_min) * 60 if time_limit_min else None
+        self.metric_ema = float(metric_ema)  # weight of the past in the smoothed Dice that picks the best model
+        self.setup_s = 0.0  # seconds spent preparing data before the first epoch (counts toward the time limit)
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
@@ -137,13 +144,27 @@ class Trainer:
         return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0, sampler=val_sampler)
 
     # -- steps ------------------------------------------------------------------------------
+    def _batches(self, loader):
+        """One pass over the loader, or ``iterations_per_epoch`` batches drawn from as many passes as needed."""
+        if self.iterations_per_epoch is None:
+            yield from loader
+            return
+        done = 0
+        while done < self.iterations_per_epoch:
+            for batch in loader:
+                yield batch
+                done += 1
+                if done == self.iterations_per_epoch:
+                    return
+
     def _train_epoch(self, loader, epoch: int) -> dict[str, float]:
-        """One pass over the training patches; also times data waiting vs the training step."""
+        """One epoch of training patches; also times data waiting vs the training step."""
         from tqdm.auto import tqdm
 
         self.network.train()
         losses, data_s, step_s, patches = [], 0.0, 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False,
+        bar = tqdm(self._batches(loader), desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False,
+                   total=self.iterations_per_epoch or len(loader),
                    disable=None if self.progress else True)  # None: no bars in non-TTY logs
         tick = time.perf_counter()
         for batch in bar:
@@ -162,8 +183,6 @@ class Trainer:
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
             tick = time.perf_counter()
             step_s += tick - started
-        if self.scheduler is not None:
-            self.scheduler.step()
         loss = distributed.mean_across_ranks(float(np.mean(losses)) if losses else float("nan"), self.device)
         return {"train_loss": loss, "data_s": round(data_s, 3), "step_s": round(step_s, 3), "patches": patches}
 
@@ -216,8 +235,34 @@ class Trainer:
         writer.writerows(history)
         write_text_atomic(self.run_dir / "metrics.csv", buffer.getvalue())
 
+    def _step_schedule(self, history: list[dict[str, float]]) -> None:
+        """Advance the learning-rate schedule; a time-limited one (``PolyLR``) also learns the time spent."""
+        if self.scheduler is None:
+            return
+        if hasattr(self.scheduler, "elapsed_s"):
+            self.scheduler.elapsed_s = self._spent(history)
+        self.scheduler.step()
+
+    def _spent(self, history: list[dict[str, float]]) -> float:
+        """Wall-clock seconds this run has used: data preparation of this session plus every epoch."""
+        return self.setup_s + sum(row.get("seconds", 0.0) for row in history)
+
+    def _out_of_time(self, history: list[dict[str, float]]) -> bool:
+        """Would one more epoch (at the pace so far) overrun the time limit? Agreed across ranks."""
+        if self.time_limit_s is None or not history:
+            return False
+        spent = self._spent(history)
+        pace = max(row.get("seconds", 0.0) for row in history[-3:])
+        stop = spent + pace > self.time_limit_s
+        return distributed.mean_across_ranks(float(stop), self.device) > 0
+
+    def _smoothed(self, history: list[dict[str, float]], dice: float) -> float:
+        """Exponential moving average of the validation Dice (nnU-Net picks its best model on one)."""
+        previous = next((row["dice_ema"] for row in reversed(history) if "dice_ema" in row), None)
+        return dice if previous is None else self.metric_ema * previous + (1 - self.metric_ema) * dice
+
     def run(self) -> TrainResult:
-        """Train to ``epochs``, checkpointing every epoch; SIGINT/SIGTERM stop after a checkpoint."""
+        """Train to ``epochs`` or the time limit, checkpointing every epoch; SIGINT/SIGTERM stop after a checkpoint."""
         from monai.utils import set_determinism
         from tqdm.auto import tqdm
 
@@ -230,7 +275,9 @@ class Trainer:
         if distributed.is_main_process():
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self._export_bundle_files()
+        setup_start = time.perf_counter()
         train_loader, val_loader = self._loaders()
+        self.setup_s = time.perf_counter() - setup_start
         state = load_training_state(self, self.resume_from) if self.resume_from else Progress()
         epochs = tqdm(range(state.epoch + 1, self.epochs + 1), desc="train", unit="epoch", initial=state.epoch,
                       total=self.epochs, disable=None if self.progress else True)
@@ -239,26 +286,33 @@ class Trainer:
                 if hasattr(train_loader.sampler, "set_epoch"):
                     train_loader.sampler.set_epoch(epoch)
                 start = time.perf_counter()
-                row: dict[str, float] = {"epoch": epoch, **self._train_epoch(train_loader, epoch)}
-                if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs):
+                row: dict[str, float] = {"epoch": epoch, **self._train_epoch(train_loader, epoch),
+                                         "lr": float(self.optimizer.param_groups[0]["lr"])}
+                last = epoch == self.epochs or self._out_of_time(
+                    [*state.history, {"seconds": time.perf_counter() - start}])
+                if len(val_loader) and (epoch % self.val_interval == 0 or last):
                     dice = self.validate(val_loader)
                     row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
-                    if row["dice_mean"] > state.best_metric:
-                        state.best_metric, state.best_epoch = row["dice_mean"], epoch
+                    row["dice_ema"] = self._smoothed(state.history, row["dice_mean"])
+                    if row["dice_ema"] > state.best_metric:
+                        state.best_metric, state.best_epoch = row["dice_ema"], epoch
                         self._save_model()
                 row["seconds"] = round(time.perf_counter() - start, 3)
                 state.history.append(row)
                 state.epoch = epoch
+                self._step_schedule(state.history)
                 save_training_state(self, state, self.run_dir / LAST)
                 self._write_metrics(state.history)
                 epochs.set_postfix(loss=f"{row['train_loss']:.3f}", best_dice=f"{max(state.best_metric, 0):.3f}")
+                if last and epoch < self.epochs:
+                    break  # the time limit: this epoch was validated and checkpointed as the last
                 if stop.signal is not None and epoch < self.epochs:
                     raise TrainingStopped(
                         f"stopped by {stop.name} after epoch {epoch} of {self.epochs}; checkpoint written; "
                         f"continue with: medseg train --resume {self.run_dir}", self.run_dir / LAST)
         if state.best_epoch == 0:  # no validation set: keep the last weights as the model
             self._save_model()
-            state.best_epoch = self.epochs
+            state.best_epoch = state.epoch
         if distributed.is_main_process():
             plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
         distributed.barrier()
