@@ -194,6 +194,7 @@ def _metadata(zoo: ZooConfig, name: str, mapping: tasks.Mapping, origin: str) ->
     by_medseg = {medseg_i: zoo_j for zoo_j, medseg_i in enumerate(mapping.input_order)}
     image["channel_def"] = {str(i): inputs[by_medseg[i]] for i in range(len(inputs))}
     pred["channel_def"] = {str(i): outputs[j] for i, j in enumerate(mapping.output_order)}
+    pred.setdefault("modality", "n/a")  # required by MONAI's metadata schema; some zoo bundles leave it out
     meta["zoo_name"] = meta.get("name", name)
     meta["name"] = name
     meta["medseg"] = {"dims": 3, "modalities": mapping.modalities, **mapping.schema}
