@@ -59,9 +59,9 @@ def test_each_sequence_reaches_its_zoo_channel_and_each_output_lands_as_its_brat
 @pytest.mark.real_data
 @pytest.mark.slow
 def test_infer_on_real_brats_writes_masks_slicer_segments_and_measurements(shared_data, tmp_path):
-    # the zoo's configs with the SegResNet shrunk (8 filters, two levels) so a 240x240x155 case runs in
+    # the zoo's configs with the SegResNet shrunk (8 filters, one level) so a 240x240x155 case runs in
     # seconds on CPU; the imported pipeline is the same as with the zoo's full network
-    zoo = zoo_folder(tmp_path / "zoo", network={"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]})
+    zoo = zoo_folder(tmp_path / "zoo", network={"init_filters": 8, "blocks_down": [1], "blocks_up": []})
     write_zoo_weights(zoo)
     _run("bundle", "import-zoo", str(zoo), "--output", str(tmp_path / "bt_zoo"))
     case = shared_data / "brats2018" / "Brats18_2013_2_1"
@@ -79,7 +79,10 @@ def test_infer_on_real_brats_writes_masks_slicer_segments_and_measurements(share
     assert (pred / "Brats18_2013_2_1.seg.nrrd").is_file()
     measurements = json.loads((pred / "Brats18_2013_2_1_measurements.json").read_text())
     assert measurements and (pred / "Brats18_2013_2_1_measurements.csv").is_file()
-    summary = json.loads(_run("evaluate", "--pred", str(pred), "--truth", str(shared_data / "brats2018"),
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    (truth / "Brats18_2013_2_1_seg.nii.gz").write_bytes((case / "Brats18_2013_2_1_seg.nii.gz").read_bytes())
+    summary = json.loads(_run("evaluate", "--pred", str(pred), "--truth", str(truth),
                               "--bundle", str(tmp_path / "bt_zoo"), "--json"))
     assert summary["cases"] == 1 and "WT" in summary["summary"]
     zipped = _run("bundle", "export", str(tmp_path / "bt_zoo"), "--format", "zip").strip()
