@@ -25,8 +25,11 @@ from medseg.cli.options import DEVICE, TRUST
               help="Continue a killed or stopped run from its last checkpoint.")
 @click.option("--nproc", type=int, default=1, show_default=True,
               help="Processes (GPUs) on this machine: relaunches itself under torchrun with DDP.")
+@click.option("--init-from", type=click.Path(path_type=Path), metavar="DIR",
+              help="Start from the weights of DIR (e.g. from `medseg bundle import-zoo`); same network only.")
 @TRUST
-def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides, resume, nproc, trust) -> None:
+def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides, resume, nproc, init_from,
+          trust) -> None:
     """Train BUNDLE; the run directory is itself a trained MONAI bundle.
 
     A checkpoint is written every epoch; SIGINT/SIGTERM stop after the current epoch's checkpoint,
@@ -45,7 +48,7 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides
         raise click.UsageError(f"--resume {resume} was not trained from bundle {bundle!r}")
     result = medseg.train(None if resume else bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
                           device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
-                          fold=fold, cache=cache)
+                          fold=fold, cache=cache, init_from=init_from)
     if not distributed.is_main_process():
         return
     click.echo(f"run directory: {result.run_dir}")
