@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-FIXTURE = Path(__file__).parent / "fixtures" / "zoo" / "brats_mri_segmentation"
+FIXTURES = Path(__file__).parent / "fixtures" / "zoo"
+FIXTURE = FIXTURES / "brats_mri_segmentation"
 ZOO_INPUTS = ("T1c", "T1", "T2", "FLAIR")  # the zoo's input channel order (its metadata.json)
 ZOO_OUTPUTS = ("TC", "WT", "ET")  # the zoo's output channel order
 # Each zoo output channel copies one zoo input channel: TC <- T1c, WT <- T1, ET <- FLAIR (T2 feeds nothing).

@@ -1,4 +1,4 @@
-"""`medseg bundle import-zoo` then `medseg infer`: the zoo's brats configs with weights built here.
+"""`medseg bundle import-zoo` then `medseg infer`: the zoo's real configs with weights built here.
 
 The weights route zoo input T1c to output TC, T1 to WT and FLAIR to ET (``tests/zoo_helpers.py``), so
 a case whose sequences are each bright in their own cube shows where every sequence went and which
@@ -8,14 +8,23 @@ label every output channel became.
 from __future__ import annotations
 
 import json
+import shutil
 
 import nibabel as nib
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from medseg.cli import main
-from tests.zoo_helpers import expected_labels, write_cube_case, write_zoo_weights, zoo_folder
+from tests.zoo_helpers import (
+    FIXTURES,
+    build_zoo_network,
+    expected_labels,
+    write_cube_case,
+    write_zoo_weights,
+    zoo_folder,
+)
 
 
 def _run(*args: str) -> str:
@@ -87,3 +96,24 @@ def test_infer_on_real_brats_writes_masks_slicer_segments_and_measurements(share
     assert summary["cases"] == 1 and "WT" in summary["summary"]
     zipped = _run("bundle", "export", str(tmp_path / "bt_zoo"), "--format", "zip").strip()
     assert zipped.endswith(".zip")
+
+
+@pytest.mark.real_data
+def test_spleen_ct_keeps_the_zoo_resampling_and_writes_on_the_ct_grid(shared_data, tmp_path):
+    zoo = tmp_path / "spleen_ct_segmentation"
+    shutil.copytree(FIXTURES / "spleen_ct_segmentation", zoo)
+    torch.manual_seed(0)
+    (zoo / "models").mkdir()
+    torch.save(build_zoo_network(zoo).state_dict(), zoo / "models" / "model.pt")  # random weights: geometry only
+    _run("bundle", "import-zoo", str(zoo), "--output", str(tmp_path / "spleen"))
+    config = json.loads((tmp_path / "spleen" / "configs" / "inference.json").read_text())
+    assert [step["_target_"].rsplit(".", 1)[-1] for step in config["preprocessing"]["steps"]] == [
+        "Orientationd", "Spacingd", "ScaleIntensityRanged"]
+    assert config["preprocessing"]["steps"][1]["pixdim"] == [1.5, 1.5, 2.0]
+    ct = shared_data / "msd_spleen_crop" / "sub-spleen2_ct.nii.gz"
+    _run("infer", str(tmp_path / "spleen"), "--input", str(ct), "--output-dir", str(tmp_path / "pred"),
+         "--device", "cpu")
+    out = nib.load(tmp_path / "pred" / "sub-spleen2_seg.nii.gz")
+    _same_grid(out, nib.load(ct))
+    assert set(np.unique(np.asarray(out.dataobj))) <= {0, 1}
+    assert (tmp_path / "pred" / "sub-spleen2.seg.nrrd").is_file()
