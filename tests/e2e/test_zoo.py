@@ -94,6 +94,7 @@ def test_infer_on_real_brats_writes_masks_slicer_segments_and_measurements(share
     summary = json.loads(_run("evaluate", "--pred", str(pred), "--truth", str(truth),
                               "--bundle", str(tmp_path / "bt_zoo"), "--json"))
     assert summary["cases"] == 1 and "WT" in summary["summary"]
+    assert _run("report", str(pred)).strip().endswith("index.html")
     zipped = _run("bundle", "export", str(tmp_path / "bt_zoo"), "--format", "zip").strip()
     assert zipped.endswith(".zip")
 

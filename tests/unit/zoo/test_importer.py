@@ -125,3 +125,28 @@ def test_an_unknown_bundle_is_mapped_with_a_note_of_what_was_guessed(zoo, tmp_pa
     assert [(c.name, c.values) for c in bundle.schema.channels] == [
         ("Tumor core", (1,)), ("Whole tumor", (2,)), ("Enhancing tumor", (3,))]
     assert bundle.metadata["zoo"]["notes"] == result.notes
+
+
+def test_a_name_is_fetched_through_monai_bundle_download(zoo, tmp_path, monkeypatch):
+    import shutil
+
+    import monai.bundle
+
+    calls = []
+
+    def fake_download(name, version, bundle_dir, **kwargs):  # MONAI's signature; no internet in tests
+        calls.append((name, version))
+        shutil.copytree(zoo, f"{bundle_dir}/{name}")
+
+    monkeypatch.setattr(monai.bundle, "download", fake_download)
+    result = import_zoo("brats_mri_segmentation", tmp_path / "out", version="0.4.2")
+    assert calls == [("brats_mri_segmentation", "0.4.2")]
+    assert "monai.bundle.download(name='brats_mri_segmentation'" in find_bundle(result.root).metadata["zoo"]["source"]
+
+    def offline(**kwargs):
+        raise ConnectionError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(monai.bundle, "download", offline)
+    with pytest.raises(BundleError, match="cannot download zoo bundle.*name resolution"):
+        import_zoo("brats_mri_segmentation", tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
