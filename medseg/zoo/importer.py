@@ -32,6 +32,7 @@ class ImportResult:
 
     root: Path
     name: str
+    mapping: tasks.Mapping
     imported: list[str] = field(default_factory=list)
     not_run: list[Expression] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -96,7 +97,7 @@ def _import_folder(folder: Path, output: Path, version: str | None, origin: str)
     largest = [schema_names[v] for v in post.largest_labels if v in schema_names]
     config = _inference_config(name, network, pre.steps, mapping.axcodes, roi, overlap, sw_batch, post.threshold,
                                largest)
-    result = ImportResult(output, name, notes=list(mapping.notes))
+    result = ImportResult(output, name, mapping, notes=list(mapping.notes))
     result.imported = _imported_lines(network, pre, post, mapping)
     used = {"network_def"} | {f"preprocessing#transforms#{i}" for i, _ in enumerate(zoo.transforms("preprocessing"))}
     result.not_run = [e for e in zoo.expressions() if not (e.file == "inference.json" and e.key in used)]
@@ -222,6 +223,22 @@ def _imported_lines(network: dict[str, Any], pre: translate.Preprocessing, post:
     return lines
 
 
+def _channel_lines(zoo: ZooConfig, mapping: tasks.Mapping) -> list[str]:
+    """Which medseg modality feeds each zoo input, and which label each zoo output becomes."""
+    inputs, outputs = zoo.channel_names("inputs"), zoo.channel_names("outputs")
+    lines = [f"- zoo input {j} ({name}) <- medseg modality `{mapping.modalities[mapping.input_order[j]]}`"
+             for j, name in enumerate(inputs)]
+    if mapping.schema["mode"] == "overlapping":
+        for i, zoo_j in enumerate(mapping.output_order):
+            channel = mapping.schema["channels"][i]
+            lines.append(f"- zoo output {zoo_j} ({outputs[zoo_j]}) -> region {channel['name']} (labels "
+                         f"{channel['values']}, painted as {channel['paint']})")
+    else:
+        lines += [f"- zoo output {lab['value']} ({outputs[lab['value']]}) -> label {lab['value']} {lab['name']}"
+                  for lab in mapping.schema["labels"]]
+    return lines
+
+
 def _readme(zoo: ZooConfig, name: str, origin: str, result: ImportResult) -> str:
     meta = zoo.metadata
     metrics = meta.get("eval_metrics", {})
@@ -233,7 +250,8 @@ def _readme(zoo: ZooConfig, name: str, origin: str, result: ImportResult) -> str
         f"- Intended use (the zoo's words): {meta.get('intended_use', 'not stated')}",
         "- Accuracy **as the zoo reports it** (metadata `eval_metrics`, not measured by medseg): "
         + (", ".join(f"{k} {v}" for k, v in metrics.items()) or "none reported"),
-        "", "## What medseg imported", "", *[f"- {line}" for line in result.imported],
+        "", "## Channels", "", *_channel_lines(zoo, result.mapping),
+        "", "## What medseg imported", "", *[f"- {line.strip()}" for line in result.imported],
         *([""] + [f"- note: {note}" for note in result.notes] if result.notes else []),
         "", "## The zoo's code that medseg does not run", "",
         "Every `$` expression and `_target_` component of the zoo's configs other than the above:", "",
