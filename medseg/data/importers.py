@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from medseg.bundles import Bundle, find_bundle
+from medseg.data.manifest import write_manifest
 from medseg.errors import InputError
+from medseg.io.dicom import is_dicom_folder
 from medseg.io.read import find_modalities, is_nifti, strip_nifti_suffix
 
 FORMATS_FILE = Path(__file__).with_name("formats.json")
@@ -225,8 +227,6 @@ def pair_folders(image_dir: Path, label_dir: Path | None) -> Imported:
         raise InputError("image folder not found", image_dir)
     if label_dir is not None and not label_dir.is_dir():
         raise InputError("mask folder not found", label_dir)
-    from medseg.io.dicom import is_dicom_folder
-
     images = sorted(p for p in image_dir.iterdir() if p.name.lower().endswith(IMAGE_SUFFIXES) or is_dicom_folder(p))
     labels = {_label_key(p): p for p in sorted(label_dir.iterdir())} if label_dir else {}
     entries = [Entry(_stem(p), [p], labels.get(_stem(p))) for p in images]
@@ -301,8 +301,6 @@ def write_imported(
     label_map: dict[int, int] | None = None,
 ) -> Path:
     """Map labels onto ``target``'s schema, assign folds and test cases, write the manifest."""
-    from medseg.data.manifest import write_manifest
-
     if not imported.cases:
         raise InputError("no labelled cases found", root)
     explicit = label_map or {}

@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medseg.engine.checkpoint import load_weights, save_checkpoint
 from medseg.errors import BundleError, OutputError
+from medseg.trust import seal
 from medseg.zoo import tasks, translate
 from medseg.zoo.configs import Expression, ZooConfig
+from medseg.zoo.network import ChannelMapped
 
 WRITERS = ("medseg.io.write.NiftiLabelWriter", "medseg.io.slicer.SlicerSegWriter", "medseg.io.slicer.ColorTableWriter",
            "medseg.measure.MeasurementWriter", "medseg.io.dicom_seg.DicomSegWriter")
@@ -70,10 +73,6 @@ def import_zoo(source: str | Path, output: str | Path, version: str | None = Non
 
 
 def _import_folder(folder: Path, output: Path, version: str | None, origin: str) -> ImportResult:
-    from medseg.engine.checkpoint import load_weights, save_checkpoint
-    from medseg.trust import seal
-    from medseg.zoo.network import ChannelMapped
-
     zoo = ZooConfig(folder)
     zoo_version = str(zoo.metadata.get("version", ""))
     if version is not None and zoo_version != version:

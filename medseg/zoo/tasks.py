@@ -93,13 +93,12 @@ def guessed_mapping(inputs: list[str], outputs: list[str], mode: str, source: Pa
     Exclusive (softmax/argmax): channel 0 is background, channel i is label i. Overlapping
     (sigmoid): channel i is its own region painted with label i + 1, later channels on top.
     """
-    from medseg.newbundle import PALETTE
-
+    palette = json.loads(TABLE.read_text())["_palette"]
     if not inputs or not outputs:
         raise BundleError("not in medseg's zoo table and its metadata names no input/output channels "
                           "(network_data_format channel_def): cannot map it", source)
     names = outputs[1:] if mode == "exclusive" else outputs
-    labels = [{"name": n, "value": i, "color": list(PALETTE[(i - 1) % len(PALETTE)])}
+    labels = [{"name": n, "value": i, "color": palette[(i - 1) % len(palette)]}
               for i, n in enumerate(names, start=1)]
     channels = [{"name": n, "values": [i], "paint": i} for i, n in enumerate(names, start=1)]
     schema = {"mode": mode, "labels": labels, **({"channels": channels} if mode == "overlapping" else {})}
