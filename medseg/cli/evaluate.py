@@ -15,15 +15,15 @@ import click
 @click.option("--bundle", required=True, help="Bundle whose label schema defines the structures.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Per-case CSV (default PRED/evaluation.csv).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
-@click.option("--tolerance-mm", type=float, default=2.0, show_default=True, help="Surface Dice tolerance (pixels for PNG predictions).")
+@click.option("--tolerance-mm", type=float, default=2.0, show_default=True,
+              help="Surface Dice tolerance (pixels for PNG predictions).")
 def evaluate(pred, truth, bundle, csv_path, as_json, tolerance_mm) -> None:
     """Dice, surface Dice, HD95 (mm), sensitivity and precision per label and region for every case."""
     from medseg.bundles import find_bundle
     from medseg.evaluate import evaluate_predictions
     from medseg.io.atomic import ensure_not_input, write_text_atomic
-    from medseg.metrics import EMPTY_RULES
-
     from medseg.io.masks import MaskCoding
+    from medseg.metrics import EMPTY_RULES
 
     source = find_bundle(bundle)
     coding = source.metadata.get("medseg", {}).get("mask_coding")  # bundle new: how the user's masks are coded
@@ -34,7 +34,8 @@ def evaluate(pred, truth, bundle, csv_path, as_json, tolerance_mm) -> None:
     write_text_atomic(csv_path, result.to_csv())
     if as_json:
         document = {"cases": len(result.rows), "summary": result.summary(), "metrics": result.metric_summary(),
-                    "surface_dice_tolerance_mm": tolerance_mm, "distance_units": result.units, "empty_rules": EMPTY_RULES, "per_case": result.rows}
+                    "surface_dice_tolerance_mm": tolerance_mm,
+                    "distance_units": result.units, "empty_rules": EMPTY_RULES, "per_case": result.rows}
         click.echo(json.dumps(_finite(document)))
     else:
         click.echo(result.table())
