@@ -53,10 +53,12 @@ def train(
     trust: bool = False,
     fold: int | None = None,
     cache: str | None = None,
+    time_limit: float | None = None,
 ):
     """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle.
 
-    ``resume`` continues the run directory from its last checkpoint (its configs, data and epoch
+    ``time_limit`` (minutes) bounds training: the learning rate decays over it and training stops
+    before it runs out. ``resume`` continues the run directory from its last checkpoint (its configs, data and epoch
     count as they were). A new run that fails before its first checkpoint leaves no run directory.
     Under torchrun every rank calls this; rank 0 alone creates the run directory and demo data.
     """
@@ -95,14 +97,15 @@ def train(
         if distributed.is_main_process():
             create_run_bundle(source, run_dir, settings)
         distributed.barrier()
-        return _run_trainer(Bundle(run_dir.resolve()), device, progress, trust)
+        return _run_trainer(Bundle(run_dir.resolve()), device, progress, trust, time_limit=time_limit)
     except BaseException:
         if created and distributed.is_main_process() and not (run_dir / LAST).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half run behind
         raise
 
 
-def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False):
+def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False,
+                 time_limit: float | None = None):
     from medseg.engine import distributed
     from medseg.errors import find_medseg_error
 
@@ -119,4 +122,8 @@ def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, r
         raise find_medseg_error(exc) or exc from exc
     trainer.progress = progress and distributed.is_main_process()
     trainer.resume_from = run_bundle.root / LAST if resume else None
+    if time_limit is not None:
+        if time_limit <= 0:
+            raise InputError(f"--time-limit must be positive minutes, got {time_limit:g}")
+        trainer.time_limit = float(time_limit)
     return trainer.run()

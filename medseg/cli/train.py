@@ -19,6 +19,8 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--cache", type=click.Choice(["auto", "disk", "memory", "none"]),
               help="Preprocessing cache (default: the bundle's; auto = memory when it fits a quarter of RAM, "
                    "else disk).")
+@click.option("--time-limit", type=float, metavar="MIN",
+              help="Bound training to MIN minutes (learning rate decays over them; stops in time).")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config key (a#b for nesting).")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
@@ -26,7 +28,8 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--nproc", type=int, default=1, show_default=True,
               help="Processes (GPUs) on this machine: relaunches itself under torchrun with DDP.")
 @TRUST
-def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides, resume, nproc, trust) -> None:
+def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, device, overrides, resume, nproc,
+          trust) -> None:
     """Train BUNDLE; the run directory is itself a trained MONAI bundle.
 
     A checkpoint is written every epoch; SIGINT/SIGTERM stop after the current epoch's checkpoint,
@@ -45,7 +48,7 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides
         raise click.UsageError(f"--resume {resume} was not trained from bundle {bundle!r}")
     result = medseg.train(None if resume else bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
                           device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
-                          fold=fold, cache=cache)
+                          fold=fold, cache=cache, time_limit=time_limit)
     if not distributed.is_main_process():
         return
     click.echo(f"run directory: {result.run_dir}")

@@ -299,6 +299,7 @@ def write_imported(
     seed: int = 0,
     test_fraction: float = 0.0,
     label_map: dict[int, int] | None = None,
+    mask_coding: dict[str, Any] | None = None,
 ) -> Path:
     """Map labels onto ``target``'s schema, assign folds and test cases, write the manifest."""
     from medseg.data.manifest import write_manifest
@@ -336,6 +337,8 @@ def write_imported(
         extra["label_map"] = {str(k): v for k, v in sorted(mapping.items())}
     if imported.channel_order:
         extra["channel_order"] = imported.channel_order
+    if mask_coding:
+        extra["mask_coding"] = mask_coding
     sections = {
         "training": [as_dict(e, fold_of[e.case_id]) for e in training],
         "validation": [],

@@ -238,8 +238,11 @@ def infer_coding(masks: Sequence[Path], labels: Sequence[tuple[str, LabelSpec]])
             f"{_unpack(k)} {100 * share[('rgb', k)]:.1f} %" for k in found[:12])]
         return _colour_coding(labels, found, share, lines, masks[0])
     found = sorted(k for _, k in counts)
+    main = sorted(sorted(found, key=lambda k: -share[("v", k)])[:6])
+    rest = sum(share[("v", k)] for k in found if k not in main)
     lines = [f"masks: grey/palette values in {sampled} mask(s): " + ", ".join(
-        f"{k} ({100 * share[('v', k)]:.1f} %)" for k in found[:12]) + (", ..." if len(found) > 12 else "")]
+        f"{k} ({100 * share[('v', k)]:.1f} %)" for k in main)
+        + (f" and {len(found) - len(main)} other value(s) ({100 * rest:.2f} %)" if rest or len(found) > 6 else "")]
     specs = [spec for _, spec in labels]
     if any(isinstance(s, tuple) for s in specs):
         raise InputError("the masks are grey, but --labels gives colours; give grey values (NAME=VALUE)", masks[0])
