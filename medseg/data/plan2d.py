@@ -135,7 +135,7 @@ def plan_2d(fp: Fingerprint2D, label_names: Sequence[str], resize: int | None = 
     # Patches of half the image side (multiples of 16 for 4 poolings, 128–256): several distinct views of
     # each image per epoch, and a 3×3 sliding window at inference; small images train whole.
     side = min(working)
-    patch = side if side <= 128 else int(np.clip(round(side / 2 / 16) * 16, 128, MAX_PATCH))
+    patch = MAX_PATCH * 4 if side <= 128 else int(np.clip(round(side / 2 / 16) * 16, 128, MAX_PATCH))
     patch_size = [min(patch, int(np.ceil(w / 16) * 16)) for w in working]
     batch = int(np.clip(PIXELS_PER_BATCH // (patch_size[0] * patch_size[1]), 2, 16))
     samples = int(np.clip(batch // 2, 1, 4))
