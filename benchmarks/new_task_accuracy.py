@@ -26,7 +26,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, benchmark_parser, table  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+SHARED = Path(os.environ.get("MEDSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
 DATASETS = {  # name: (folder, --labels as a user gives them, cases used (None: all))
     "isbi2012_em": ("isbi2012_em", ["membrane=0"], None),
     "montgomery_shenzhen": ("montgomery_shenzhen", ["lung"], 100),

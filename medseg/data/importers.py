@@ -45,7 +45,7 @@ class Entry:
 
     case_id: str
     images: list[Path]
-    label: Path | None = None
+    label: Path | list[Path] | None = None  # a list: one mask file per structure (``layouts``)
 
 
 @dataclass
@@ -277,15 +277,20 @@ def import_dataset(
     seed: int = 0,
     test_fraction: float = 0.0,
     label_map: dict[int, int] | None = None,
+    layout: str | None = None,
 ) -> Path:
-    """Import ``source`` (layout ``fmt``) for ``bundle`` and write the manifest to ``output``."""
+    """Import ``source`` (format ``fmt``; a folder may name a ``layout``) for ``bundle``, write the manifest."""
+    from medseg.data.layouts import import_layout
+
     if fmt not in IMPORTERS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}")
+    if layout is not None and fmt != "folder":
+        raise InputError(f"--layout is for the folder format, not {fmt!r}")
     source = Path(source)
     if not source.exists():
         raise InputError("dataset not found", source)
     target = find_bundle(bundle)
-    imported = IMPORTERS[fmt](source, target)
+    imported = import_layout(source, target, layout) if layout else IMPORTERS[fmt](source, target)
     root = Path(data_root) if data_root else (source.parent if source.is_file() else source)
     return write_imported(imported, target, output, root, folds, seed, test_fraction, label_map)
 
@@ -320,7 +325,9 @@ def write_imported(
 
     def as_dict(entry: Entry, fold: int | None = None) -> dict[str, Any]:
         item: dict[str, Any] = {"id": entry.case_id, "image": [_relative(p, root) for p in entry.images]}
-        if entry.label is not None:
+        if isinstance(entry.label, list):
+            item["label"] = [_relative(p, root) for p in entry.label]
+        elif entry.label is not None:
             item["label"] = _relative(entry.label, root)
         if fold is not None:
             item["fold"] = fold

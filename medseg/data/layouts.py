@@ -1,102 +1,74 @@
-"""Manifests for chest X-ray folders, written in place (no pixels copied; masks are resized on load).
+"""``medseg data import folder --layout``: folder layouts declared as data in ``formats.json``.
 
-Two layouts:
+A layout names the image folder, the accepted image suffixes, and either one mask folder paired
+by file name or one mask folder per structure of the bundle. The chest X-ray layouts are two of
+them (``data import-xray`` is this importer with ``--task chest_xray``):
 
 * ``structures`` (JSRT/SCR): ``images/<id>.png`` and ``masks/<structure>/<id>.png``, one binary mask
-  per structure, possibly at another resolution than the image (SCR masks are half size). Each case's
-  ``label`` is the list of its mask files in the bundle's channel order; the chain stacks them.
-* ``pairs`` (Montgomery/Shenzhen): ``images/<name>.png`` and ``masks/<name>.png`` with one lung
-  label (both lungs); masks are thresholded at 127 on load. Fit for lung-field scoring.
+  per structure, possibly at another resolution than the image (SCR masks are half size). Each
+  case's label is the list of its mask files in the bundle's channel order; the chain stacks them.
+* ``pairs`` (Montgomery/Shenzhen): ``images/<name>.png`` and ``masks/<name>.png`` with the same names.
+
+A missing mask is an error naming the image, not a silently unlabelled case. No pixels are copied.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from medseg.data.manifest import write_manifest
+from medseg.bundles import Bundle
 from medseg.errors import InputError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")
-SCR_STRUCTURES = ("right_lung", "left_lung", "heart", "right_clavicle", "left_clavicle")
+
+def layouts() -> dict[str, dict[str, Any]]:
+    from medseg.data.importers import formats
+
+    return formats()["formats"]["folder"]["layouts"]
 
 
-def _images(folder: Path) -> list[Path]:
+def _images(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     if not folder.is_dir():
-        raise InputError("expected an 'images' folder", folder)
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+        raise InputError(f"expected an '{folder.name}' folder", folder)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith("."))
     if not files:
-        raise InputError("no images (*.png, *.jpg, *.dcm) found", folder)
+        raise InputError(f"no images ({', '.join('*' + s for s in suffixes)}) found", folder)
     return files
 
 
-def _mask_for(folder: Path, image: Path) -> Path:
+def _mask_for(folder: Path, image: Path, suffixes: tuple[str, ...]) -> Path:
     """The mask with the image's stem (any image suffix); missing masks are errors, not skipped cases."""
-    for suffix in (image.suffix, *IMAGE_SUFFIXES):
+    for suffix in (image.suffix, *suffixes):
         candidate = folder / f"{image.stem}{suffix}"
         if candidate.is_file():
             return candidate
     raise InputError(f"no mask for image {image.name}", folder)
 
 
-def _split(entries: list[dict[str, Any]], test_fraction: float, seed: int) -> dict[str, list[dict[str, Any]]]:
-    """Seeded split by case id into training and test (the trainer carves its own validation)."""
-    ordered = sorted(entries, key=lambda e: e["id"])
-    random.Random(seed).shuffle(ordered)
-    n_test = round(len(ordered) * test_fraction)
-    return {"training": sorted(ordered[n_test:], key=lambda e: e["id"]),
-            "test": sorted(ordered[:n_test], key=lambda e: e["id"])}
+def bundle_structures(bundle: Bundle) -> list[str]:
+    """The structures a per-structure layout needs: the metadata's list, else the schema's channel names."""
+    return list(bundle.metadata.get("medseg", {}).get("structures") or bundle.schema.channel_names)
 
 
-def structure_entries(root: str | Path, structures: Sequence[str] = SCR_STRUCTURES) -> list[dict[str, Any]]:
-    """One entry per image of a ``structures`` layout, mask paths relative to ``root``."""
-    root = Path(root)
-    folders = [root / "masks" / name for name in structures]
-    for folder in folders:
-        if not folder.is_dir():
-            raise InputError(f"no mask folder for structure '{folder.name}'", folder)
-    return [
-        {"id": image.stem, "image": str(image.relative_to(root)),
-         "label": [str(_mask_for(folder, image).relative_to(root)) for folder in folders]}
-        for image in _images(root / "images")
-    ]
+def import_layout(source: Path, bundle: Bundle, layout: str):
+    """Cases of a folder in ``layout`` for ``bundle`` (an ``importers.Imported``)."""
+    from medseg.data.importers import Entry, Imported
 
-
-def pair_entries(root: str | Path) -> list[dict[str, Any]]:
-    """One entry per image of a ``pairs`` layout (``images/`` and ``masks/`` with the same names)."""
-    root = Path(root)
-    masks = root / "masks"
-    if not masks.is_dir():
-        raise InputError("expected a 'masks' folder", masks)
-    return [
-        {"id": image.stem, "image": str(image.relative_to(root)),
-         "label": str(_mask_for(masks, image).relative_to(root))}
-        for image in _images(root / "images")
-    ]
-
-
-def import_xray_folder(
-    root: str | Path,
-    output: str | Path,
-    layout: str = "structures",
-    structures: Sequence[str] = SCR_STRUCTURES,
-    test_fraction: float = 0.0,
-    seed: int = 0,
-) -> Path:
-    """Write a manifest for an X-ray folder; ``data_root`` is absolute so the manifest can live anywhere."""
-    root = Path(root).resolve()
-    if layout == "structures":
-        entries = structure_entries(root, structures)
-    elif layout == "pairs":
-        entries = pair_entries(root)
+    known = layouts()
+    if layout not in known:
+        raise InputError(f"unknown layout {layout!r} ({' or '.join(known)})", source)
+    spec = known[layout]
+    suffixes = tuple(spec["image_suffixes"])
+    images = _images(source / spec["images"], suffixes)
+    if "structure_masks" in spec:
+        folders = [source / spec["structure_masks"].format(structure=name) for name in bundle_structures(bundle)]
+        for folder in folders:
+            if not folder.is_dir():
+                raise InputError(f"no mask folder for structure '{folder.name}'", folder)
+        entries = [Entry(image.stem, [image], [_mask_for(f, image, suffixes) for f in folders]) for image in images]
     else:
-        raise InputError(f"unknown layout {layout!r} (structures or pairs)", root)
-    if not 0.0 <= test_fraction < 1.0:
-        raise InputError(f"test fraction must be in [0, 1), got {test_fraction}", root)
-    sections = _split(entries, test_fraction, seed)
-    extra = {"data_root": str(root), "layout": layout}
-    if layout == "structures":
-        extra["structures"] = list(structures)
-    return write_manifest(output, sections, **extra)
+        masks = source / spec["masks"]
+        if not masks.is_dir():
+            raise InputError(f"expected a '{spec['masks']}' folder", masks)
+        entries = [Entry(image.stem, [image], _mask_for(masks, image, suffixes)) for image in images]
+    return Imported(entries, variant=f"folder/{layout}")
