@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from medseg.bundles import Bundle, find_bundle
+from medseg.data.layouts import layout_cases
+from medseg.data.manifest import write_manifest
 from medseg.errors import InputError
+from medseg.io.dicom import is_dicom_folder
 from medseg.io.read import find_modalities, is_nifti, strip_nifti_suffix
 
 FORMATS_FILE = Path(__file__).with_name("formats.json")
@@ -225,8 +228,6 @@ def pair_folders(image_dir: Path, label_dir: Path | None) -> Imported:
         raise InputError("image folder not found", image_dir)
     if label_dir is not None and not label_dir.is_dir():
         raise InputError("mask folder not found", label_dir)
-    from medseg.io.dicom import is_dicom_folder
-
     images = sorted(p for p in image_dir.iterdir() if p.name.lower().endswith(IMAGE_SUFFIXES) or is_dicom_folder(p))
     labels = {_label_key(p): p for p in sorted(label_dir.iterdir())} if label_dir else {}
     entries = [Entry(_stem(p), [p], labels.get(_stem(p))) for p in images]
@@ -280,8 +281,6 @@ def import_dataset(
     layout: str | None = None,
 ) -> Path:
     """Import ``source`` (format ``fmt``; a folder may name a ``layout``) for ``bundle``, write the manifest."""
-    from medseg.data.layouts import import_layout
-
     if fmt not in IMPORTERS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}")
     if layout is not None and fmt != "folder":
@@ -290,7 +289,10 @@ def import_dataset(
     if not source.exists():
         raise InputError("dataset not found", source)
     target = find_bundle(bundle)
-    imported = import_layout(source, target, layout) if layout else IMPORTERS[fmt](source, target)
+    if layout:
+        imported = Imported([Entry(*case) for case in layout_cases(source, target, layout)], variant=f"folder/{layout}")
+    else:
+        imported = IMPORTERS[fmt](source, target)
     root = Path(data_root) if data_root else (source.parent if source.is_file() else source)
     return write_imported(imported, target, output, root, folds, seed, test_fraction, label_map)
 
@@ -307,8 +309,6 @@ def write_imported(
     mask_coding: dict[str, Any] | None = None,
 ) -> Path:
     """Map labels onto ``target``'s schema, assign folds and test cases, write the manifest."""
-    from medseg.data.manifest import write_manifest
-
     if not imported.cases:
         raise InputError("no labelled cases found", root)
     explicit = label_map or {}

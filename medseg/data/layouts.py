@@ -14,17 +14,21 @@ A missing mask is an error naming the image, not a silently unlabelled case. No 
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from medseg.bundles import Bundle
 from medseg.errors import InputError
 
+FORMATS_FILE = Path(__file__).with_name("formats.json")
+Case = tuple[str, list[Path], Path | list[Path]]  # case id, image files, mask file (or one per structure)
 
+
+@cache
 def layouts() -> dict[str, dict[str, Any]]:
-    from medseg.data.importers import formats
-
-    return formats()["formats"]["folder"]["layouts"]
+    return json.loads(FORMATS_FILE.read_text())["formats"]["folder"]["layouts"]
 
 
 def _images(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
@@ -50,10 +54,8 @@ def bundle_structures(bundle: Bundle) -> list[str]:
     return list(bundle.metadata.get("medseg", {}).get("structures") or bundle.schema.channel_names)
 
 
-def import_layout(source: Path, bundle: Bundle, layout: str):
-    """Cases of a folder in ``layout`` for ``bundle`` (an ``importers.Imported``)."""
-    from medseg.data.importers import Entry, Imported
-
+def layout_cases(source: Path, bundle: Bundle, layout: str) -> list[Case]:
+    """Cases of a folder in ``layout`` for ``bundle``."""
     known = layouts()
     if layout not in known:
         raise InputError(f"unknown layout {layout!r} ({' or '.join(known)})", source)
@@ -65,10 +67,9 @@ def import_layout(source: Path, bundle: Bundle, layout: str):
         for folder in folders:
             if not folder.is_dir():
                 raise InputError(f"no mask folder for structure '{folder.name}'", folder)
-        entries = [Entry(image.stem, [image], [_mask_for(f, image, suffixes) for f in folders]) for image in images]
+        return [(image.stem, [image], [_mask_for(f, image, suffixes) for f in folders]) for image in images]
     else:
         masks = source / spec["masks"]
         if not masks.is_dir():
             raise InputError(f"expected a '{spec['masks']}' folder", masks)
-        entries = [Entry(image.stem, [image], _mask_for(masks, image, suffixes)) for image in images]
-    return Imported(entries, variant=f"folder/{layout}")
+    return [(image.stem, [image], _mask_for(masks, image, suffixes)) for image in images]

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from medseg.data.check import read_header
 from medseg.errors import InputError
 from medseg.io.masks import MaskCoding, read_mask
 
@@ -103,8 +104,6 @@ def has_handedness(label_names: Sequence[str]) -> bool:
 def fingerprint(images: Sequence[Path], masks: Sequence[Path], coding: MaskCoding) -> Fingerprint2D:
     """Sizes, channels and bit depth from the image headers; foreground and thinness from sampled masks."""
     from scipy import ndimage
-
-    from medseg.data.check import read_header
 
     sizes, channels, bits, spacing = [], 1, 8, (1.0, 1.0)
     for path in images[:SAMPLE]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from medseg.errors import InputError
+from medseg.io.validate import read_voxels
 
 BITMAP_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 SAMPLE = 200  # masks read to learn their values
@@ -109,8 +110,6 @@ def read_stored(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise InputError("file not found", path)
     if not is_bitmap(path):
-        from medseg.io.validate import read_voxels
-
         array = np.asarray(read_voxels(path))
         squeezed = np.squeeze(array)
         if squeezed.ndim != 2:
