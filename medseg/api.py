@@ -55,12 +55,14 @@ def train(
     fold: int | None = None,
     cache: str | None = None,
     init_from: str | Path | None = None,
+    time_limit: float | None = None,
 ):
     """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle.
 
-    ``resume`` continues the run directory from its last checkpoint (its configs, data and epoch
-    count as they were); ``bundle``, if also given, must be the one the run was trained from. A new
-    run that fails before its first checkpoint leaves no run directory.
+    ``time_limit`` (minutes) bounds training: the learning rate decays over it and training stops
+    before it runs out. ``resume`` continues the run directory from its last checkpoint (its configs,
+    data and epoch count as they were); ``bundle``, if also given, must be the one the run was trained
+    from. A new run that fails before its first checkpoint leaves no run directory.
     Under torchrun every rank calls this; rank 0 alone creates the run directory and demo data.
     ``init_from``: a bundle or run directory (e.g. ``medseg bundle import-zoo``) whose weights the
     network starts from; it must be the same network with the same modalities and output channels.
@@ -101,7 +103,7 @@ def train(
         if distributed.is_main_process():
             create_run_bundle(source, run_dir, settings)
         distributed.barrier()
-        return _run_trainer(Bundle(run_dir.resolve()), device, progress, trust, init=init)
+        return _run_trainer(Bundle(run_dir.resolve()), device, progress, trust, init=init, time_limit=time_limit)
     except BaseException:
         if created and distributed.is_main_process() and not (run_dir / LAST).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half run behind
@@ -120,7 +122,7 @@ def _init_bundle(source: Bundle, init_from: str | Path) -> Bundle:
 
 
 def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False,
-                 init: Bundle | None = None):
+                 init: Bundle | None = None, time_limit: float | None = None):
     if resume and not (run_bundle.root / LAST).is_file():
         raise InputError(f"nothing to resume: no {LAST} (not a medseg run directory?)", run_bundle.root)
     from monai.utils import set_determinism
@@ -136,4 +138,8 @@ def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, r
         init_weights(distributed.unwrap(trainer.network), init.root)
     trainer.progress = progress and distributed.is_main_process()
     trainer.resume_from = run_bundle.root / LAST if resume else None
+    if time_limit is not None:
+        if time_limit <= 0:
+            raise InputError(f"--time-limit must be positive minutes, got {time_limit:g}")
+        trainer.time_limit = float(time_limit)
     return trainer.run()
