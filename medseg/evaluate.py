@@ -153,6 +153,19 @@ def _spacing(image, shape: tuple[int, ...]) -> tuple[float, ...]:
     return kept if len(kept) == len(shape) else tuple(float(z) for z in zooms[: len(shape)])
 
 
+def _sequences(pred_dir: Path, case: str) -> dict[str, str]:
+    """The input sequences a case was segmented from (``sequences`` column), as inference recorded
+    them in ``<case>_measurements.json``; nothing when it did not."""
+    import json
+
+    path = pred_dir / f"{case}_measurements.json"
+    try:
+        sequences = json.loads(path.read_text()).get("sequences") if path.is_file() else None
+    except (OSError, ValueError):
+        sequences = None
+    return {"sequences": "+".join(sequences)} if sequences else {}
+
+
 def evaluate_predictions(
     pred_dir: str | Path, truth: str | Path, schema: LabelSchema, modalities: list[str] = (),
     tolerance_mm: float = 2.0,
@@ -174,7 +187,8 @@ def evaluate_predictions(
         if not np.allclose(pred_image.affine, truth_image.affine, atol=AFFINE_TOLERANCE):
             raise InputError("prediction affine differs from the truth's (not on the same grid)", pred_path)
         spacing = _spacing(truth_image, truth_data.shape)
-        rows.append({"case": case, **case_metrics(pred, truth_data, schema, spacing, tolerance_mm)})
+        rows.append({"case": case, **_sequences(pred_path.parent, case),
+                     **case_metrics(pred, truth_data, schema, spacing, tolerance_mm)})
     inputs = [p for _, pred_path, truth_path in pairs for p in (pred_path, truth_path)]
     return Evaluation(rows, [name for name, _ in _structures(schema)],
                       [*inputs, *([Path(truth)] if Path(truth).is_file() else [])], tolerance_mm)

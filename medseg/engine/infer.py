@@ -193,7 +193,8 @@ class Predictor:
         if self.postprocessing is not None:
             voxel_size = voxel_volume(viewer_affine(load_nifti_header(case.reference)), self.spatial_dims)
             label = self.postprocessing.on_label(label, self.schema, voxel_size)
-        return Prediction(case, label, probabilities, self.schema, masks)
+        sequences = tuple(m for m in self.modalities if m not in case.missing)
+        return Prediction(case, label, probabilities, self.schema, masks, sequences)
 
     def grid_probabilities(self, case: CaseFiles) -> np.ndarray:
         """This network's probabilities (C, *spatial) on the case's own grid (preprocessing inverted)."""

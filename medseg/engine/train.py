@@ -105,8 +105,12 @@ class Trainer:
 
         manifest = load_manifest(self.datalist, modalities=self.modalities)
         in_channels = next(p for p in self.network.parameters() if p.dim() > 1).shape[1]
+        from medseg.bundles import Bundle
+        from medseg.modalities import ModalitySubsets
+
+        subsets = ModalitySubsets.from_metadata(Bundle(self.bundle_root).metadata)  # studies may lack sequences
         problems = check_manifest(manifest, self.schema, int(in_channels), len(self.roi_size),
-                                  sections=("training", "validation"))
+                                  sections=("training", "validation"), subsets=subsets)
         if problems:
             raise problems_error(problems, manifest.path)
         train_cases, val_cases = manifest.train_validation_split(self.validation_fraction, seed=self.seed,
