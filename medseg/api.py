@@ -68,7 +68,7 @@ def train(
         if data is not None or demo or overrides or epochs is not None or output_dir is not None:
             raise InputError("--resume continues a run as it was configured: drop --data/--demo/--epochs/"
                              "--override/--output-dir", resume)
-        return _run_trainer(find_bundle(resume), device, progress, trust, resume=True)
+        return _finish(_run_trainer(find_bundle(resume), device, progress, trust, resume=True), device)
     if bundle is None:
         raise InputError("name a bundle to train (or --resume RUN_DIR)")
     source = find_bundle(bundle)
@@ -95,11 +95,24 @@ def train(
         if distributed.is_main_process():
             create_run_bundle(source, run_dir, settings)
         distributed.barrier()
-        return _run_trainer(Bundle(run_dir.resolve()), device, progress, trust)
+        return _finish(_run_trainer(Bundle(run_dir.resolve()), device, progress, trust), device)
     except BaseException:
         if created and distributed.is_main_process() and not (run_dir / LAST).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half run behind
         raise
+
+
+def _finish(result, device: str):
+    """After training: choose the post-processing on the run's validation cases (e.g. small enhancing
+    tumour relabelled as necrosis) when the bundle declares a search (``medseg.postchoice``)."""
+    from medseg.engine import distributed
+
+    if distributed.is_main_process():
+        from medseg.postchoice import choose_postprocessing
+
+        choose_postprocessing(result.run_dir, device=device)
+    distributed.barrier()
+    return result
 
 
 def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False):

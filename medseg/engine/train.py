@@ -115,6 +115,10 @@ class Trainer:
             raise problems_error(problems, manifest.path)
         train_cases, val_cases = manifest.train_validation_split(self.validation_fraction, seed=self.seed,
                                                                  fold=self.fold)
+        if distributed.is_main_process():
+            from medseg.provenance import record_training_data
+
+            record_training_data(self.run_dir, manifest.path, train_cases, val_cases, self.fold)
         try:
             train_ds = make_dataset([manifest.item(c) for c in train_cases], self.train_transforms, self.cache,
                                     self.cache_dir)
@@ -265,5 +269,8 @@ class Trainer:
             state.best_epoch = self.epochs
         if distributed.is_main_process():
             plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
+            from medseg.provenance import write_run_readme
+
+            write_run_readme(self.run_dir, self.bundle_root, state.history, state.best_epoch)  # its own Dice
         distributed.barrier()
         return TrainResult(self.run_dir, state.best_metric, state.best_epoch, state.history)
