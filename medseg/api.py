@@ -6,19 +6,20 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from medseg.bundles import REPO_BUNDLES, Bundle, find_bundle
-from medseg.errors import InputError
-from medseg.runs import LAST, create_run_bundle, default_cache_dir, default_run_dir
-
-REPO_MANIFESTS = REPO_BUNDLES.parent / "data_manifests"
+from medseg.bundles import Bundle, find_bundle
+from medseg.data.synthetic import write_demo_dataset
+from medseg.engine import distributed
+from medseg.engine.device import resolve_device
+from medseg.errors import InputError, find_medseg_error
+from medseg.locations import REPO_MANIFESTS, default_cache_dir
+from medseg.postchoice import choose_postprocessing
+from medseg.runs import LAST, create_run_bundle, default_run_dir
 
 
 def write_demo_data(bundle_name: str, output: str | Path, seed: int = 0) -> Path:
     """Write the built-in phantoms for a bundle into ``output``; return their manifest."""
     if bundle_name != "brain_tumor":
         raise InputError(f"no built-in demo data for bundle '{bundle_name}'", bundle_name)
-    from medseg.data.synthetic import write_demo_dataset
-
     return write_demo_dataset(output, seed=seed)
 
 
@@ -57,18 +58,19 @@ def train(
     """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle.
 
     ``resume`` continues the run directory from its last checkpoint (its configs, data and epoch
-    count as they were). A new run that fails before its first checkpoint leaves no run directory.
+    count as they were); ``bundle``, if also given, must be the one the run was trained from. A new
+    run that fails before its first checkpoint leaves no run directory.
     Under torchrun every rank calls this; rank 0 alone creates the run directory and demo data.
     """
-    from medseg.engine import distributed
-    from medseg.engine.device import resolve_device
-
     distributed.setup(resolve_device(device))  # fail before any data is generated or read
     if resume is not None:
         if data is not None or demo or overrides or epochs is not None or output_dir is not None:
             raise InputError("--resume continues a run as it was configured: drop --data/--demo/--epochs/"
                              "--override/--output-dir", resume)
-        return _finish(_run_trainer(find_bundle(resume), device, progress, trust, resume=True), device)
+        run = find_bundle(resume)
+        if bundle is not None and find_bundle(bundle).name != run.name:
+            raise InputError(f"--resume {resume} was not trained from bundle {bundle!r}", resume)
+        return _finish(_run_trainer(run, device, progress, trust, resume=True), device)
     if bundle is None:
         raise InputError("name a bundle to train (or --resume RUN_DIR)")
     source = find_bundle(bundle)
@@ -105,20 +107,13 @@ def train(
 def _finish(result, device: str):
     """After training: choose the post-processing on the run's validation cases (e.g. small enhancing
     tumour relabelled as necrosis) when the bundle declares a search (``medseg.postchoice``)."""
-    from medseg.engine import distributed
-
     if distributed.is_main_process():
-        from medseg.postchoice import choose_postprocessing
-
         choose_postprocessing(result.run_dir, device=device)
     distributed.barrier()
     return result
 
 
 def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False):
-    from medseg.engine import distributed
-    from medseg.errors import find_medseg_error
-
     if resume and not (run_bundle.root / LAST).is_file():
         raise InputError(f"nothing to resume: no {LAST} (not a medseg run directory?)", run_bundle.root)
     from monai.utils import set_determinism

@@ -13,11 +13,15 @@ import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from medseg.data.manifest import load_manifest
 from medseg.errors import InputError
+from medseg.io.atomic import ensure_not_input, write_text_atomic
 from medseg.io.read import AFFINE_TOLERANCE, case_id_from_path, is_nifti, load_nifti_header
+from medseg.io.validate import check_voxels, read_voxels
 from medseg.labels import LabelSchema
 from medseg.metrics import EMPTY_RULES, METRICS, dice, structure_metrics, summarise
 
@@ -49,8 +53,6 @@ def case_metrics(
 
 
 def _read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | None = None):
-    from medseg.io.validate import check_voxels, read_voxels
-
     image = load_nifti_header(path)
     data = read_voxels(path)
     check_voxels(data, path, allow_blank=True, what="label")
@@ -67,8 +69,6 @@ def _read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | Non
 def _truth_files(truth: Path, schema_modalities: list[str]) -> tuple[dict[str, Path], bool]:
     """Truth labels by case id, and whether every one of them must be predicted."""
     if truth.is_file() and truth.suffix == ".json":
-        from medseg.data.manifest import load_manifest
-
         manifest = load_manifest(truth, modalities=schema_modalities)
         return {c.case_id: c.label for c in manifest.all_cases() if c.label is not None}, False
     if truth.is_dir():
@@ -118,6 +118,17 @@ class Evaluation:
     def _stats(self, column: str) -> dict[str, float]:
         return summarise([float(row[column]) for row in self.rows])
 
+    def document(self) -> dict[str, Any]:
+        """The machine-readable summary (``medseg evaluate --json``); undefined metrics are ``None``."""
+        return _finite({"cases": len(self.rows), "summary": self.summary(), "metrics": self.metric_summary(),
+                        "surface_dice_tolerance_mm": self.tolerance_mm, "empty_rules": EMPTY_RULES,
+                        "per_case": self.rows})
+
+    def write_csv(self, path: str | Path) -> Path:
+        """The per-case CSV, written atomically; refuses to replace any file the evaluation read."""
+        ensure_not_input(path, self.inputs)
+        return write_text_atomic(path, self.to_csv())
+
     def to_csv(self) -> str:
         buffer = io.StringIO()
         columns = list(dict.fromkeys(key for row in self.rows for key in row)) or ["case"]
@@ -138,6 +149,17 @@ class Evaluation:
         lines.append(f"mean ± std (median); surface Dice at {self.tolerance_mm:g} mm; HD95 in mm.")
         lines.append(f"Empty masks: {EMPTY_RULES}")
         return "\n".join(lines)
+
+
+def _finite(value: Any) -> Any:
+    """NaN (an undefined metric) becomes ``None`` (JSON null)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _cell(stats: dict[str, float]) -> str:
@@ -174,8 +196,6 @@ def evaluate_predictions(
     rows: list[dict[str, float | str]] = []
     label_map = {}
     if Path(truth).suffix == ".json":
-        from medseg.data.manifest import load_manifest
-
         label_map = load_manifest(truth, modalities=list(modalities)).label_map
     pairs = pair_predictions(Path(pred_dir), Path(truth), modalities)
     for case, pred_path, truth_path in pairs:

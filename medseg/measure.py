@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from medseg.errors import MedsegWarning
 from medseg.io.atomic import ensure_not_input, write_text_atomic
 from medseg.io.geometry import viewer_affine, voxel_to_world, voxel_volume
 from medseg.io.read import load_nifti_header
 from medseg.io.write import Prediction
 from medseg.labels import LabelSchema
+from medseg.plausibility import PlausibilityLimits, implausible_message, sanity_figures
 
 CSV_FIELDS = ("structure", "values", "voxels", "volume_ml", "area_mm2", "centroid_ras", "bbox_min_ras", "bbox_max_ras")
 
@@ -92,8 +94,6 @@ class MeasurementWriter:
     """
 
     def __init__(self, threshold: float = 0.5, plausibility: dict[str, Any] | None = None) -> None:
-        from medseg.plausibility import PlausibilityLimits
-
         self.threshold = threshold
         # sanity figures and their limits (``medseg.plausibility``); None: no figures
         self.plausibility = PlausibilityLimits(**plausibility) if plausibility else None
@@ -124,9 +124,6 @@ class MeasurementWriter:
     def _sanity(self, prediction: Prediction, affine: np.ndarray) -> dict[str, Any]:
         """``medseg.plausibility`` figures on the reference image; a warning when implausible."""
         import warnings
-
-        from medseg.errors import MedsegWarning
-        from medseg.plausibility import implausible_message, sanity_figures
 
         image = np.asarray(load_nifti_header(prediction.case.reference).dataobj)
         voxel_ml = voxel_volume(affine, 3) / 1000.0

@@ -17,8 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from medseg.bundles import Bundle, verify_bundle
+from medseg.data.check import PLANAR_SUFFIXES, read_header, voxels
+from medseg.data.importers import pair_folders, write_imported
 from medseg.errors import BundleError, InputError, OutputError
 from medseg.io.atomic import write_text_atomic
+from medseg.trust import seal
 
 PALETTE = [(230, 60, 50), (90, 200, 80), (250, 220, 40), (60, 120, 230), (240, 140, 40), (160, 80, 200),
            (70, 210, 210), (240, 100, 200), (150, 150, 60), (120, 70, 40)]
@@ -41,8 +45,6 @@ def _fill(template: str, **values: Any) -> str:
 
 def _inspect(image: Path, dims: int | None) -> tuple[int, int]:
     """(spatial dims, channels) of the first image; PNG/JPEG/TIFF are 2D, a NIfTI with one slice too."""
-    from medseg.data.check import PLANAR_SUFFIXES, read_header
-
     header = read_header(image, 3)
     guessed = 2 if image.name.lower().endswith(PLANAR_SUFFIXES) or header.spatial[2] == 1 else 3
     dims = dims or guessed
@@ -58,8 +60,6 @@ def mask_label_map(masks: list[Path], n_labels: int, dims: int) -> dict[int, int
     Identity when masks already hold 1..N; for one label, 8-bit masks are thresholded at 128 (resized
     masks carry intermediate values at edges); otherwise N distinct values map in sorted order to 1..N.
     """
-    from medseg.data.check import read_header, voxels
-
     values: set[int] = set()
     for path in masks[:MASK_SAMPLE]:
         array = voxels(read_header(path, dims), label=True)
@@ -153,9 +153,6 @@ def new_bundle(
     label_map: dict[int, int] | None = None,
 ) -> Path:
     """Write bundle ``name`` (default ``./name``) for the pairs in ``images``/``masks``; return its folder."""
-    from medseg.bundles import Bundle, verify_bundle
-    from medseg.data.importers import pair_folders, write_imported
-
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]*", name):
         raise BundleError(f"bundle name {name!r}: use letters, digits, '_' or '-', starting with a letter")
     labels = [label.strip() for label in labels if label.strip()]
@@ -198,7 +195,5 @@ def new_bundle(
     verify_bundle(bundle)
     data_root = Path(os.path.commonpath([os.path.abspath(images), os.path.abspath(masks)]))
     write_imported(imported, bundle, root / "dataset.json", data_root, label_map=mapping)
-    from medseg.trust import seal
-
     seal(root)  # medseg wrote these configs from its own templates, so they run without --trust
     return root

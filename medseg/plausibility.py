@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from medseg.labels import LabelSchema
+from medseg.transforms.background import constant_background
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,6 @@ def brain_mask(image: np.ndarray) -> np.ndarray:
     """Voxels of the (skull-stripped) input that are not background: 0, or a constant corner value
     for data z-scored upstream (``medseg.transforms.background``)."""
     import torch
-
-    from medseg.transforms.background import constant_background
 
     value = constant_background(torch.as_tensor(np.ascontiguousarray(image)))
     return image != (0 if value is None else value)

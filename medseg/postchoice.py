@@ -20,9 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from medseg.bundles import Bundle
+from medseg.data.manifest import load_manifest
+from medseg.engine.infer import Predictor
+from medseg.evaluate import _read_label, score_case
 from medseg.io.atomic import write_text_atomic
 from medseg.labels import LabelSchema
 from medseg.postprocess import PostProcessing
+from medseg.provenance import DATA_RECORD, append_to_run_readme
+from medseg.trust import seal
 
 
 def candidate_rules(search: dict[str, Any]) -> list[dict[str, Any]]:
@@ -37,8 +43,6 @@ def candidate_rules(search: dict[str, Any]) -> list[dict[str, Any]]:
 
 def objective(pred: np.ndarray, truth: np.ndarray, schema: LabelSchema) -> float:
     """Mean Dice over the regions (BraTS WT/TC/ET), or over the labels for an exclusive schema."""
-    from medseg.evaluate import score_case
-
     scores = score_case(pred, truth, schema)
     names = [r.name for r in schema.regions] or [label.name for label in schema.labels]
     return float(np.mean([scores[name] for name in names]))
@@ -62,11 +66,6 @@ def choose(predictions: list[tuple[np.ndarray, np.ndarray]], schema: LabelSchema
 
 def validation_predictions(run_dir: Path, device: str = "cpu") -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
     """The run's label maps and the truths of its validation cases (``training_data.json``)."""
-    from medseg.data.manifest import load_manifest
-    from medseg.engine.infer import Predictor
-    from medseg.evaluate import _read_label
-    from medseg.provenance import DATA_RECORD
-
     record = json.loads((run_dir / DATA_RECORD).read_text())
     predictor = Predictor.from_bundle(run_dir, device=device)
     manifest = load_manifest(record["manifest"], modalities=predictor.modalities)
@@ -84,10 +83,6 @@ def validation_predictions(run_dir: Path, device: str = "cpu") -> tuple[list[tup
 def choose_postprocessing(run_dir: str | Path, device: str = "cpu") -> dict[str, Any] | None:
     """Choose and record the run's post-processing; ``None`` when its bundle declares no search or
     it has no validation cases."""
-    from medseg.bundles import Bundle
-    from medseg.provenance import append_to_run_readme
-    from medseg.trust import seal
-
     run_dir = Path(run_dir)
     bundle = Bundle(run_dir.resolve())
     search = bundle.parser("inference", "train").get("postprocessing_search")

@@ -20,6 +20,7 @@ from typing import Any
 
 from medseg.io.atomic import write_text_atomic
 from medseg.io.read import CaseFiles
+from medseg.trust import shipped_roots
 
 DATA_RECORD = "training_data.json"
 MEASURED_HEADING = "## Measured"
@@ -84,8 +85,6 @@ def write_run_readme(run_dir: Path, bundle_root: Path, history: Sequence[dict[st
 
     A run trained inside a shipped bundle's own folder (``monai.bundle run`` with its defaults)
     leaves the shipped README alone."""
-    from medseg.trust import shipped_roots
-
     run_dir = Path(run_dir).resolve()
     if any(run_dir.is_relative_to(root) for root in shipped_roots()):
         return None

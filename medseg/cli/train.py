@@ -41,9 +41,7 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides
         import sys
 
         sys.exit(subprocess.call(distributed.torchrun_command(nproc, sys.argv[1:])))
-    if resume is not None and bundle is not None and medseg.find_bundle(bundle).name != medseg.find_bundle(resume).name:
-        raise click.UsageError(f"--resume {resume} was not trained from bundle {bundle!r}")
-    result = medseg.train(None if resume else bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
+    result = medseg.train(bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
                           device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
                           fold=fold, cache=cache)
     if not distributed.is_main_process():

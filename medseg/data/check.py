@@ -14,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from medseg.data.manifest import Manifest
+from medseg.bundles import find_bundle
+from medseg.data.manifest import Manifest, load_manifest
 from medseg.errors import InputError
+from medseg.io.dicom import is_dicom_file
 from medseg.io.read import AFFINE_TOLERANCE, CaseFiles, is_nifti, load_nifti_header
+from medseg.io.xray import check_xray_case
 from medseg.labels import LabelSchema
 from medseg.modalities import ModalitySubsets
 
@@ -99,8 +102,6 @@ class CaseChecker:
 
     def _is_xray_case(self, case: CaseFiles) -> bool:
         """X-ray cases (one mask file per structure, DICOM radiographs, overlapping 2D schemas)."""
-        from medseg.io.dicom import is_dicom_file
-
         if isinstance(case.label, tuple):
             return True
         if is_nifti(case.reference):
@@ -109,8 +110,6 @@ class CaseChecker:
 
     def _check_xray(self, case: CaseFiles, needs_label: bool) -> None:
         """Header checks of ``medseg.io.xray`` plus one mask file per structure."""
-        from medseg.io.xray import check_xray_case
-
         try:
             check_xray_case(case, self.num_channels, self.spatial_dims)
         except InputError as exc:
@@ -247,9 +246,6 @@ def bundle_inputs(bundle) -> tuple[int, int]:
 def check_dataset(manifest_path: str | Path, bundle: str | Path, deep: bool = False,
                   data_root: str | Path | None = None, notes: list[Problem] | None = None) -> list[Problem]:
     """``medseg data check``: load the manifest for ``bundle`` and list every problem (and ``notes``)."""
-    from medseg.bundles import find_bundle
-    from medseg.data.manifest import load_manifest
-
     found = find_bundle(bundle)
     manifest = load_manifest(manifest_path, data_root=data_root, modalities=found.modalities)
     channels, dims = bundle_inputs(found)

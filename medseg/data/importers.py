@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from medseg.bundles import Bundle, find_bundle
+from medseg.data.manifest import write_manifest
 from medseg.errors import InputError
+from medseg.io.dicom import is_dicom_folder
 from medseg.io.read import find_case_modalities, is_nifti, strip_nifti_suffix
+from medseg.modalities import ModalitySubsets
 
 FORMATS_FILE = Path(__file__).with_name("formats.json")
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -136,8 +139,6 @@ def import_brats(source: Path, bundle: Bundle) -> Imported:
     order = match_modalities(list(spec["modalities"].values()), bundle, source)
     # the source's file suffix for each bundle modality; a bundle that supports subsets accepts cases
     # that lack some sequences (BraTS 2015 as shipped by DeepMedic: FLAIR and T1ce only)
-    from medseg.modalities import ModalitySubsets
-
     subsets = ModalitySubsets.from_metadata(bundle.metadata)
     source_subsets = ModalitySubsets.build([suffixes[i] for i in order],
                                            [suffixes[order[bundle.modalities.index(m)]] for m in subsets.require_any])
@@ -234,8 +235,6 @@ def pair_folders(image_dir: Path, label_dir: Path | None) -> Imported:
         raise InputError("image folder not found", image_dir)
     if label_dir is not None and not label_dir.is_dir():
         raise InputError("mask folder not found", label_dir)
-    from medseg.io.dicom import is_dicom_folder
-
     images = sorted(p for p in image_dir.iterdir() if p.name.lower().endswith(IMAGE_SUFFIXES) or is_dicom_folder(p))
     labels = {_label_key(p): p for p in sorted(label_dir.iterdir())} if label_dir else {}
     entries = [Entry(_stem(p), [p], labels.get(_stem(p))) for p in images]
@@ -310,8 +309,6 @@ def write_imported(
     label_map: dict[int, int] | None = None,
 ) -> Path:
     """Map labels onto ``target``'s schema, assign folds and test cases, write the manifest."""
-    from medseg.data.manifest import write_manifest
-
     if not imported.cases:
         raise InputError("no labelled cases found", root)
     explicit = label_map or {}

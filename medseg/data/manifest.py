@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from medseg.errors import InputError
+from medseg.io.atomic import write_text_atomic
+from medseg.io.dicom import is_dicom_folder, select_series, series_to_nifti
 from medseg.io.read import CaseFiles, case_id_from_path
 
 SECTIONS = ("training", "validation", "test")
@@ -100,12 +102,9 @@ def data_root_for(manifest_path: Path, raw: dict[str, Any], data_root: str | Pat
 
 def _image_path(path: Path, series: str | None) -> tuple[Path, tuple[Path, ...]]:
     """A file as is; a DICOM series folder as its cached NIfTI conversion (see ``medseg.io.dicom``) and its slices."""
-    if path.is_dir():
-        from medseg.io.dicom import is_dicom_folder, select_series, series_to_nifti
-
-        if is_dicom_folder(path):
-            chosen = select_series(path, series)
-            return series_to_nifti(path, series, selected=chosen), chosen.files
+    if path.is_dir() and is_dicom_folder(path):
+        chosen = select_series(path, series)
+        return series_to_nifti(path, series, selected=chosen), chosen.files
     return path, ()
 
 
@@ -176,6 +175,4 @@ def case_to_dict(case: CaseFiles) -> dict[str, Any]:
 
 def write_manifest(path: str | Path, sections: dict[str, list[dict[str, Any]]], **extra: Any) -> Path:
     """Write a manifest atomically."""
-    from medseg.io.atomic import write_text_atomic
-
     return write_text_atomic(path, json.dumps({**extra, **sections}, indent=2) + "\n")

@@ -41,6 +41,12 @@ def load_weights(network: torch.nn.Module, path: str | Path) -> None:
                               path) from exc
 
 
+def network_in_channels(network: torch.nn.Module) -> int:
+    """Input channels a network takes: the second axis of its first weight that is a matrix or kernel."""
+    first = next(p for p in network.parameters() if p.dim() > 1)
+    return int(first.shape[1])
+
+
 def _mismatch(network: torch.nn.Module, state: dict[str, Any]) -> str:
     """The first difference between a network's parameters and a state dict, in a few words."""
     expected = network.state_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from medseg.engine.checkpoint import load_weights
+from medseg.bundles import find_bundle
+from medseg.data.manifest import load_manifest
+from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
+from medseg.errors import BundleError, MedsegWarning, find_medseg_error
 from medseg.io.atomic import prepare_output_dir
 from medseg.io.geometry import viewer_affine, voxel_volume
+from medseg.io.probabilities import ProbabilityWriter
 from medseg.io.read import CaseFiles, check_case_headers, load_nifti_header, resolve_case
+from medseg.io.validate import explain_load_failure
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
 from medseg.modalities import ModalitySubsets, missing_sequences_message
@@ -70,32 +76,45 @@ class Predictor:
 
     @classmethod
     def from_bundle(
-        cls, bundle: str | Path, device: str = "auto", overrides: dict[str, Any] | None = None, trust: bool = False
+        cls, bundle: str | Path, device: str = "auto", overrides: dict[str, Any] | None = None, trust: bool = False,
+        tta: bool = False, probabilities: str | None = None,
     ) -> Predictor:
         """Build from a bundle or a trained run directory (its ``configs/inference.json``).
 
         ``trust`` allows a bundle from outside medseg and the user's own runs (its configs run code).
+        ``tta`` averages the flips the bundle declares (a bundle that declares none is refused: guessed
+        flips would swap left and right structures). ``probabilities`` (``"uint8"`` or ``"float16"``)
+        also writes per-class probabilities beside each label map.
         """
-        from medseg.bundles import find_bundle
-        from medseg.errors import find_medseg_error
-
-        parser = find_bundle(bundle).parser("inference", overrides=overrides, trust=trust)
+        source = find_bundle(bundle)
+        overrides = dict(overrides or {})
+        if tta:
+            if source.parser("inference", trust=trust).get("tta") is None:
+                raise BundleError("this bundle declares no test-time augmentation ('tta'); flips are not guessed "
+                                  "because they would swap left and right structures",
+                                  source.config_files("inference")[0])
+            overrides["use_tta"] = True
+        parser = source.parser("inference", overrides=overrides, trust=trust)
         parser["device"] = device
         try:
-            return parser.get_parsed_content("predictor")
+            predictor = parser.get_parsed_content("predictor")
         except RuntimeError as exc:  # MONAI wraps a CheckpointError/InputError raised while building
             raise find_medseg_error(exc) or exc from exc
+        if probabilities is not None:
+            predictor.writers.append(ProbabilityWriter(probabilities))
+        return predictor
 
     @classmethod
     def from_bundles(
         cls, bundles: Sequence[str | Path], device: str = "auto", overrides: dict[str, Any] | None = None,
-        trust: bool = False,
+        trust: bool = False, tta: bool = False, probabilities: str | None = None,
     ) -> Predictor:
         """An ensemble of trained runs (e.g. the k folds of one task): their probabilities are averaged.
 
         The first run's post-processing, outputs and settings apply; all must share the label schema.
         """
-        first, *others = [cls.from_bundle(b, device=device, overrides=overrides, trust=trust) for b in bundles]
+        first = cls.from_bundle(bundles[0], device, overrides, trust, tta, probabilities)
+        others = [cls.from_bundle(b, device, overrides, trust, tta) for b in bundles[1:]]
         return first.ensemble(others, list(bundles[1:]))
 
     @property
@@ -149,8 +168,6 @@ class Predictor:
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
         """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused."""
-        from medseg.io.validate import explain_load_failure
-
         self.check_case(case)
         images = [str(p) for p in case.images]
         item: dict[str, Any] = {"image": images if len(images) > 1 else images[0]}
@@ -165,8 +182,7 @@ class Predictor:
 
     @property
     def network_in_channels(self) -> int:
-        first = next(p for p in self.network.parameters() if p.dim() > 1)
-        return int(first.shape[1])
+        return network_in_channels(self.network)
 
     def predict(self, case: CaseFiles) -> Prediction:
         """Probabilities and label map of one case on the case's own grid (preprocessing inverted).
@@ -176,10 +192,6 @@ class Predictor:
         schema's rule applied on the input grid.
         """
         if case.missing:
-            import warnings
-
-            from medseg.errors import MedsegWarning
-
             warnings.warn(missing_sequences_message(case.case_id, case.missing, self.subsets), MedsegWarning,
                           stacklevel=2)
         probabilities = self.grid_probabilities(case)
@@ -217,8 +229,6 @@ class Predictor:
         Every member must share the label schema and the input modalities; post-processing,
         thresholds and writers are this predictor's.
         """
-        from medseg.errors import BundleError
-
         for index, other in enumerate(others):
             name = names[index] if index < len(names) else f"ensemble member {index + 1}"
             if other.schema != self.schema or other.modalities != self.modalities:
@@ -235,8 +245,6 @@ class Predictor:
     def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None) -> list[CaseFiles]:
         """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
         (their test cases, else all cases)."""
-        from medseg.data.manifest import load_manifest
-
         cases: list[CaseFiles] = []
         for item in inputs:
             if str(item).endswith(".json"):

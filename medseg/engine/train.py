@@ -18,17 +18,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from medseg.bundles import Bundle
 from medseg.data.cache import make_dataset
 from medseg.data.check import check_manifest, problems_error
 from medseg.data.manifest import load_manifest
 from medseg.engine import distributed
-from medseg.engine.checkpoint import save_checkpoint
+from medseg.engine.checkpoint import network_in_channels, save_checkpoint
 from medseg.engine.device import resolve_device, use_amp
-from medseg.io.atomic import copy_file_atomic, write_text_atomic
+from medseg.engine.state import Progress, StopRequest, load_training_state, save_training_state
+from medseg.errors import TrainingStopped
+from medseg.io.atomic import write_text_atomic
+from medseg.io.validate import explain_load_failure
 from medseg.labels import LabelSchema
-from medseg.trust import seal
-
-BUNDLE_FILES = ("configs/metadata.json", "configs/inference.json", "configs/train.json", "docs/README.md", "LICENSE")
+from medseg.modalities import ModalitySubsets
+from medseg.provenance import record_training_data, write_run_readme
+from medseg.report import plot_curves
+from medseg.runs import LAST
 
 
 def _plain(tensor) -> torch.Tensor:
@@ -104,20 +109,14 @@ class Trainer:
         from monai.data import DataLoader, list_data_collate
 
         manifest = load_manifest(self.datalist, modalities=self.modalities)
-        in_channels = next(p for p in self.network.parameters() if p.dim() > 1).shape[1]
-        from medseg.bundles import Bundle
-        from medseg.modalities import ModalitySubsets
-
         subsets = ModalitySubsets.from_metadata(Bundle(self.bundle_root).metadata)  # studies may lack sequences
-        problems = check_manifest(manifest, self.schema, int(in_channels), len(self.roi_size),
+        problems = check_manifest(manifest, self.schema, network_in_channels(self.network), len(self.roi_size),
                                   sections=("training", "validation"), subsets=subsets)
         if problems:
             raise problems_error(problems, manifest.path)
         train_cases, val_cases = manifest.train_validation_split(self.validation_fraction, seed=self.seed,
                                                                  fold=self.fold)
         if distributed.is_main_process():
-            from medseg.provenance import record_training_data
-
             record_training_data(self.run_dir, manifest.path, train_cases, val_cases, self.fold)
         try:
             train_ds = make_dataset([manifest.item(c) for c in train_cases], self.train_transforms, self.cache,
@@ -125,8 +124,6 @@ class Trainer:
             val_ds = make_dataset([manifest.item(c) for c in val_cases], self.val_transforms, self.cache,
                                   self.cache_dir)
         except Exception as exc:  # name the case file at fault, not MONAI's wrapper
-            from medseg.io.validate import explain_load_failure
-
             files = [p for c in train_cases + val_cases for p in (*c.images, c.label)]
             raise explain_load_failure(exc, files) from exc
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -203,16 +200,12 @@ class Trainer:
         """Make the run directory a complete bundle (configs, docs, licence) when it is elsewhere."""
         if self.run_dir.resolve() == self.bundle_root.resolve() or not distributed.is_main_process():
             return
-        for name in BUNDLE_FILES:
-            source = self.bundle_root / name
-            if source.is_file():
-                copy_file_atomic(source, self.run_dir / name)
-        seal(self.run_dir)  # medseg wrote these configs: no --trust needed to run them later
+        Bundle(self.bundle_root).copy_to(self.run_dir)
 
     def _save_model(self) -> None:
         """The deployable weights (``models/model.pt``), written by rank 0 only."""
         if distributed.is_main_process():
-            save_checkpoint(distributed.unwrap(self.network).state_dict(), self.run_dir / "models" / "model.pt")
+            save_checkpoint(distributed.unwrap(self.network).state_dict(), self.run_dir / Bundle.WEIGHTS)
 
     def _write_metrics(self, history: list[dict[str, float]]) -> None:
         if not distributed.is_main_process():
@@ -228,11 +221,6 @@ class Trainer:
         """Train to ``epochs``, checkpointing every epoch; SIGINT/SIGTERM stop after a checkpoint."""
         from monai.utils import set_determinism
         from tqdm.auto import tqdm
-
-        from medseg.engine.state import Progress, StopRequest, load_training_state, save_training_state
-        from medseg.errors import TrainingStopped
-        from medseg.report import plot_curves
-        from medseg.runs import LAST
 
         set_determinism(seed=self.seed)
         if distributed.is_main_process():
@@ -269,8 +257,6 @@ class Trainer:
             state.best_epoch = self.epochs
         if distributed.is_main_process():
             plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
-            from medseg.provenance import write_run_readme
-
             write_run_readme(self.run_dir, self.bundle_root, state.history, state.best_epoch)  # its own Dice
         distributed.barrier()
         return TrainResult(self.run_dir, state.best_metric, state.best_epoch, state.history)

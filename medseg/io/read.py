@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from medseg.errors import InputError
+from medseg.io.dicom import is_dicom_folder, select_series, series_to_nifti
+from medseg.io.xray import check_xray_case, is_xray_file
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 AFFINE_TOLERANCE = 1e-4
@@ -130,8 +132,6 @@ def resolve_case(path: str | Path, modalities: list[str], series: str | None = N
     """
     path = Path(path)
     if path.is_dir():
-        from medseg.io.dicom import is_dicom_folder, select_series, series_to_nifti
-
         if not any(is_nifti(p) for p in path.iterdir()) and is_dicom_folder(path):
             chosen = select_series(path, series)
             return CaseFiles(path.name, (series_to_nifti(path, series, selected=chosen),), dicom_series=chosen.files)
@@ -142,8 +142,6 @@ def resolve_case(path: str | Path, modalities: list[str], series: str | None = N
     if not path.exists():
         raise InputError("input not found", path)
     if not is_nifti(path):
-        from medseg.io.xray import is_xray_file
-
         if is_xray_file(path):
             return CaseFiles(case_id_from_path(path, modalities), (path,))
         raise InputError("expected a case folder, a .nii/.nii.gz file or an X-ray (DICOM, PNG, JPEG)", path)
@@ -156,8 +154,6 @@ def check_case_headers(case: CaseFiles, num_channels: int, spatial_dims: int = 3
     Returns the spatial shape of the case. X-rays (DICOM, PNG, JPEG) are checked by ``medseg.io.xray``.
     """
     if not is_nifti(case.reference):
-        from medseg.io.xray import check_xray_case
-
         return check_xray_case(case, num_channels, spatial_dims)
     headers = [load_nifti_header(p) for p in case.images]
     ref = headers[0]

@@ -101,3 +101,25 @@ def test_summary_has_mean_std_median_and_skips_undefined(tmp_path, schema):
     assert necrotic["hd95_mm"]["mean"] == 0.0 and necrotic["dice"]["n"] == 2
     assert "WT/hd95_mm" in result.to_csv().splitlines()[0]
     assert "Empty masks" in result.table()
+
+
+def test_api_writes_the_csv_and_the_json_document(tmp_path, schema):
+    """What ``medseg evaluate`` prints and writes comes from the API, so a Python caller gets the same."""
+    import json
+
+    from medseg.errors import OutputError
+    from medseg.metrics import EMPTY_RULES
+
+    truth = np.zeros((6, 6, 6))
+    truth[1:4, 1:4, 1:4] = 2
+    _save(tmp_path / "truth" / "a_seg.nii.gz", truth)
+    _save(tmp_path / "pred" / "a_seg.nii.gz", np.zeros((6, 6, 6)))  # nothing found: HD95 undefined
+    result = evaluate_predictions(tmp_path / "pred", tmp_path / "truth", schema, tolerance_mm=1.5)
+    document = json.loads(json.dumps(result.document()))  # plain JSON: NaN became null
+    assert document["cases"] == 1 and document["surface_dice_tolerance_mm"] == 1.5
+    assert document["empty_rules"] == EMPTY_RULES and document["per_case"][0]["case"] == "a"
+    assert document["metrics"]["WT"]["hd95_mm"]["mean"] is None and document["summary"]["WT"]["mean"] == 0.0
+    written = result.write_csv(tmp_path / "pred" / "evaluation.csv")
+    assert written.read_bytes() == result.to_csv().encode()
+    with pytest.raises(OutputError, match="refusing to overwrite"):
+        result.write_csv(tmp_path / "truth" / "a_seg.nii.gz")
