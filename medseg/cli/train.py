@@ -20,8 +20,8 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--cache", type=click.Choice(["auto", "disk", "memory", "none"]),
               help="Preprocessing cache (default: the bundle's; auto = memory when it fits a quarter of RAM, "
                    "else disk).")
-@click.option("--time-limit", "time_limit", type=float, metavar="MIN",
-              help="Fit the schedule and its learning-rate decay to this many minutes; stop when they are spent.")
+@click.option("--time-limit", type=float, metavar="MIN",
+              help="Bound training to MIN minutes (learning rate decays over them; stops in time).")
 @click.option("--no-plan", is_flag=True, help="Use the bundle's configs as written instead of planning for the data.")
 @click.option("--gpu-memory-gb", type=float, help="Plan for this much GPU memory (default: the GPU's own).")
 @DEVICE
@@ -30,13 +30,15 @@ from medseg.cli.options import DEVICE, TRUST
               help="Continue a killed or stopped run from its last checkpoint.")
 @click.option("--nproc", type=int, default=1, show_default=True,
               help="Processes (GPUs) on this machine: relaunches itself under torchrun with DDP.")
+@click.option("--init-from", type=click.Path(path_type=Path), metavar="DIR",
+              help="Start from the weights of DIR (e.g. from `medseg bundle import-zoo`); same network only.")
 @TRUST
 def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, no_plan, gpu_memory_gb, device, overrides,
-          resume, nproc, trust) -> None:
+          resume, nproc, init_from, trust) -> None:
     """Train BUNDLE; the run directory is itself a trained MONAI bundle.
 
     Bundles that support it are planned for the data and device first (see `medseg plan`); the plan
-    is written into the run's configs and --override wins over it.
+    is written into the run's configs and --override wins over it; --demo keeps the bundle's quick recipe.
 
     A checkpoint is written every epoch; SIGINT/SIGTERM stop after the current epoch's checkpoint,
     and `medseg train --resume RUN_DIR` continues where the run stopped or was killed.
@@ -50,11 +52,9 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, no_pl
         import sys
 
         sys.exit(subprocess.call(distributed.torchrun_command(nproc, sys.argv[1:])))
-    if resume is not None and bundle is not None and medseg.find_bundle(bundle).name != medseg.find_bundle(resume).name:
-        raise click.UsageError(f"--resume {resume} was not trained from bundle {bundle!r}")
-    result = medseg.train(None if resume else bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
+    result = medseg.train(bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
                           device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
-                          fold=fold, cache=cache, plan=not no_plan, time_limit_min=time_limit,
+                          fold=fold, cache=cache, init_from=init_from, time_limit=time_limit, plan=not no_plan,
                           gpu_memory_gb=gpu_memory_gb)
     if not distributed.is_main_process():
         return
@@ -62,5 +62,4 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, no_pl
     if result.best_metric < 0:
         click.echo(f"no validation cases: models/model.pt holds the weights of the last epoch ({result.best_epoch})")
     else:
-        click.echo(f"best validation Dice (mean over channels, smoothed): {result.best_metric:.4f} "
-                   f"at epoch {result.best_epoch}")
+        click.echo(f"best validation Dice (mean over channels): {result.best_metric:.4f} at epoch {result.best_epoch}")

@@ -7,9 +7,12 @@ from collections.abc import Sequence
 from monai import transforms as mt
 
 from medseg.labels import LabelSchema
+from medseg.transforms.augmentations import augmentation
+from medseg.transforms.background import ZeroConstantBackgroundd
 from medseg.transforms.checks import CheckedLoadImaged
 from medseg.transforms.conform import ConformCased
 from medseg.transforms.labels import LabelToChannelsd
+from medseg.transforms.modality import FillMissingChannelsd, RandModalityDropoutd
 
 
 def _load(keys: list[str], axcodes: str) -> list:
@@ -22,6 +25,8 @@ def _load(keys: list[str], axcodes: str) -> list:
     return [
         CheckedLoadImaged(keys, reader="NibabelReader", ensure_channel_first=True, image_only=True),
         ConformCased(),  # a manifest's label_map / channel_order, if it has them
+        ZeroConstantBackgroundd("image"),  # data z-scored upstream (constant negative background) → 0
+        FillMissingChannelsd("image"),  # a study without some sequences: zero channels (bundle supports it)
         mt.Orientationd(keys, axcodes=axcodes, labels=(("L", "R"), ("P", "A"), ("I", "S"))),
         mt.EnsureTyped(keys, dtype="float32", track_meta=True),
     ]
@@ -84,17 +89,17 @@ def training_transforms(
     axcodes: str = "RAS",
     augment: bool | str = True,
     spacing: Sequence[float] | None = None,
+    modality_dropout: RandModalityDropoutd | None = None,
 ) -> mt.Compose:
     """Validation chain plus foreground-weighted patch sampling and augmentation.
 
     ``flip_axes`` defaults to the schema's ``mirror_axes``: every axis, less the left-right one when
     a label names a side. ``augment``: ``"nnunet"`` (spatial, intensity and resolution augmentation,
-    ``augmentations.nnunet_augmentation``), ``True``/``"light"`` (flips and small intensity changes),
+    ``augmentations.nnunet``), ``True``/``"light"`` (flips and small intensity changes),
     ``False``/``"none"`` (patch sampling only; used to compare one process with several on
-    identical data).
+    identical data). ``modality_dropout`` blanks sequences at random so the model also segments
+    studies that lack some.
     """
-    from medseg.transforms.augmentations import augmentation
-
     keys = ["image", "label"]
     axes = schema.mirror_axes(len(patch_size)) if flip_axes is None else tuple(flip_axes)
     return mt.Compose(
@@ -104,6 +109,7 @@ def training_transforms(
             *_foreground_crop(schema, keys, patch_size, samples_per_case),
             *augmentation(augment, keys, axes, len(patch_size)),
         ]
+        + ([modality_dropout] if modality_dropout is not None and augment not in (False, "none") else [])
     )
 
 
