@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from medseg.bundles import Bundle
+from medseg.data.check import check_manifest, problems_error
+from medseg.data.manifest import load_manifest
 from medseg.errors import InputError
+from medseg.modalities import ModalitySubsets
 from medseg.planning.fingerprint import fingerprint_manifest
 from medseg.planning.plan import Plan, make_plan
 from medseg.planning.rules import Budget, cpu_budget, gpu_budget
@@ -47,11 +50,10 @@ def _network(bundle: Bundle, trust: bool) -> dict[str, Any]:
 
 def _check(bundle: Bundle, manifest: str | Path, in_channels: int, dims: int) -> None:
     """The fast manifest checks training runs, first: every problem in one error, before any case is read."""
-    from medseg.data.check import check_manifest, problems_error
-    from medseg.data.manifest import load_manifest
-
     loaded = load_manifest(manifest, modalities=bundle.modalities)
-    problems = check_manifest(loaded, bundle.schema, in_channels, dims, sections=("training", "validation"))
+    subsets = ModalitySubsets.from_metadata(bundle.metadata)  # studies may lack sequences the bundle can spare
+    problems = check_manifest(loaded, bundle.schema, in_channels, dims, sections=("training", "validation"),
+                              subsets=subsets)
     if problems:
         raise problems_error(problems, loaded.path)
 

@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from medseg.data.manifest import load_manifest
+from medseg.transforms.volume import loading_transforms
+
 MAX_INTENSITY_SAMPLES = 20_000  # foreground voxels drawn per case and channel for the statistics
 
 
@@ -129,12 +132,8 @@ def summarise(cases: Sequence[CaseFingerprint], modalities: Sequence[str]) -> Fi
 
 def load_volume_case(item: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None, tuple[float, ...]]:
     """A manifest item loaded the way the 3D training chain loads it (conformed, RAS)."""
-    from monai import transforms as mt
-
-    from medseg.transforms.volume import _load
-
     keys = ["image", "label"] if item.get("label") else ["image"]
-    data = mt.Compose(_load(keys, "RAS"))(dict(item))
+    data = loading_transforms(keys, "RAS")(dict(item))
     image = data["image"]
     spacing = tuple(float(s) for s in image.pixdim[: image.ndim - 1])
     label = np.asarray(data["label"])[0] if "label" in data else None
@@ -155,8 +154,6 @@ def fingerprint_items(items: Sequence[dict[str, Any]], modalities: Sequence[str]
 
 def fingerprint_manifest(path, modalities: Sequence[str] = (), max_cases: int = 100) -> Fingerprint:
     """The training (and validation) cases of an MSD-style manifest."""
-    from medseg.data.manifest import load_manifest
-
     manifest = load_manifest(path, modalities=list(modalities))
     cases = manifest.cases("training") + manifest.cases("validation")
     return fingerprint_items([manifest.item(c) for c in cases], modalities, max_cases=max_cases)

@@ -32,6 +32,11 @@ def _load(keys: list[str], axcodes: str) -> list:
     ]
 
 
+def loading_transforms(keys: list[str], axcodes: str = "RAS") -> mt.Compose:
+    """Only the loading part of every chain (conformed, reoriented): what the planner fingerprints."""
+    return mt.Compose(_load(keys, axcodes))
+
+
 def _crop(keys: list[str], margin: int) -> list:
     """Crop to the non-zero head/brain box: skull-stripped MRI is mostly zero background.
 
