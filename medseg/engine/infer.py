@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -18,6 +18,9 @@ from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
 from medseg.postprocess import PostProcessing
 from medseg.tta import FlipTTA
+
+if TYPE_CHECKING:
+    from medseg.study.prepare import StudyOptions
 
 
 class Predictor:
@@ -178,10 +181,13 @@ class Predictor:
         prediction = self.predict(case)
         return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
 
-    def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None) -> list[CaseFiles]:
+    def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None,
+                       study: StudyOptions | None = None) -> list[CaseFiles]:
         """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
-        (their test cases, else all cases)."""
+        (their test cases, else all cases). With ``study``, folders are clinical studies: their
+        sequences are identified and registered onto the reference (``medseg.study``)."""
         from medseg.data.manifest import load_manifest
+        from medseg.study import prepare_study
 
         cases: list[CaseFiles] = []
         for item in inputs:
@@ -191,16 +197,18 @@ class Predictor:
                 if manifest.channel_order is not None:
                     self.channel_orders.update({case: list(manifest.channel_order) for case in chosen})
                 cases.extend(chosen)
+            elif study is not None:
+                cases.append(prepare_study(item, self.modalities, study))
             else:
                 cases.append(resolve_case(item, self.modalities, series))
         return cases
 
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
-                       series: str | None = None) -> list[Path]:
+                       series: str | None = None, study: StudyOptions | None = None) -> list[Path]:
         """Segment every case; show a progress bar; return the written paths."""
         from tqdm.auto import tqdm
 
-        cases = self.resolve_inputs(inputs, series)
+        cases = self.resolve_inputs(inputs, series, study)
         for case in cases:  # every header first: a bad case late in a list fails before any output
             self.check_case(case)
         prepare_output_dir(output_dir)
