@@ -24,12 +24,13 @@ demo: install
 	$(BIN)/medseg infer $(DEMO)/run --input $(DEMO)/data/dataset.json --output-dir $(DEMO)/predictions
 	$(BIN)/medseg evaluate --pred $(DEMO)/predictions --truth $(DEMO)/data/dataset.json --bundle $(DEMO)/run
 
-test: install
-	$(BIN)/ruff check medseg tests benchmarks
+test: lint
 	$(BIN)/python -m pytest -q
 
+# ruff, then the layers contract in .importlinter (docs/architecture.md)
 lint: install
 	$(BIN)/ruff check medseg tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) $(DEMO) runs *.egg-info

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from medseg.errors import BundleError
+from medseg.errors import BundleError, OutputError
+from medseg.io.atomic import copy_file_atomic, write_text_atomic
 from medseg.labels import LabelSchema
+from medseg.locations import bundle_dirs, default_cache_dir
+from medseg.trust import SEAL, check_trusted, seal
 
-REPO_BUNDLES = Path(__file__).resolve().parent.parent / "bundles"
 METADATA_SCHEMA = Path(__file__).resolve().parent / "schemas" / "bundle_metadata.schema.json"
 _MISSING = object()
-
-
-def bundle_dirs() -> list[Path]:
-    """Where named bundles live: the repository's ``bundles/`` then the installed copy."""
-    dirs = [REPO_BUNDLES]
-    try:
-        from importlib.resources import files
-
-        dirs.append(Path(str(files("medseg_bundles"))))
-    except (ModuleNotFoundError, NotADirectoryError):
-        pass
-    return [d for d in dirs if d.is_dir()]
 
 
 def list_bundles() -> list[str]:
@@ -36,9 +28,18 @@ def list_bundles() -> list[str]:
 
 @dataclass(frozen=True)
 class Bundle:
-    """A MONAI bundle folder: ``configs/metadata.json``, ``configs/*.json``, optional ``models/``."""
+    """A MONAI bundle folder: ``configs/metadata.json``, ``configs/*.json``, optional ``models/``.
+
+    The layout is declared here once, as data: what makes a bundle (``LAYOUT``: folders end in
+    ``/``), its trained weights (``WEIGHTS``) and the configs that take ``--override`` keys
+    (``EDITABLE``, in the order MONAI reads them). Run directories, exports and zips use it.
+    """
 
     root: Path
+
+    LAYOUT: ClassVar[tuple[str, ...]] = ("configs/", "docs/", "LICENSE")
+    WEIGHTS: ClassVar[Path] = Path("models") / "model.pt"
+    EDITABLE: ClassVar[tuple[str, ...]] = ("inference", "train")
 
     @cached_property
     def metadata(self) -> dict[str, Any]:
@@ -62,7 +63,53 @@ class Bundle:
 
     @property
     def model_path(self) -> Path:
-        return self.root / "models" / "model.pt"
+        return self.root / self.WEIGHTS
+
+    def files(self, weights: bool = False) -> list[Path]:
+        """The bundle's files (relative paths, sorted) under ``LAYOUT``, and ``WEIGHTS`` when asked and present."""
+        found = []
+        for member in self.LAYOUT:
+            path = self.root / member
+            found += sorted(p for p in path.rglob("*") if p.is_file()) if member.endswith("/") else [path]
+        if weights:
+            found.append(self.model_path)
+        return [p.relative_to(self.root) for p in found if p.is_file()]
+
+    def copy_to(self, target: str | Path, overrides: dict[str, Any] | None = None) -> Bundle:
+        """Copy the layout into ``target``, write each override into the config that defines it, and seal the copy.
+
+        medseg wrote the copy's configs, so later runs of it need no ``--trust`` (see ``medseg.trust``).
+        """
+        target = Path(target)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create run directory ({exc.strerror})", target) from exc
+        edited = self._edited_configs(overrides or {})
+        for relative in self.files():
+            if relative == SEAL:
+                continue  # the copy gets its own seal below
+            if relative in edited:
+                write_text_atomic(target / relative, json.dumps(edited[relative], indent=2) + "\n")
+            else:
+                copy_file_atomic(self.root / relative, target / relative)
+        seal(target)
+        return Bundle(target.resolve())
+
+    def _edited_configs(self, overrides: dict[str, Any]) -> dict[Path, Any]:
+        """``EDITABLE`` configs with the overrides set by MONAI's parser where each config defines the key."""
+        from monai.bundle import ConfigParser
+
+        if not overrides:
+            return {}
+        parsers = {Path("configs") / f"{name}.json": ConfigParser(json.loads(path.read_text()))
+                   for name, path in zip(self.EDITABLE, self.config_files(*self.EDITABLE))}
+        for key, value in overrides.items():
+            # train.json is read after inference.json, so a key it defines wins there too: set it in both.
+            hits = [parser for parser in parsers.values() if _set(parser, key, value)]
+            if not hits:
+                raise BundleError(f"unknown --override key {key!r}", self.root / "configs")
+        return {relative: parser.get() for relative, parser in parsers.items()}
 
     def config_files(self, *names: str) -> list[Path]:
         paths = [self.root / "configs" / f"{name}.json" for name in names]
@@ -79,26 +126,29 @@ class Bundle:
         """
         from monai.bundle import ConfigParser
 
-        from medseg.trust import check_trusted
-
         check_trusted(self.root, trust)
         parser = ConfigParser()
         parser.read_config([str(p) for p in self.config_files(*names)])
         parser.read_meta(str(self.root / "configs" / "metadata.json"))
         parser["bundle_root"] = str(self.root)
         for key, value in (overrides or {}).items():
-            if parser.get(key, _MISSING) is _MISSING:
+            if not _set(parser, key, value):
                 raise BundleError(f"unknown --override key {key!r}", self.config_files(*names)[-1])
-            parser[key] = value
         return parser
+
+
+def _set(parser, key: str, value: Any) -> bool:
+    """Set ``a#b#c`` through MONAI's parser where the config defines it; False where it does not."""
+    if parser.get(key, _MISSING) is _MISSING:
+        return False
+    parser[key] = value
+    return True
 
 
 def find_bundle(name_or_path: str | Path) -> Bundle:
     """Resolve a bundle name (``brain_tumor``), a bundle/run directory, or a bundle zip."""
     path = Path(name_or_path)
     if path.suffix == ".zip" and path.is_file():
-        from medseg.export import unpack_bundle
-
         return Bundle(unpack_bundle(path).resolve())
     if (path / "configs" / "metadata.json").is_file():
         return Bundle(path.resolve())
@@ -108,6 +158,28 @@ def find_bundle(name_or_path: str | Path) -> Bundle:
             return Bundle(candidate.resolve())
     known = ", ".join(list_bundles()) or "none"
     raise BundleError(f"no bundle or run directory of that name (known bundles: {known})", name_or_path)
+
+
+def unpack_bundle(archive_path: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """Extract a bundle zip once into the cache (keyed by its content hash); return the bundle root."""
+    archive_path = Path(archive_path)
+    digest = hashlib.sha256(archive_path.read_bytes()).hexdigest()[:16]
+    target = Path(cache_dir or default_cache_dir() / "bundles") / digest
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            names = archive.namelist()
+            if any(name.startswith("/") or ".." in Path(name).parts for name in names):
+                raise BundleError("zip holds paths outside its own folder; refusing to extract", archive_path)
+            if not target.is_dir():
+                staging = target.with_name(f".{digest}.partial")
+                archive.extractall(staging)
+                staging.rename(target)
+    except zipfile.BadZipFile as exc:
+        raise BundleError(f"not a readable zip ({exc})", archive_path) from exc
+    roots = sorted(p.parent.parent for p in target.rglob("configs/metadata.json"))
+    if len(roots) != 1:
+        raise BundleError("zip does not hold exactly one bundle (configs/metadata.json)", archive_path)
+    return roots[0]
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:

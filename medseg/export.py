@@ -7,12 +7,11 @@ the PyTorch logits within ``atol + rtol·|reference|`` (``TOLERANCE``). ONNX goe
 onnxruntime.
 
 ``zip_bundle`` packs what ``medseg infer`` needs (configs, weights, docs, licence; not the resume
-checkpoint, predictions or reports); ``unpack_bundle`` is how ``find_bundle`` opens such a zip.
+checkpoint, predictions or reports); ``medseg.bundles.unpack_bundle`` is how ``find_bundle`` opens such a zip.
 """
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medseg.bundles import find_bundle
+from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import atomic_path
 
 FORMATS = ("torchscript", "onnx")
 TOLERANCE = {"atol": 1e-4, "rtol": 1e-4}
-ZIP_MEMBERS = ("configs/", "models/model.pt", "docs/", "LICENSE")
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,11 @@ class ExportResult:
 
 def _load_network(bundle) -> tuple[torch.nn.Module, tuple[int, ...], int]:
     """The run's network with its trained weights, its ROI size and input channels."""
-    from medseg.engine.checkpoint import load_weights
-
     parser = bundle.parser("inference")
     network = parser.get_parsed_content("network_def")
     load_weights(network, bundle.model_path)
     roi = tuple(int(r) for r in parser.get_parsed_content("roi_size"))
-    first = next(p for p in network.parameters() if p.dim() > 1)
-    return network.eval(), roi, int(first.shape[1])
+    return network.eval(), roi, network_in_channels(network)
 
 
 def _onnx(network: torch.nn.Module, example: torch.Tensor, output: Path) -> None:
@@ -80,8 +77,6 @@ def _run_exported(fmt: str, path: Path, example: torch.Tensor) -> np.ndarray:
 
 def export_network(run: str | Path, fmt: str, output: str | Path | None = None, seed: int = 0) -> ExportResult:
     """Export a trained run's network and verify it against PyTorch on the same input."""
-    from medseg.bundles import find_bundle
-
     if fmt not in FORMATS:
         raise BundleError(f"export format must be one of {FORMATS}, got {fmt!r}", run)
     bundle = find_bundle(run)
@@ -112,42 +107,13 @@ def export_network(run: str | Path, fmt: str, output: str | Path | None = None, 
 
 def zip_bundle(run: str | Path, output: str | Path | None = None) -> Path:
     """Zip a trained run (folder ``<name>/`` inside) so another machine can ``medseg infer`` it."""
-    from medseg.bundles import find_bundle
-
     bundle = find_bundle(run)
     if not bundle.model_path.is_file():
-        raise BundleError("no trained weights (models/model.pt) to share; train first", bundle.root)
+        raise BundleError(f"no trained weights ({bundle.WEIGHTS.as_posix()}) to share; train first", bundle.root)
     output = Path(output) if output else bundle.root.parent / f"{bundle.root.name}.zip"
     if bundle.root in output.resolve().parents:
         raise OutputError("the zip cannot be written inside the bundle it packs", output)
     with atomic_path(output) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(bundle.root.rglob("*")):
-            relative = path.relative_to(bundle.root).as_posix()
-            wanted = any(relative == m or (m.endswith("/") and relative.startswith(m)) for m in ZIP_MEMBERS)
-            if path.is_file() and wanted:
-                archive.write(path, f"{bundle.root.name}/{relative}")
+        for relative in bundle.files(weights=True):
+            archive.write(bundle.root / relative, f"{bundle.root.name}/{relative.as_posix()}")
     return output
-
-
-def unpack_bundle(archive_path: str | Path, cache_dir: str | Path | None = None) -> Path:
-    """Extract a bundle zip once into the cache (keyed by its content hash); return the bundle root."""
-    from medseg.runs import default_cache_dir
-
-    archive_path = Path(archive_path)
-    digest = hashlib.sha256(archive_path.read_bytes()).hexdigest()[:16]
-    target = Path(cache_dir or default_cache_dir() / "bundles") / digest
-    try:
-        with zipfile.ZipFile(archive_path) as archive:
-            names = archive.namelist()
-            if any(name.startswith("/") or ".." in Path(name).parts for name in names):
-                raise BundleError("zip holds paths outside its own folder; refusing to extract", archive_path)
-            if not target.is_dir():
-                staging = target.with_name(f".{digest}.partial")
-                archive.extractall(staging)
-                staging.rename(target)
-    except zipfile.BadZipFile as exc:
-        raise BundleError(f"not a readable zip ({exc})", archive_path) from exc
-    roots = sorted(p.parent.parent for p in target.rglob("configs/metadata.json"))
-    if len(roots) != 1:
-        raise BundleError("zip does not hold exactly one bundle (configs/metadata.json)", archive_path)
-    return roots[0]

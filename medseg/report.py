@@ -5,7 +5,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from medseg.io.atomic import atomic_path
+from medseg.errors import InputError
+from medseg.io.atomic import atomic_path, write_text_atomic
+from medseg.labels import LabelSchema
+from medseg.measure import read_measurements
+from medseg.metrics import summarise
+from medseg.overlay import render_overlays
 
 
 def plot_curves(metrics_csv: str | Path, output: str | Path) -> Path:
@@ -93,8 +98,6 @@ def _evaluation_table(path: Path) -> str:
     """Structures × metrics of an ``evaluation.csv``: mean ± std (median), NaN-skipping."""
     import html
 
-    from medseg.metrics import summarise
-
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     table: dict[str, dict[str, str]] = {}
@@ -114,10 +117,6 @@ def _evaluation_table(path: Path) -> str:
 
 def _case_section(json_path: Path, output_dir: Path) -> str:
     import html
-
-    from medseg.labels import LabelSchema
-    from medseg.measure import read_measurements
-    from medseg.overlay import render_overlays
 
     document = read_measurements(json_path)
     case = document["case"]
@@ -172,9 +171,6 @@ def build_report(source: str | Path, output_dir: str | Path | None = None) -> Pa
     """
     import html
     import time
-
-    from medseg.errors import InputError
-    from medseg.io.atomic import write_text_atomic
 
     source = Path(source)
     if not source.is_dir():

@@ -17,22 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
 from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import atomic_path, write_text_atomic
+from medseg.locations import bundle_dirs, config_dir
 
 SEAL = Path("configs") / ".medseg-seal"
-
-
-def config_dir() -> Path:
-    """Per-user medseg settings: ``$MEDSEG_CONFIG``, else ``$XDG_CONFIG_HOME/medseg``, else ``~/.config/medseg``."""
-    base = os.environ.get("MEDSEG_CONFIG") or os.path.join(
-        os.environ.get("XDG_CONFIG_HOME", os.path.expanduser("~/.config")), "medseg"
-    )
-    return Path(base)
 
 
 def _key(create: bool) -> bytes | None:
@@ -68,8 +60,6 @@ def seal(root: str | Path) -> Path | None:
 
 
 def shipped_roots() -> list[Path]:
-    from medseg.bundles import bundle_dirs
-
     return [d.resolve() for d in bundle_dirs()]
 
 

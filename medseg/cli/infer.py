@@ -22,6 +22,9 @@ from medseg.cli.options import DEVICE, TRUST
               help="Also write per-class probabilities, channels last, on the input grid.")
 @click.option("--probability-dtype", type=click.Choice(["uint8", "float16"]), default="uint8", show_default=True,
               help="uint8: NIfTI with scl_slope 1/255; float16: .npz.")
+@click.option("--ensemble", "ensemble", multiple=True, type=click.Path(path_type=Path), metavar="RUN",
+              help="Another trained run (e.g. another fold) whose probabilities are averaged with BUNDLE's; "
+                   "repeatable.")
 @click.option("--tta", is_flag=True, help="Average flipped predictions as the bundle declares (slower).")
 @TRUST
 @click.option("--register", is_flag=True,
@@ -34,25 +37,15 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--all-grids", is_flag=True, help="With --register: also write the mask on every sequence's grid.")
 @click.option("--allow-skull", is_flag=True,
               help="With --register: segment sequences that are not brain-extracted (the network expects them to be).")
-def infer(bundle, inputs, output_dir, series, device, overrides, save_probabilities, probability_dtype, tta,
-          trust, register, reference, sequences, all_grids, allow_skull) -> None:
+def infer(bundle, inputs, output_dir, series, device, overrides, save_probabilities, probability_dtype, ensemble,
+          tta, trust, register, reference, sequences, all_grids, allow_skull) -> None:
     """Segment studies with a trained BUNDLE or run directory; writes the bundle's outputs per case."""
-    from medseg.bundles import find_bundle, parse_overrides
+    from medseg.bundles import parse_overrides
     from medseg.engine.infer import Predictor
-    from medseg.errors import BundleError
 
-    overrides = parse_overrides(overrides)
-    if tta:
-        source = find_bundle(bundle)
-        if source.parser("inference").get("tta") is None:
-            raise BundleError("this bundle declares no test-time augmentation ('tta'); flips are not guessed "
-                              "because they would swap left and right structures", source.config_files("inference")[0])
-        overrides["use_tta"] = True
-    predictor = Predictor.from_bundle(bundle, device=device, overrides=overrides, trust=trust)
-    if save_probabilities:
-        from medseg.io.probabilities import ProbabilityWriter
-
-        predictor.writers.append(ProbabilityWriter(probability_dtype))
+    predictor = Predictor.from_bundles([bundle, *ensemble], device=device, overrides=parse_overrides(overrides),
+                                       trust=trust, tta=tta,
+                                       probabilities=probability_dtype if save_probabilities else None)
     study = None
     if register:
         from medseg.study import StudyOptions

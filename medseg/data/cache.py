@@ -22,7 +22,9 @@ from typing import Any
 import monai
 import numpy as np
 
+from medseg import __version__
 from medseg.errors import InputError
+from medseg.locations import default_cache_dir
 
 CACHE_MODES = ("auto", "disk", "memory", "none")
 MEMORY_SHARE = 0.25  # of physical RAM that ``auto`` may fill with decoded volumes
@@ -69,8 +71,6 @@ def describe(obj: Any, depth: int = 0) -> Any:
 
 def transform_hash(transforms: Sequence[Callable]) -> bytes:
     """Hash of the deterministic transforms' classes and parameters, and the library versions."""
-    from medseg import __version__
-
     payload = json.dumps([monai.__version__, __version__, describe(list(transforms))], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest().encode()
 
@@ -108,8 +108,6 @@ def make_dataset(items: list[dict[str, Any]], transform: Callable, cache: str = 
     if cache == "memory":
         return CacheDataset(items, transform, progress=False)
     if cache_dir is None or str(cache_dir) == "":
-        from medseg.runs import default_cache_dir
-
         cache_dir = default_cache_dir() / "preprocessed"
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     return PersistentDataset(items, transform, cache_dir=cache_dir, hash_func=item_hash,

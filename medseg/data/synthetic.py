@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medseg.io.atomic import atomic_path, write_text_atomic
+
 MODALITIES = ("t1", "t1ce", "t2", "flair")
 GEOMETRIES = ("ras", "lps", "oblique", "anisotropic")
 
@@ -148,8 +150,6 @@ def save_phantom(phantom: Phantom, folder: Path, case_id: str) -> dict[str, obje
     """Write a case in BraTS layout; return its manifest entry (paths relative to ``folder.parent``)."""
     import nibabel as nib
 
-    from medseg.io.atomic import atomic_path
-
     folder.mkdir(parents=True, exist_ok=True)
     entry: dict[str, object] = {"id": case_id, "image": []}
     for modality, volume in phantom.images.items():
@@ -177,8 +177,6 @@ def write_demo_dataset(
 
     Re-running with the same arguments reuses a complete earlier dataset.
     """
-    from medseg.io.atomic import write_text_atomic
-
     root = Path(root)
     manifest_path = root / "dataset.json"
     settings = {"n_train": n_train, "n_val": n_val, "n_test": n_test, "seed": seed, "spacing": spacing}

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medseg.engine import distributed
 from medseg.engine.checkpoint import load_checkpoint, save_checkpoint
 from medseg.errors import CheckpointError
 
@@ -110,8 +111,6 @@ def save_training_state(trainer: Any, progress: Progress, path: str | Path) -> P
 
     Under DDP only rank 0 writes, and the weights are saved without the DDP wrapper's prefix.
     """
-    from medseg.engine import distributed
-
     if not distributed.is_main_process():
         return Path(path)
     state = {
@@ -131,8 +130,6 @@ def save_training_state(trainer: Any, progress: Progress, path: str | Path) -> P
 
 def load_training_state(trainer: Any, path: str | Path) -> Progress:
     """Put a trainer back where ``path`` left it; return the progress to continue from."""
-    from medseg.engine import distributed
-
     state = load_checkpoint(path)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError("not a resumable medseg checkpoint (written by an older medseg?)", path)

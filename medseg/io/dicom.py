@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from medseg.errors import InputError, MedsegWarning
+from medseg.io.atomic import atomic_path
+from medseg.locations import default_cache_dir
 
 SPACING_TOLERANCE = 0.01  # relative deviation of one gap from the median gap
 
@@ -170,9 +172,6 @@ def series_to_nifti(folder: str | Path, series_uid: str | None = None, cache_dir
     ``selected``: the series already picked by ``select_series`` (saves reading the headers twice).
     """
     import nibabel as nib
-
-    from medseg.io.atomic import atomic_path
-    from medseg.runs import default_cache_dir
 
     folder = Path(folder)
     series = selected or select_series(folder, series_uid)

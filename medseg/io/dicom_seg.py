@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from medseg.errors import InputError, MedsegWarning, OutputError
-from medseg.io.atomic import atomic_path, ensure_not_beside_input
+from medseg.io.atomic import atomic_path, ensure_not_beside_input, ensure_not_input
+from medseg.io.dicom import check_series, select_series
 from medseg.io.geometry import ras_to_lps, viewer_affine
 from medseg.io.read import load_nifti_header
 from medseg.io.write import Prediction, label_image_like
@@ -39,39 +40,42 @@ TYPE2 = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyDat
          "StudyID", "ReferringPhysicianName")  # highdicom copies these from the source; type 2: may be empty
 
 
-def read_series(source: str | Path | Sequence[Path]) -> list:
-    """Single-frame DICOM instances of one series (a folder, or its files), sorted along the slice normal,
-    UIDs completed."""
+def source_instances(source: str | Path | Sequence[Path], series_uid: str | None = None) -> list:
+    """The instances (with pixels) of the series ``medseg infer`` reads, in its order, UIDs completed.
+
+    A folder goes through ``medseg.io.dicom``: its one series (or ``series_uid``), sorted along the
+    slice normal, refused when it is not one regular grid, so the SEG references exactly the slices
+    that were segmented. A sequence of files (a case's ``dicom_series``) is already that selection.
+    """
     import pydicom
     from pydicom.uid import generate_uid
 
     if isinstance(source, str | Path):
         folder = Path(source)
-        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        chosen = select_series(folder, series_uid)
+        check_series(chosen, folder)
+        files = list(chosen.files)
     else:
         files = [Path(p) for p in source]
         folder = files[0].parent if files else Path()
+    if not files:
+        raise InputError("no DICOM files found", folder)
     datasets = []
     for path in files:
         try:
             datasets.append(pydicom.dcmread(path))
-        except pydicom.errors.InvalidDicomError:
-            continue
-    if not datasets:
-        raise InputError("no DICOM files found", folder)
+        except Exception as exc:  # noqa: BLE001 - pydicom raises many types for broken files
+            raise InputError(f"not a readable DICOM file ({type(exc).__name__}: {exc})", path) from exc
     first = datasets[0]
     for key in ("ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing", "FrameOfReferenceUID"):
         if any(key not in ds for ds in datasets):
             raise InputError(f"DICOM series lacks {key}; cannot place a segmentation on it", folder)
-    if any(ds.get("SeriesInstanceUID", "") != first.get("SeriesInstanceUID", "") for ds in datasets):
-        raise InputError("folder holds more than one series", folder)
     seed = [str(first.FrameOfReferenceUID), str(first.get("SeriesDescription", ""))]
     study_uid = first.get("StudyInstanceUID") or generate_uid(entropy_srcs=[*seed, "study"])
     series_uid = first.get("SeriesInstanceUID") or generate_uid(entropy_srcs=[*seed, "series"])
     for ds in datasets:
         complete_source(ds, study_uid, series_uid)
-    normal = np.cross(*np.reshape(np.asarray(first.ImageOrientationPatient, float), (2, 3)))
-    return sorted(datasets, key=lambda ds: float(np.dot(normal, np.asarray(ds.ImagePositionPatient, float))))
+    return datasets
 
 
 def complete_source(ds, study_uid: str | None = None, series_uid: str | None = None):
@@ -168,13 +172,15 @@ def segmentation(
 
 def write_dicom_seg(
     label_nifti: str | Path, series: str | Path, schema: LabelSchema, output: str | Path,
-    algorithm: str = "medseg", version: str = "0.1.0",
+    algorithm: str = "medseg", version: str = "0.1.0", series_uid: str | None = None,
 ) -> Path:
-    """Write a DICOM SEG of a NIfTI label map that lies on the DICOM series in ``series``."""
+    """Write a DICOM SEG of a NIfTI label map that lies on the DICOM series in folder ``series``
+    (``series_uid``: which one, when the folder holds several); never over the label or a source file."""
+    ensure_not_input(output, [label_nifti, *Path(series).glob("*")])
     image = load_nifti_header(label_nifti)
     try:
-        seg = segmentation(np.asarray(image.dataobj), viewer_affine(image), read_series(series), schema,
-                           algorithm, version)
+        seg = segmentation(np.asarray(image.dataobj), viewer_affine(image), source_instances(series, series_uid),
+                           schema, algorithm, version)
     except InputError as exc:
         raise InputError(exc.message, exc.path or label_nifti) from exc
     if seg is None:
@@ -201,7 +207,7 @@ class DicomSegWriter:
         output = Path(output_dir) / f"{case.case_id}{self.suffix}.dcm"
         ensure_not_beside_input(output, [*case.images, *case.dicom_series])
         image = label_image_like(prediction.label, case.reference)
-        seg = segmentation(np.asarray(image.dataobj), viewer_affine(image), read_series(case.dicom_series),
+        seg = segmentation(np.asarray(image.dataobj), viewer_affine(image), source_instances(case.dicom_series),
                            prediction.schema, self.algorithm, self.version)
         if seg is None:
             warnings.warn(f"{case.case_id}: no structure found, no DICOM SEG written", MedsegWarning, stacklevel=2)

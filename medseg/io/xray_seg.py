@@ -23,8 +23,10 @@ import numpy as np
 
 from medseg.errors import MedsegWarning
 from medseg.io.atomic import atomic_path, ensure_not_input
+from medseg.io.dicom import is_dicom_file
 from medseg.io.dicom_seg import complete_source, segment_descriptions
 from medseg.io.write import Prediction
+from medseg.io.xray import read_xray_grid
 from medseg.io.xray_write import structure_masks
 from medseg.labels import Label
 
@@ -54,9 +56,6 @@ class XRayDicomSegWriter:
         import highdicom as hd
         import pydicom
         from pydicom.uid import generate_uid
-
-        from medseg.io.dicom import is_dicom_file
-        from medseg.io.xray import read_xray_grid
 
         case = prediction.case
         if not is_dicom_file(Path(case.reference)):

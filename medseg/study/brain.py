@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from medseg.errors import InputError
+from medseg.io.read import load_nifti_header
 
 MIN_BACKGROUND_FRACTION = 0.3
 MAX_BRAIN_ML = 2500.0
@@ -29,8 +30,6 @@ def background_fraction(array: np.ndarray) -> float:
 
 def check_brain_extracted(path: str | Path, name: str | Path) -> None:
     """Refuse a sequence that is not brain-extracted; ``name`` is the series named in the error."""
-    from medseg.io.read import load_nifti_header
-
     image = load_nifti_header(path)
     array = np.asanyarray(image.dataobj)
     fraction = background_fraction(array)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medseg.errors import InputError
+from medseg.io.dicom import is_dicom_folder, list_series
+from medseg.io.read import is_nifti, strip_nifti_suffix
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "data" / "sequences.json"
 SEQUENCES = ("t1", "t1ce", "t2", "flair")
@@ -89,9 +91,6 @@ def classify(series: StudySeries) -> str | None:
 
 def scan_study(folder: str | Path) -> list[StudySeries]:
     """Every series in a study folder: its NIfTI files, and DICOM series in it or in its sub-folders."""
-    from medseg.io.dicom import is_dicom_folder, list_series
-    from medseg.io.read import is_nifti, strip_nifti_suffix
-
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("expected a study folder (NIfTI files or DICOM series folders)", folder)

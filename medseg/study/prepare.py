@@ -18,11 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from medseg.errors import InputError
-from medseg.io.read import CaseFiles
+from medseg.io.atomic import atomic_path
+from medseg.io.dicom import list_series, series_to_nifti
+from medseg.io.read import CaseFiles, load_nifti_header
+from medseg.locations import default_cache_dir
+from medseg.modalities import ModalitySubsets
+from medseg.study.brain import check_brain_extracted
 from medseg.study.identify import StudySeries, assign_sequences, scan_study
-from medseg.study.register import Registration, RegistrationSettings
-
-REQUIRED = ("t1ce", "flair")  # without these a brain-tumour study cannot be segmented at all
+from medseg.study.register import Registration, RegistrationSettings, read_image, register_rigid, resample_onto
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,6 @@ class StudyCase(CaseFiles):
 
 
 def _native(series: StudySeries) -> Path:
-    from medseg.io.dicom import list_series, series_to_nifti
-
     if not series.is_dicom:
         return series.path
     chosen = next(s for s in list_series(series.path) if s.uid == series.uid)
@@ -69,8 +70,6 @@ def _native(series: StudySeries) -> Path:
 
 def _work_dir(case_id: str, natives: dict[str, Path], options: StudyOptions) -> Path:
     """Cache folder keyed by the inputs (paths, sizes, mtimes) and the options."""
-    from medseg.runs import default_cache_dir
-
     stats = sorted((s, str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for s, p in natives.items())
     key = hashlib.sha256(repr((stats, options.reference, options.settings)).encode()).hexdigest()[:16]
     return default_cache_dir() / "study" / f"{case_id}-{key}"
@@ -79,9 +78,6 @@ def _work_dir(case_id: str, natives: dict[str, Path], options: StudyOptions) -> 
 def write_like(array: np.ndarray, reference: Path, output: Path, dtype=np.float32) -> Path:
     """``array`` (the reference's voxel order) as NIfTI with the reference's header geometry verbatim."""
     import nibabel as nib
-
-    from medseg.io.atomic import atomic_path
-    from medseg.io.read import load_nifti_header
 
     ref = load_nifti_header(reference)
     header = ref.header.copy()
@@ -100,19 +96,35 @@ def to_array(image) -> np.ndarray:
     return sitk.GetArrayFromImage(image).transpose(2, 1, 0)
 
 
-def prepare_study(folder: str | Path, modalities: list[str], options: StudyOptions | None = None) -> StudyCase:
-    """Identify, convert, check, register and resample a study; see the module docstring."""
-    from medseg.study.brain import check_brain_extracted
-    from medseg.study.register import read_image, register_rigid, resample_onto
+def _present(assigned: dict[str, StudySeries], modalities: list[str], reference: str,
+             subsets: ModalitySubsets | None, folder: Path) -> tuple[list[str], tuple[str, ...]]:
+    """(sequences to use, in bundle order; missing ones the bundle can do without), else one error line."""
+    listing = "; ".join(f"{s}: {series.name}" for s, series in assigned.items()) or "no series recognised"
+    found = [m for m in modalities if m in assigned]
+    needed = [reference] + ([] if subsets is not None and subsets.allows_missing else modalities)
+    for sequence in needed:
+        if sequence not in assigned:
+            raise InputError(f"no {'T1ce' if sequence == 't1ce' else sequence.upper()} series in the study "
+                             f"({listing}); name it with --sequence {sequence}=<UID or file>", folder)
+    if subsets is not None and subsets.allows_missing:
+        try:
+            return found, subsets.check(found, folder)
+        except InputError as exc:
+            raise InputError(f"{exc.message} (found {listing})", folder) from exc
+    return found, ()
 
+
+def prepare_study(folder: str | Path, modalities: list[str], options: StudyOptions | None = None,
+                  subsets: ModalitySubsets | None = None) -> StudyCase:
+    """Identify, convert, check, register and resample a study; see the module docstring.
+
+    ``subsets``: the bundle's supported sequence subsets (``medseg.modalities``); without it every
+    modality must be in the study.
+    """
     options = options or StudyOptions()
     folder = Path(folder)
     assigned = assign_sequences(scan_study(folder), options.sequences, folder)
-    listing = "; ".join(f"{s}: {series.name}" for s, series in assigned.items()) or "no series recognised"
-    for sequence in (*REQUIRED, options.reference, *modalities):
-        if sequence not in assigned:
-            raise InputError(f"no {sequence.upper() if sequence != 't1ce' else 'T1ce'} series in the study "
-                             f"({listing}); name it with --sequence {sequence}=<UID or file>", folder)
+    modalities, missing = _present(assigned, list(modalities), options.reference, subsets, folder)
     natives = {s: _native(assigned[s]) for s in modalities}
     if not options.allow_skull:
         for sequence in modalities:
@@ -133,5 +145,5 @@ def prepare_study(folder: str | Path, modalities: list[str], options: StudyOptio
             aligned = write_like(to_array(moved), reference, target)
         sequences.append(AlignedSequence(sequence, assigned[sequence], natives[sequence], aligned, registration))
     ref_series = assigned[options.reference]
-    return StudyCase(case_id, tuple(s.aligned for s in sequences), dicom_series=ref_series.files,
+    return StudyCase(case_id, tuple(s.aligned for s in sequences), dicom_series=ref_series.files, missing=missing,
                      reference_sequence=options.reference, sequences=tuple(sequences))

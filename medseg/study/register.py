@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from medseg.errors import InputError
+from medseg.io.atomic import atomic_path
 
 MAX_ROTATION_DEG = 45.0
 MAX_TRANSLATION_MM = 100.0
@@ -181,8 +182,6 @@ def resample_onto(moving, fixed, transform, nearest: bool = False):
 def write_transform(transform, path: str | Path) -> Path:
     """An ITK ``.tfm`` (text) that 3D Slicer loads; written atomically."""
     import SimpleITK as sitk
-
-    from medseg.io.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         sitk.WriteTransform(transform, str(tmp))

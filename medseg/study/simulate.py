@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medseg.study.register import image_centre, read_image
+
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 # Sagittal slices (LPS): columns run anterior→posterior, rows superior→inferior, slices left→right.
 SAGITTAL = (0.0, 0.0, -1.0, 1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
@@ -90,8 +92,6 @@ def simulate_study(case_dir: str | Path, output_dir: str | Path, protocol: dict[
     """Write ``<case>_<sequence>.nii.gz`` for every sequence of a BraTS-style case folder: the reference
     copied unchanged, the others moved and re-gridded. Returns the true reference→sequence transforms."""
     import shutil
-
-    from medseg.study.register import image_centre, read_image
 
     case_dir, output_dir = Path(case_dir), Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

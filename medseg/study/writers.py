@@ -20,13 +20,12 @@ import numpy as np
 from medseg.io.atomic import copy_file_atomic, ensure_not_input, write_text_atomic
 from medseg.io.write import Prediction, write_label_like
 from medseg.study.prepare import StudyCase, to_array
+from medseg.study.register import read_image, write_transform
 
 
 def label_on_sequence_grid(label: np.ndarray, reference: Path, native: Path, transform) -> np.ndarray:
     """The reference-grid ``label`` on a sequence's own grid: nearest neighbour, sequence→reference."""
     import SimpleITK as sitk
-
-    from medseg.study.register import read_image
 
     ref = read_image(reference)
     source = sitk.GetImageFromArray(np.asarray(label, np.int16).transpose(2, 1, 0))
@@ -43,8 +42,6 @@ class StudyWriter:
         self.all_grids = all_grids
 
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
-        from medseg.study.register import write_transform
-
         case = prediction.case
         if not isinstance(case, StudyCase):
             return []

@@ -11,9 +11,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from medseg.bundles import REPO_BUNDLES, find_bundle
+from medseg.bundles import find_bundle
 from medseg.cli import main
 from medseg.errors import BundleError, CheckpointError
+from medseg.locations import REPO_BUNDLES
 from medseg.runs import LAST, create_run_bundle
 from medseg.trust import is_trusted
 from tests.conftest import TINY

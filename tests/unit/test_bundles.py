@@ -44,3 +44,36 @@ def test_overrides_parse_json_values_and_reject_unknown_keys():
         parse_overrides(["epochs"])
     with pytest.raises(BundleError, match="unknown --override key 'epoch'"):
         find_bundle("brain_tumor").parser("inference", "train", overrides={"epoch": 3})
+
+
+def test_api_refuses_tta_a_bundle_does_not_declare():
+    """Flips are not guessed (they would swap left and right): the API refuses, not only the CLI."""
+    from medseg.engine.infer import Predictor
+
+    with pytest.raises(BundleError, match="declares no test-time augmentation"):
+        Predictor.from_bundle("chest_xray", device="cpu", tta=True)
+
+
+def test_api_resume_checks_the_bundle(tmp_path):
+    import medseg
+    from medseg.errors import InputError
+    from medseg.runs import create_run_bundle
+
+    run = create_run_bundle(find_bundle("brain_tumor"), tmp_path / "run", {"epochs": 1}).root
+    with pytest.raises(InputError, match="was not trained from bundle 'chest_xray'"):
+        medseg.train("chest_xray", resume=run, device="cpu")
+
+
+def test_bundle_copy_writes_overrides_through_the_parser_and_seals(tmp_path):
+    from medseg.trust import is_trusted
+
+    source = find_bundle("brain_tumor")
+    copy = source.copy_to(tmp_path / "copy", {"epochs": 3, "network_def#channels#0": 8, "roi_size": [32, 32, 32]})
+    train = json.loads((copy.root / "configs" / "train.json").read_text())
+    inference = json.loads((copy.root / "configs" / "inference.json").read_text())
+    assert train["epochs"] == 3 and inference["network_def"]["channels"][0] == 8
+    assert inference["roi_size"] == [32, 32, 32]
+    assert {p.as_posix() for p in copy.files()} == {p.as_posix() for p in source.files()} | {"configs/.medseg-seal"}
+    assert is_trusted(copy.root) and copy.files(weights=True) == copy.files()  # no weights yet
+    with pytest.raises(BundleError, match="unknown --override key 'nope'"):
+        source.copy_to(tmp_path / "other", {"nope": 1})

@@ -102,3 +102,72 @@ def test_writer_puts_an_inferred_label_on_the_source_series(ct, tmp_path, monkey
     lut = np.array([0] + [next(v for v, n in CLASSES.items() if n == s.SegmentLabel) for s in seg.SegmentSequence])
     np.testing.assert_array_equal(lut[numbers], expected)
     assert expected.astype(bool).sum() > 100_000
+
+
+def _split_series(series, tmp_path):
+    """A copy of the CT whose first 10 slices (along z) are series 1.2.3.1 and the rest 1.2.3.2."""
+    folder = tmp_path / "two_series"
+    folder.mkdir()
+    files = sorted(series.glob("*.dcm"), key=lambda p: float(pydicom.dcmread(p).ImagePositionPatient[2]))
+    for i, path in enumerate(files):
+        ds = pydicom.dcmread(path)
+        ds.SeriesInstanceUID = "1.2.3.1" if i < 10 else "1.2.3.2"
+        ds.save_as(folder / path.name)
+    return folder, files
+
+
+@pytest.mark.filterwarnings("ignore::medseg.errors.MedsegWarning")  # the example series is partial
+def test_seg_uses_the_series_selection_of_infer(ct, tmp_path):
+    """One folder, two series: refused with the listing infer gives, or the chosen one referenced exactly."""
+    series, mask = ct
+    folder, files = _split_series(series, tmp_path)
+    with pytest.raises(InputError, match=r"2 series in the folder, pick one with --series UID"):
+        write_dicom_seg(mask, folder, SCHEMA, tmp_path / "seg.dcm")
+    path = write_dicom_seg(mask, folder, SCHEMA, tmp_path / "seg.dcm", series_uid="1.2.3.2")
+    seg = pydicom.dcmread(path)
+    referenced = [i.ReferencedSOPInstanceUID for i in seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence]
+    expected = {pydicom.dcmread(f, stop_before_pixels=True).file_meta.MediaStorageSOPInstanceUID for f in files[10:]}
+    assert set(referenced) == expected and seg.ReferencedSeriesSequence[0].SeriesInstanceUID == "1.2.3.2"
+
+
+def test_broken_slice_is_refused_not_skipped(ct, tmp_path):
+    """As in infer: a slice whose header cannot be read leaves a gap, and a gap is refused (no SEG on part of it)."""
+    series, mask = ct
+    folder, files = _split_series(series, tmp_path)
+    broken = folder / files[12].name
+    broken.write_bytes(broken.read_bytes()[:200])
+    with pytest.raises(InputError, match=r"about 1 slice\(s\) missing"):
+        write_dicom_seg(mask, folder, SCHEMA, tmp_path / "seg.dcm", series_uid="1.2.3.2")
+    assert not (tmp_path / "seg.dcm").exists()
+
+
+def test_seg_never_replaces_its_label(ct, tmp_path):
+    from medseg.errors import OutputError
+
+    series, mask = ct
+    label = tmp_path / "label.nii.gz"
+    label.write_bytes(mask.read_bytes())
+    with pytest.raises(OutputError, match="refusing to overwrite"):
+        write_dicom_seg(label, series, SCHEMA, label)
+    assert label.read_bytes() == mask.read_bytes()
+
+
+@pytest.mark.filterwarnings("ignore::medseg.errors.MedsegWarning")
+def test_cli_takes_the_series_uid_and_the_older_folder_spelling(ct, tmp_path):
+    from click.testing import CliRunner
+
+    from medseg.cli import main
+
+    series, mask = ct
+    folder, _ = _split_series(series, tmp_path)
+    bundle = tmp_path / "bundle"
+    (bundle / "configs").mkdir(parents=True)
+    metadata = {"name": "ct", "medseg": {"mode": "exclusive", "labels": [
+        {"name": name, "value": value, "color": [10, 20, 30]} for value, name in CLASSES.items()]}}
+    (bundle / "configs" / "metadata.json").write_text(__import__("json").dumps(metadata))
+    run = CliRunner().invoke(main, ["dicom-seg", str(mask), "--dicom", str(folder), "--series", "1.2.3.1",
+                                    "--bundle", str(bundle), "--output", str(tmp_path / "a.dcm")])
+    assert run.exit_code == 0 and (tmp_path / "a.dcm").is_file(), run.output
+    run = CliRunner().invoke(main, ["dicom-seg", str(mask), "--series", str(series), "--bundle", str(bundle),
+                                    "--output", str(tmp_path / "b.dcm")])
+    assert run.exit_code == 0 and (tmp_path / "b.dcm").is_file(), run.output
