@@ -24,6 +24,7 @@ from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
 from medseg.modalities import ModalitySubsets, missing_sequences_message
 from medseg.postprocess import PostProcessing
+from medseg.study import StudyOptions, prepare_study
 from medseg.tta import FlipTTA
 
 
@@ -250,9 +251,11 @@ class Predictor:
         prediction = self.predict(case)
         return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
 
-    def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None) -> list[CaseFiles]:
+    def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None,
+                       study: StudyOptions | None = None) -> list[CaseFiles]:
         """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
-        (their test cases, else all cases)."""
+        (their test cases, else all cases). With ``study``, folders are clinical studies: their
+        sequences are identified and registered onto the reference (``medseg.study``)."""
         cases: list[CaseFiles] = []
         for item in inputs:
             if str(item).endswith(".json"):
@@ -261,17 +264,19 @@ class Predictor:
                 if manifest.channel_order is not None:
                     self.channel_orders.update({case: list(manifest.channel_order) for case in chosen})
                 cases.extend(chosen)
+            elif study is not None:
+                cases.append(prepare_study(item, self.modalities, study, self.subsets))
             else:
                 subsets = self.subsets if self.subsets.allows_missing else None
                 cases.append(resolve_case(item, self.modalities, series, subsets))
         return cases
 
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
-                       series: str | None = None) -> list[Path]:
+                       series: str | None = None, study: StudyOptions | None = None) -> list[Path]:
         """Segment every case; show a progress bar; return the written paths."""
         from tqdm.auto import tqdm
 
-        cases = self.resolve_inputs(inputs, series)
+        cases = self.resolve_inputs(inputs, series, study)
         for case in cases:  # every header first: a bad case late in a list fails before any output
             self.check_case(case)
         prepare_output_dir(output_dir)
