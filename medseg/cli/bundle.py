@@ -1,4 +1,4 @@
-"""`medseg bundle ...`: list, verify and create bundles."""
+"""`medseg bundle ...`: list, verify, create, trust, export and import (MONAI Model Zoo) bundles."""
 
 from __future__ import annotations
 
@@ -101,3 +101,30 @@ def bundle_export(run, formats, output) -> None:
         result = export_network(run, fmt, output)
         click.echo(f"{result.path}  (max |Δ| vs PyTorch {result.max_abs_diff:.2e}; "
                    f"tolerance atol {TOLERANCE['atol']:g} + rtol {TOLERANCE['rtol']:g})")
+
+
+@bundle.command("import-zoo")
+@click.argument("source", metavar="NAME_OR_FOLDER")
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="medseg bundle folder to create.")
+@click.option("--version", "version", help="Zoo bundle version (a download; checked against a folder's metadata).")
+def bundle_import_zoo(source, output, version) -> None:
+    """Import a MONAI Model Zoo bundle (a name to download, or an unpacked folder) as a medseg bundle.
+
+    The zoo's configs are read, never run: medseg keeps the network (a monai.networks.nets class), its
+    weights and the declared preprocessing, maps channels and labels through its zoo table, and seals
+    the configs it wrote. Then: medseg infer OUTPUT --input CASE --output-dir predictions
+    """
+    from medseg.zoo import import_zoo
+
+    result = import_zoo(source, output, version=version)
+    for note in result.notes:
+        click.echo(f"medseg: warning: {source}: {note}", err=True)
+    click.echo("imported from the zoo (what the medseg bundle runs):")
+    for line in result.imported:
+        click.echo(f"  {line}")
+    click.echo(f"not run: the zoo's other {len(result.not_run)} $ expressions and _target_ components "
+               "(also listed in docs/README.md):")
+    for expression in result.not_run:
+        click.echo(f"  {expression.line()}")
+    click.echo(f"{result.root}: medseg bundle written and sealed; run it with: "
+               f"medseg infer {result.root} --input CASE --output-dir predictions")

@@ -27,9 +27,11 @@ from medseg.cli.options import DEVICE, TRUST
               help="Continue a killed or stopped run from its last checkpoint.")
 @click.option("--nproc", type=int, default=1, show_default=True,
               help="Processes (GPUs) on this machine: relaunches itself under torchrun with DDP.")
+@click.option("--init-from", type=click.Path(path_type=Path), metavar="DIR",
+              help="Start from the weights of DIR (e.g. from `medseg bundle import-zoo`); same network only.")
 @TRUST
 def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, device, overrides, resume, nproc,
-          trust) -> None:
+          init_from, trust) -> None:
     """Train BUNDLE; the run directory is itself a trained MONAI bundle.
 
     A checkpoint is written every epoch; SIGINT/SIGTERM stop after the current epoch's checkpoint,
@@ -46,7 +48,7 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, devic
         sys.exit(subprocess.call(distributed.torchrun_command(nproc, sys.argv[1:])))
     result = medseg.train(bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
                           device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
-                          fold=fold, cache=cache, time_limit=time_limit)
+                          fold=fold, cache=cache, init_from=init_from, time_limit=time_limit)
     if not distributed.is_main_process():
         return
     click.echo(f"run directory: {result.run_dir}")
