@@ -13,6 +13,7 @@ from medseg.engine.checkpoint import init_weights
 from medseg.engine.device import resolve_device
 from medseg.errors import InputError, find_medseg_error
 from medseg.locations import REPO_MANIFESTS, default_cache_dir
+from medseg.postchoice import choose_postprocessing
 from medseg.runs import LAST, create_run_bundle, default_run_dir
 
 
@@ -75,7 +76,7 @@ def train(
         run = find_bundle(resume)
         if bundle is not None and find_bundle(bundle).name != run.name:
             raise InputError(f"--resume {resume} was not trained from bundle {bundle!r}", resume)
-        return _run_trainer(run, device, progress, trust, resume=True)
+        return _finish(_run_trainer(run, device, progress, trust, resume=True), device)
     if bundle is None:
         raise InputError("name a bundle to train (or --resume RUN_DIR)")
     source = find_bundle(bundle)
@@ -103,7 +104,8 @@ def train(
         if distributed.is_main_process():
             create_run_bundle(source, run_dir, settings)
         distributed.barrier()
-        return _run_trainer(Bundle(run_dir.resolve()), device, progress, trust, init=init, time_limit=time_limit)
+        result = _run_trainer(Bundle(run_dir.resolve()), device, progress, trust, init=init, time_limit=time_limit)
+        return _finish(result, device)
     except BaseException:
         if created and distributed.is_main_process() and not (run_dir / LAST).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half run behind
@@ -119,6 +121,15 @@ def _init_bundle(source: Bundle, init_from: str | Path) -> Bundle:
         raise InputError(f"--init-from: its inputs/outputs ({theirs[0]} -> {theirs[1]} {list(theirs[2])}) are not "
                          f"this bundle's ({ours[0]} -> {ours[1]} {list(ours[2])})", init.root)
     return init
+
+
+def _finish(result, device: str):
+    """After training: choose the post-processing on the run's validation cases (e.g. small enhancing
+    tumour relabelled as necrosis) when the bundle declares a search (``medseg.postchoice``)."""
+    if distributed.is_main_process():
+        choose_postprocessing(result.run_dir, device=device)
+    distributed.barrier()
+    return result
 
 
 def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False,

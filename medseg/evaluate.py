@@ -270,6 +270,19 @@ def side_metrics(pred: Side, truth: Side, schema: LabelSchema, spacing: tuple[fl
     return row
 
 
+def _sequences(pred_dir: Path, case: str) -> dict[str, str]:
+    """The input sequences a case was segmented from (``sequences`` column), as inference recorded
+    them in ``<case>_measurements.json``; nothing when it did not."""
+    import json
+
+    path = pred_dir / f"{case}_measurements.json"
+    try:
+        sequences = json.loads(path.read_text()).get("sequences") if path.is_file() else None
+    except (OSError, ValueError):
+        sequences = None
+    return {"sequences": "+".join(sequences)} if sequences else {}
+
+
 def evaluate_predictions(
     pred_dir: str | Path, truth: str | Path, schema: LabelSchema, modalities: list[str] = (),
     tolerance_mm: float = 2.0, mask_coding: MaskCoding | None = None,
@@ -303,7 +316,8 @@ def evaluate_predictions(
             spacing, units = (1.0,) * pred.label.ndim, "px"
         else:
             spacing = _spacing(grid, pred.label.shape)
-        rows.append({"case": case, **side_metrics(pred, truth_side, schema, spacing, tolerance_mm)})
+        rows.append({"case": case, **_sequences(pred_path.parent, case),
+                     **side_metrics(pred, truth_side, schema, spacing, tolerance_mm)})
     inputs = [p for _, pred_path, truth_path in pairs
               for p in (pred_path, *(truth_path if isinstance(truth_path, tuple) else (truth_path,)))]
     return Evaluation(rows, [name for name, _ in _structures(schema)],

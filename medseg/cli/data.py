@@ -56,7 +56,10 @@ def data_check(manifest, bundle, deep, data_root) -> None:
     """List every problem of every case (one line each: case, file, problem); exit 1 if any."""
     from medseg.data.check import check_dataset
 
-    problems = check_dataset(manifest, bundle, deep=deep, data_root=data_root)
+    notes: list = []
+    problems = check_dataset(manifest, bundle, deep=deep, data_root=data_root, notes=notes)
+    for note in notes:
+        click.echo(f"note: {note}")
     for problem in problems:
         click.echo(str(problem))
     if problems:

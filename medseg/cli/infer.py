@@ -22,15 +22,19 @@ from medseg.cli.options import DEVICE, TRUST
               help="Also write per-class probabilities, channels last, on the input grid.")
 @click.option("--probability-dtype", type=click.Choice(["uint8", "float16"]), default="uint8", show_default=True,
               help="uint8: NIfTI with scl_slope 1/255; float16: .npz.")
+@click.option("--ensemble", "ensemble", multiple=True, type=click.Path(path_type=Path), metavar="RUN",
+              help="Another trained run (e.g. another fold) whose probabilities are averaged with BUNDLE's; "
+                   "repeatable.")
 @click.option("--tta", is_flag=True, help="Average flipped predictions as the bundle declares (slower).")
 @TRUST
-def infer(bundle, inputs, output_dir, series, device, overrides, save_probabilities, probability_dtype, tta,
-          trust) -> None:
+def infer(bundle, inputs, output_dir, series, device, overrides, save_probabilities, probability_dtype, ensemble,
+          tta, trust) -> None:
     """Segment studies with a trained BUNDLE or run directory; writes the bundle's outputs per case."""
     from medseg.bundles import parse_overrides
     from medseg.engine.infer import Predictor
 
-    predictor = Predictor.from_bundle(bundle, device=device, overrides=parse_overrides(overrides), trust=trust, tta=tta,
-                                      probabilities=probability_dtype if save_probabilities else None)
+    predictor = Predictor.from_bundles([bundle, *ensemble], device=device, overrides=parse_overrides(overrides),
+                                       trust=trust, tta=tta,
+                                       probabilities=probability_dtype if save_probabilities else None)
     for path in predictor.predict_to_dir(list(inputs), output_dir, series=series):
         click.echo(str(path))

@@ -22,6 +22,7 @@ from medseg.io.masks import MaskCoding, is_bitmap, read_mask
 from medseg.io.read import AFFINE_TOLERANCE, CaseFiles, is_nifti, load_nifti_header
 from medseg.io.xray import check_xray_case
 from medseg.labels import LabelSchema
+from medseg.modalities import ModalitySubsets
 
 PLANAR_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -81,8 +82,10 @@ class CaseChecker:
     """Collects problems for cases of one manifest against one network/label schema."""
 
     def __init__(self, manifest: Manifest, schema: LabelSchema, num_channels: int, spatial_dims: int = 3,
-                 deep: bool = False) -> None:
+                 deep: bool = False, subsets: ModalitySubsets | None = None) -> None:
         self.manifest, self.schema = manifest, schema
+        self.subsets = subsets  # which sequences a case may lack (None: every one is needed)
+        self.notes: list[Problem] = []  # facts worth saying that do not stop training (a supported subset)
         self.num_channels, self.spatial_dims, self.deep = num_channels, spatial_dims, deep
         allowed = manifest.source_label_values or set(schema.label_values)
         self.allowed = {0, *allowed}
@@ -121,7 +124,20 @@ class CaseChecker:
             self._add(case, masks[0], f"{len(masks)} mask file(s) for this case, the bundle needs "
                                       f"{self.schema.num_channels} (one per structure: {names})")
 
+    def _check_missing(self, case: CaseFiles) -> None:
+        """A study without some sequences: a note when the bundle supports its subset, else a problem."""
+        missing = ", ".join(case.missing)
+        subsets = self.subsets
+        if subsets is not None and subsets.supports(m for m in subsets.modalities if m not in case.missing):
+            self.notes.append(Problem(case.case_id, "", f"missing sequences {missing} (supported: "
+                                                        f"{subsets.describe()}; filled as in modality dropout)"))
+        else:
+            needs = subsets.describe() if subsets is not None else "every modality"
+            self._add(case, case.reference, f"missing sequences {missing}; the bundle needs {needs}")
+
     def check(self, case: CaseFiles, needs_label: bool) -> None:
+        if case.missing:
+            self._check_missing(case)
         if self._is_xray_case(case):
             self._check_xray(case, needs_label)
             return
@@ -177,7 +193,7 @@ class CaseChecker:
         if order is not None and max(order) >= channels:
             self._add(case, ref_path, f"channel_order {order} needs {max(order) + 1} channels, found {channels}")
             return
-        found = len(order) if order is not None else channels
+        found = (len(order) if order is not None else channels) + len(case.missing)
         if found != self.num_channels:
             self._add(case, ref_path, f"found {found} image channel(s), the bundle needs {self.num_channels}")
 
@@ -216,9 +232,13 @@ def check_manifest(
     spatial_dims: int = 3,
     deep: bool = False,
     sections: Iterable[str] = ("training", "validation", "test"),
+    subsets: ModalitySubsets | None = None,
+    notes: list[Problem] | None = None,
 ) -> list[Problem]:
-    """Every problem of every case in ``sections`` (empty list: the data is fit to train on)."""
-    checker = CaseChecker(manifest, schema, num_channels, spatial_dims, deep)
+    """Every problem of every case in ``sections`` (empty list: the data is fit to train on).
+
+    ``subsets``: the sequences a case may lack; such cases are added to ``notes`` when given."""
+    checker = CaseChecker(manifest, schema, num_channels, spatial_dims, deep, subsets)
     seen: dict[str, str] = {}
     for section in sections:
         for case in manifest.cases(section):
@@ -228,6 +248,8 @@ def check_manifest(
                 continue
             seen[case.case_id] = section
             checker.check(case, needs_label=section != "test")
+    if notes is not None:
+        notes.extend(checker.notes)
     return checker.problems
 
 
@@ -240,12 +262,13 @@ def bundle_inputs(bundle) -> tuple[int, int]:
 
 
 def check_dataset(manifest_path: str | Path, bundle: str | Path, deep: bool = False,
-                  data_root: str | Path | None = None) -> list[Problem]:
-    """``medseg data check``: load the manifest for ``bundle`` and list every problem."""
+                  data_root: str | Path | None = None, notes: list[Problem] | None = None) -> list[Problem]:
+    """``medseg data check``: load the manifest for ``bundle`` and list every problem (and ``notes``)."""
     found = find_bundle(bundle)
     manifest = load_manifest(manifest_path, data_root=data_root, modalities=found.modalities)
     channels, dims = bundle_inputs(found)
-    return check_manifest(manifest, found.schema, channels, dims, deep=deep)
+    subsets = ModalitySubsets.from_metadata(found.metadata)
+    return check_manifest(manifest, found.schema, channels, dims, deep=deep, subsets=subsets, notes=notes)
 
 
 def problems_error(problems: list[Problem], manifest: Path) -> InputError:

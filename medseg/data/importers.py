@@ -25,7 +25,8 @@ from medseg.data.layouts import layout_cases
 from medseg.data.manifest import write_manifest
 from medseg.errors import InputError
 from medseg.io.dicom import is_dicom_folder
-from medseg.io.read import find_modalities, is_nifti, strip_nifti_suffix
+from medseg.io.read import find_case_modalities, is_nifti, strip_nifti_suffix
+from medseg.modalities import ModalitySubsets
 
 FORMATS_FILE = Path(__file__).with_name("formats.json")
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -49,6 +50,7 @@ class Entry:
     case_id: str
     images: list[Path]
     label: Path | list[Path] | None = None  # a list: one mask file per structure (``layouts``)
+    missing: list[str] = field(default_factory=list)  # bundle modalities the case lacks (supported subsets)
 
 
 @dataclass
@@ -136,11 +138,17 @@ def import_brats(source: Path, bundle: Bundle) -> Imported:
     spec = formats()["formats"][variant]
     suffixes = list(spec["modalities"])
     order = match_modalities(list(spec["modalities"].values()), bundle, source)
+    # the source's file suffix for each bundle modality; a bundle that supports subsets accepts cases
+    # that lack some sequences (BraTS 2015 as shipped by DeepMedic: FLAIR and T1ce only)
+    subsets = ModalitySubsets.from_metadata(bundle.metadata)
+    source_subsets = ModalitySubsets.build([suffixes[i] for i in order],
+                                           [suffixes[order[bundle.modalities.index(m)]] for m in subsets.require_any])
     cases, test = [], []
     for folder in folders:
-        images = find_modalities(folder, suffixes)
+        images, missing = find_case_modalities(folder, source_subsets)
         labels = [f for f in folder.iterdir() if strip_nifti_suffix(f.name).endswith(("_seg", "-seg"))]
-        entry = Entry(folder.name, [images[i] for i in order], labels[0] if labels else None)
+        names = [bundle.modalities[source_subsets.modalities.index(m)] for m in missing]
+        entry = Entry(folder.name, list(images), labels[0] if labels else None, names)
         (cases if entry.label else test).append(entry)
     names = {int(v): n for v, n in spec["labels"].items()}
     return Imported(cases, test, names, variant=variant)
@@ -329,6 +337,8 @@ def write_imported(
             item["label"] = [_relative(p, root) for p in entry.label]
         elif entry.label is not None:
             item["label"] = _relative(entry.label, root)
+        if entry.missing:
+            item["missing"] = list(entry.missing)
         if fold is not None:
             item["fold"] = fold
         return item

@@ -30,6 +30,8 @@ from medseg.errors import TrainingStopped
 from medseg.io.atomic import write_text_atomic
 from medseg.io.validate import explain_load_failure
 from medseg.labels import LabelSchema
+from medseg.modalities import ModalitySubsets
+from medseg.provenance import record_training_data, write_run_readme
 from medseg.report import plot_curves
 from medseg.runs import LAST
 
@@ -140,12 +142,15 @@ class Trainer:
         from monai.data import DataLoader, list_data_collate
 
         manifest = load_manifest(self.datalist, modalities=self.modalities)
+        subsets = ModalitySubsets.from_metadata(Bundle(self.bundle_root).metadata)  # studies may lack sequences
         problems = check_manifest(manifest, self.schema, network_in_channels(self.network), len(self.roi_size),
-                                  sections=("training", "validation"))
+                                  sections=("training", "validation"), subsets=subsets)
         if problems:
             raise problems_error(problems, manifest.path)
         train_cases, val_cases = manifest.train_validation_split(self.validation_fraction, seed=self.seed,
                                                                  fold=self.fold)
+        if distributed.is_main_process():
+            record_training_data(self.run_dir, manifest.path, train_cases, val_cases, self.fold)
         try:
             train_ds = make_dataset([manifest.item(c) for c in train_cases], self.train_transforms, self.cache,
                                     self.cache_dir)
@@ -291,5 +296,6 @@ class Trainer:
             state.best_epoch = state.epoch
         if distributed.is_main_process():
             plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
+            write_run_readme(self.run_dir, self.bundle_root, state.history, state.best_epoch)  # its own Dice
         distributed.barrier()
         return TrainResult(self.run_dir, state.best_metric, state.best_epoch, state.history)

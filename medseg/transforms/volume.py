@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from monai import transforms as mt
 
 from medseg.labels import LabelSchema
+from medseg.transforms.background import ZeroConstantBackgroundd
 from medseg.transforms.checks import CheckedLoadImaged
 from medseg.transforms.conform import ConformCased
 from medseg.transforms.labels import LabelToChannelsd
+from medseg.transforms.modality import FillMissingChannelsd, RandModalityDropoutd
 
 
 def _load(keys: list[str], axcodes: str) -> list:
@@ -22,6 +24,8 @@ def _load(keys: list[str], axcodes: str) -> list:
     return [
         CheckedLoadImaged(keys, reader="NibabelReader", ensure_channel_first=True, image_only=True),
         ConformCased(),  # a manifest's label_map / channel_order, if it has them
+        ZeroConstantBackgroundd("image"),  # data z-scored upstream (constant negative background) → 0
+        FillMissingChannelsd("image"),  # a study without some sequences: zero channels (bundle supports it)
         mt.Orientationd(keys, axcodes=axcodes, labels=(("L", "R"), ("P", "A"), ("I", "S"))),
         mt.EnsureTyped(keys, dtype="float32", track_meta=True),
     ]
@@ -68,12 +72,14 @@ def training_transforms(
     flip_axes: Sequence[int] = (0, 1, 2),
     axcodes: str = "RAS",
     augment: bool = True,
+    modality_dropout: RandModalityDropoutd | None = None,
 ) -> mt.Compose:
     """Validation chain plus foreground-weighted patch sampling and light augmentation.
 
     ``flip_axes`` must leave out the left-right axis for tasks with lateral labels (the schema has
     no notion of a left-right swap for 3D tasks yet). ``augment=False`` keeps only the patch
-    sampling (used to compare one process with several on identical data).
+    sampling (used to compare one process with several on identical data). ``modality_dropout``
+    blanks sequences at random so the model also segments studies that lack some.
     """
     keys = ["image", "label"]
     return mt.Compose(
@@ -91,6 +97,7 @@ def training_transforms(
             if augment
             else []
         )
+        + ([modality_dropout] if modality_dropout is not None and augment else [])
     )
 
 
