@@ -19,14 +19,19 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--cache", type=click.Choice(["auto", "disk", "memory", "none"]),
               help="Preprocessing cache (default: the bundle's; auto = memory when it fits a quarter of RAM, "
                    "else disk).")
+@click.option("--time-limit", type=float, metavar="MIN",
+              help="Bound training to MIN minutes (learning rate decays over them; stops in time).")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config key (a#b for nesting).")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
               help="Continue a killed or stopped run from its last checkpoint.")
 @click.option("--nproc", type=int, default=1, show_default=True,
               help="Processes (GPUs) on this machine: relaunches itself under torchrun with DDP.")
+@click.option("--init-from", type=click.Path(path_type=Path), metavar="DIR",
+              help="Start from the weights of DIR (e.g. from `medseg bundle import-zoo`); same network only.")
 @TRUST
-def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides, resume, nproc, trust) -> None:
+def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, device, overrides, resume, nproc,
+          init_from, trust) -> None:
     """Train BUNDLE; the run directory is itself a trained MONAI bundle.
 
     A checkpoint is written every epoch; SIGINT/SIGTERM stop after the current epoch's checkpoint,
@@ -43,7 +48,7 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, device, overrides
         sys.exit(subprocess.call(distributed.torchrun_command(nproc, sys.argv[1:])))
     result = medseg.train(bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
                           device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
-                          fold=fold, cache=cache)
+                          fold=fold, cache=cache, init_from=init_from, time_limit=time_limit)
     if not distributed.is_main_process():
         return
     click.echo(f"run directory: {result.run_dir}")

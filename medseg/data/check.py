@@ -18,6 +18,7 @@ from medseg.bundles import find_bundle
 from medseg.data.manifest import Manifest, load_manifest
 from medseg.errors import InputError
 from medseg.io.dicom import is_dicom_file
+from medseg.io.masks import MaskCoding, is_bitmap, read_mask
 from medseg.io.read import AFFINE_TOLERANCE, CaseFiles, is_nifti, load_nifti_header
 from medseg.io.xray import check_xray_case
 from medseg.labels import LabelSchema
@@ -159,6 +160,9 @@ class CaseChecker:
             if needs_label:
                 self._add(case, None, "training case has no label")
             return
+        if self.spatial_dims == 2 and ref is not None and is_bitmap(case.label):
+            self._check_planar_label(case, ref)
+            return
         label = self._header(case, case.label)
         if label is None:
             return
@@ -169,6 +173,20 @@ class CaseChecker:
         if label.channels != 1:
             self._add(case, case.label, f"label has {label.channels} channels, expected one label map")
         self._check_label_values(case, label)
+
+    def _check_planar_label(self, case: CaseFiles, ref: Header) -> None:
+        """A 2D mask read as training reads it: through the manifest's mask coding, onto the image grid."""
+        try:
+            label = read_mask(case.label, MaskCoding.from_json(self.manifest.mask_coding), shape=ref.spatial[:2])
+        except InputError as exc:
+            self._add(case, case.label, exc.message)
+            return
+        values = set(np.unique(label).tolist())
+        unknown = sorted(values - self.allowed)
+        if unknown:
+            self._add(case, case.label, f"label values {unknown} are not in the schema {sorted(self.allowed)}")
+        if self.deep and values <= {0}:
+            self._add(case, case.label, "label is empty (no foreground voxels)")
 
     def _check_channels(self, case: CaseFiles, ref_path: Path, channels: int) -> None:
         order = self.manifest.channel_order

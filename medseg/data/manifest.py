@@ -36,6 +36,7 @@ class Manifest:
     label_map: dict[int, int] = field(default_factory=dict)
     channel_order: list[int] | None = None
     folds: dict[str, int] = field(default_factory=dict)
+    mask_coding: dict[str, Any] | None = None  # 2D masks as stored (``medseg.io.masks.MaskCoding``), e.g. RGB codes
     modalities: list[str] = field(default_factory=list)  # the bundle's, in channel order
 
     def cases(self, section: str) -> list[CaseFiles]:
@@ -82,6 +83,8 @@ class Manifest:
             item["label_map"] = dict(self.label_map)
         if self.channel_order is not None:
             item["channel_order"] = list(self.channel_order)
+        if self.mask_coding:
+            item["mask_coding"] = self.mask_coding
         return item
 
     @property
@@ -147,7 +150,7 @@ def load_manifest(path: str | Path, data_root: str | Path | None = None, modalit
         raise InputError("manifest must be a JSON object with 'training'/'validation'/'test' lists", path)
     root = data_root_for(path, raw, data_root)
     manifest = Manifest(path, label_map=_label_map(raw, path), channel_order=raw.get("channel_order"),
-                        modalities=list(modalities))
+                        mask_coding=raw.get("mask_coding") or None, modalities=list(modalities))
     for section in SECTIONS:
         entries = raw.get(section, [])
         if not isinstance(entries, list):

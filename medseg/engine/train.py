@@ -36,6 +36,37 @@ from medseg.report import plot_curves
 from medseg.runs import LAST
 
 
+class TimeBudget:
+    """``--time-limit``: polynomial learning-rate decay over the wall-clock budget, and when to stop.
+
+    An epoch is the last when the next one (training plus a validation, at their last measured
+    times) would not fit in what is left; validation then runs on it, so the best model is scored.
+    """
+
+    def __init__(self, minutes: float | None, optimizer: torch.optim.Optimizer, power: float = 0.9) -> None:
+        self.limit = None if minutes is None else float(minutes) * 60.0
+        self.optimizer, self.power = optimizer, power
+        self.base = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+        self.start = time.perf_counter()
+        self.val_s = 0.0
+
+    def set_learning_rate(self) -> None:
+        if self.limit is None:
+            return
+        left = max(0.0, 1.0 - (time.perf_counter() - self.start) / self.limit)
+        for group, base in zip(self.optimizer.param_groups, self.base):
+            group["lr"] = base * left**self.power
+
+    def last_epoch(self, train_s: float) -> bool:
+        if self.limit is None:
+            return False
+        return time.perf_counter() - self.start + train_s + 2 * self.val_s > self.limit
+
+    def validated(self, row: dict[str, float]) -> None:
+        if "dice_mean" in row:
+            self.val_s = max(0.0, row["seconds"] - row["data_s"] - row["step_s"])
+
+
 def _plain(tensor) -> torch.Tensor:
     """A batch tensor without metadata (items read back from the disk cache are plain tensors already)."""
     return tensor.as_tensor() if hasattr(tensor, "as_tensor") else tensor
@@ -80,6 +111,7 @@ class Trainer:
         cache: str = "disk",
         cache_dir: str | Path | None = None,
         validation_fraction: float = 0.2,
+        time_limit: float | None = None,
     ) -> None:
         self.device = distributed.setup(resolve_device(device))
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
@@ -100,6 +132,7 @@ class Trainer:
         self.generator: torch.Generator | None = None
         self.fold, self.cache, self.cache_dir = fold, cache, cache_dir
         self.validation_fraction = validation_fraction  # 0: train on every case, keep the last weights
+        self.time_limit = time_limit  # minutes: stop before it runs out; the learning rate decays over the time
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
@@ -167,7 +200,7 @@ class Trainer:
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
             tick = time.perf_counter()
             step_s += tick - started
-        if self.scheduler is not None:
+        if self.scheduler is not None and self.time_limit is None:
             self.scheduler.step()
         loss = distributed.mean_across_ranks(float(np.mean(losses)) if losses else float("nan"), self.device)
         return {"train_loss": loss, "data_s": round(data_s, 3), "step_s": round(step_s, 3), "patches": patches}
@@ -223,6 +256,7 @@ class Trainer:
         from tqdm.auto import tqdm
 
         set_determinism(seed=self.seed)
+        clock = TimeBudget(self.time_limit, self.optimizer)  # the budget covers caching the data too
         if distributed.is_main_process():
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self._export_bundle_files()
@@ -235,8 +269,10 @@ class Trainer:
                 if hasattr(train_loader.sampler, "set_epoch"):
                     train_loader.sampler.set_epoch(epoch)
                 start = time.perf_counter()
+                clock.set_learning_rate()
                 row: dict[str, float] = {"epoch": epoch, **self._train_epoch(train_loader, epoch)}
-                if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs):
+                last = clock.last_epoch(time.perf_counter() - start)
+                if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs or last):
                     dice = self.validate(val_loader)
                     row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
                     if row["dice_mean"] > state.best_metric:
@@ -248,13 +284,16 @@ class Trainer:
                 save_training_state(self, state, self.run_dir / LAST)
                 self._write_metrics(state.history)
                 epochs.set_postfix(loss=f"{row['train_loss']:.3f}", best_dice=f"{max(state.best_metric, 0):.3f}")
+                clock.validated(row)
+                if last:
+                    break
                 if stop.signal is not None and epoch < self.epochs:
                     raise TrainingStopped(
                         f"stopped by {stop.name} after epoch {epoch} of {self.epochs}; checkpoint written; "
                         f"continue with: medseg train --resume {self.run_dir}", self.run_dir / LAST)
         if state.best_epoch == 0:  # no validation set: keep the last weights as the model
             self._save_model()
-            state.best_epoch = self.epochs
+            state.best_epoch = state.epoch
         if distributed.is_main_process():
             plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
             write_run_readme(self.run_dir, self.bundle_root, state.history, state.best_epoch)  # its own Dice
