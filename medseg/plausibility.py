@@ -5,7 +5,7 @@ said so. Every case's measurements therefore carry figures a reader can judge at
 brain (head) volume of the input, the tumour's volume and share of it, how much of the tumour lies
 outside the brain, and how many connected pieces each structure is in. A bundle declares its limits
 (``MeasurementWriter(plausibility={...})`` in ``inference.json``); a case beyond them gets a
-``medseg: warning: <case>: implausible ...`` line. The limits flag gross failures, not subtle errors.
+``medseg: warning: <image file>: implausible ...`` line. The limits flag gross failures, not subtle errors.
 """
 
 from __future__ import annotations

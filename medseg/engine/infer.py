@@ -204,8 +204,8 @@ class Predictor:
         schema's rule applied on the input grid.
         """
         if case.missing:
-            warnings.warn(missing_sequences_message(case.case_id, case.missing, self.subsets), MedsegWarning,
-                          stacklevel=2)
+            where = str(case.reference.parent)  # medseg: warning: <the study's folder>: missing sequences ...
+            warnings.warn(missing_sequences_message(where, case.missing, self.subsets), MedsegWarning, stacklevel=2)
         probabilities = self.grid_probabilities(case)
         for member in self.members:  # an ensemble: the mean of every run's probabilities on the input grid
             probabilities += member.grid_probabilities(case)
