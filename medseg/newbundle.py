@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from medseg.bundles import Bundle, verify_bundle
-from medseg.data.check import PLANAR_SUFFIXES, read_header, voxels
 from medseg.data.importers import pair_folders, write_imported
 from medseg.errors import BundleError, InputError, OutputError
 from medseg.io.atomic import write_text_atomic
+from medseg.io.checks import PLANAR_SUFFIXES, read_header, voxels
 from medseg.trust import seal
 
 PALETTE = [(230, 60, 50), (90, 200, 80), (250, 220, 40), (60, 120, 230), (240, 140, 40), (160, 80, 200),

@@ -10,14 +10,15 @@ import numpy as np
 import torch
 
 from medseg.bundles import find_bundle
-from medseg.data.manifest import load_manifest
+from medseg.data.inputs import resolve_inputs
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
 from medseg.errors import BundleError, find_medseg_error
 from medseg.io.atomic import prepare_output_dir
+from medseg.io.checks import check_case_headers
 from medseg.io.geometry import viewer_affine, voxel_volume
 from medseg.io.probabilities import ProbabilityWriter
-from medseg.io.read import CaseFiles, check_case_headers, load_nifti_header, resolve_case
+from medseg.io.read import CaseFiles, load_nifti_header
 from medseg.io.validate import explain_load_failure
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
@@ -66,7 +67,6 @@ class Predictor:
         self.postprocessing = postprocessing
         self.tta = tta
         self.postprocess = postprocess  # overlapping mode: binary masks (C, *spatial) -> cleaned masks
-        self.channel_orders: dict[CaseFiles, list[int]] = {}  # 4D cases from manifests (MSD channel order)
 
     @classmethod
     def from_bundle(
@@ -141,15 +141,15 @@ class Predictor:
 
     def check_case(self, case: CaseFiles) -> None:
         """Header-level checks (readable, one grid, channel count, dimensionality) before any pixels load."""
-        check_case_headers(case, self.network_in_channels, self.spatial_dims)
+        check_case_headers(case, self.network_in_channels, self.spatial_dims, self.schema.mode == "overlapping")
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
         """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused."""
         self.check_case(case)
         images = [str(p) for p in case.images]
         item: dict[str, Any] = {"image": images if len(images) > 1 else images[0]}
-        if case in self.channel_orders:
-            item["channel_order"] = self.channel_orders[case]
+        if case.channel_order is not None:
+            item["channel_order"] = list(case.channel_order)
         try:
             return self.preprocessing(item)
         except Exception as exc:  # MONAI wraps errors from inside the chain in RuntimeError
@@ -193,19 +193,9 @@ class Predictor:
         return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
 
     def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None) -> list[CaseFiles]:
-        """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
-        (their test cases, else all cases)."""
-        cases: list[CaseFiles] = []
-        for item in inputs:
-            if str(item).endswith(".json"):
-                manifest = load_manifest(item, modalities=self.modalities)
-                chosen = manifest.cases("test") or manifest.all_cases()
-                if manifest.channel_order is not None:
-                    self.channel_orders.update({case: list(manifest.channel_order) for case in chosen})
-                cases.extend(chosen)
-            else:
-                cases.append(resolve_case(item, self.modalities, series))
-        return cases
+        """What ``--input`` means (``medseg.data.inputs``): case folders, DICOM series folders (``series``:
+        which UID), NIfTI files, X-rays, or manifests (their test cases, else all cases)."""
+        return resolve_inputs(inputs, self.modalities, series)
 
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
                        series: str | None = None) -> list[Path]:

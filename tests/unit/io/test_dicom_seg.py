@@ -73,9 +73,9 @@ def test_writer_puts_an_inferred_label_on_the_source_series(ct, tmp_path, monkey
 
     import highdicom as hd
 
+    from medseg.data.inputs import resolve_case
     from medseg.data.manifest import load_manifest
     from medseg.io.dicom_seg import DicomSegWriter
-    from medseg.io.read import resolve_case
     from medseg.io.write import NiftiLabelWriter, Prediction
 
     monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
