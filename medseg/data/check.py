@@ -18,6 +18,7 @@ from medseg.errors import InputError
 from medseg.io.checks import CaseRules, case_problems
 from medseg.io.read import CaseFiles
 from medseg.labels import LabelSchema
+from medseg.modalities import ModalitySubsets
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,32 @@ class CaseChecker:
     """Collects every problem (``medseg.io.checks``) of the cases of one manifest against one bundle."""
 
     def __init__(self, manifest: Manifest, schema: LabelSchema, num_channels: int, spatial_dims: int = 3,
-                 deep: bool = False) -> None:
+                 deep: bool = False, subsets: ModalitySubsets | None = None) -> None:
         allowed = manifest.source_label_values or set(schema.label_values)
         self.rules = CaseRules(
             num_channels, spatial_dims, overlapping=schema.mode == "overlapping",
             structures=tuple(schema.channel_names), label_values=frozenset({0, *allowed}),
-            channel_order=tuple(manifest.channel_order) if manifest.channel_order is not None else None, deep=deep)
+            channel_order=tuple(manifest.channel_order) if manifest.channel_order is not None else None,
+            mask_coding=manifest.mask_coding, deep=deep)
+        self.subsets = subsets  # which sequences a case may lack (None: every one is needed)
+        self.notes: list[Problem] = []  # facts worth saying that do not stop training (a supported subset)
         self.problems: list[Problem] = []
 
+    def _check_missing(self, case: CaseFiles) -> None:
+        """A study without some sequences: a note when the bundle supports its subset, else a problem."""
+        missing = ", ".join(case.missing)
+        subsets = self.subsets
+        if subsets is not None and subsets.supports(m for m in subsets.modalities if m not in case.missing):
+            self.notes.append(Problem(case.case_id, "", f"missing sequences {missing} (supported: "
+                                                        f"{subsets.describe()}; filled as in modality dropout)"))
+        else:
+            needs = subsets.describe() if subsets is not None else "every modality"
+            self.problems.append(Problem(case.case_id, str(case.reference),
+                                         f"missing sequences {missing}; the bundle needs {needs}"))
+
     def check(self, case: CaseFiles, needs_label: bool) -> None:
+        if case.missing:
+            self._check_missing(case)
         for problem in case_problems(case, replace(self.rules, needs_label=needs_label)):
             self.problems.append(Problem(case.case_id, str(problem.path) if problem.path else "", problem.message))
 
@@ -56,9 +74,13 @@ def check_manifest(
     spatial_dims: int = 3,
     deep: bool = False,
     sections: Iterable[str] = ("training", "validation", "test"),
+    subsets: ModalitySubsets | None = None,
+    notes: list[Problem] | None = None,
 ) -> list[Problem]:
-    """Every problem of every case in ``sections`` (empty list: the data is fit to train on)."""
-    checker = CaseChecker(manifest, schema, num_channels, spatial_dims, deep)
+    """Every problem of every case in ``sections`` (empty list: the data is fit to train on).
+
+    ``subsets``: the sequences a case may lack; such cases are added to ``notes`` when given."""
+    checker = CaseChecker(manifest, schema, num_channels, spatial_dims, deep, subsets)
     seen: dict[str, str] = {}
     for section in sections:
         for case in manifest.cases(section):
@@ -68,6 +90,8 @@ def check_manifest(
                 continue
             seen[case.case_id] = section
             checker.check(case, needs_label=section != "test")
+    if notes is not None:
+        notes.extend(checker.notes)
     return checker.problems
 
 
@@ -80,12 +104,13 @@ def bundle_inputs(bundle) -> tuple[int, int]:
 
 
 def check_dataset(manifest_path: str | Path, bundle: str | Path, deep: bool = False,
-                  data_root: str | Path | None = None) -> list[Problem]:
-    """``medseg data check``: load the manifest for ``bundle`` and list every problem."""
+                  data_root: str | Path | None = None, notes: list[Problem] | None = None) -> list[Problem]:
+    """``medseg data check``: load the manifest for ``bundle`` and list every problem (and ``notes``)."""
     found = find_bundle(bundle)
     manifest = load_manifest(manifest_path, data_root=data_root, modalities=found.modalities)
     channels, dims = bundle_inputs(found)
-    return check_manifest(manifest, found.schema, channels, dims, deep=deep)
+    subsets = ModalitySubsets.from_metadata(found.metadata)
+    return check_manifest(manifest, found.schema, channels, dims, deep=deep, subsets=subsets, notes=notes)
 
 
 def problems_error(problems: list[Problem], manifest: Path) -> InputError:

@@ -5,6 +5,8 @@ input                                          cases
 =============================================  ==============================================================
 manifest (``*.json``)                          its ``test`` cases, else all of them, with its channel order
 folder of NIfTI files                          one case: one ``*_<modality>.nii[.gz]`` per bundle modality
+                                               (with ``subsets``: those the bundle can do without may lack)
+``study``: a clinical study folder             one case: sequences identified and registered (``medseg.study``)
 DICOM series folder                            one case: the series (``series``: which UID) as cached NIfTI
 NIfTI file                                     one case (a 4D file holds every modality)
 X-ray file (DICOM, PNG, JPEG)                  one case
@@ -23,13 +25,20 @@ from medseg.data.manifest import load_manifest
 from medseg.errors import InputError
 from medseg.io.checks import PLANAR_SUFFIXES
 from medseg.io.dicom import is_dicom_folder, series_image
-from medseg.io.read import NIFTI_SUFFIXES, CaseFiles, case_id_from_path, find_modalities, is_nifti
+from medseg.io.read import NIFTI_SUFFIXES, CaseFiles, case_id_from_path, find_case_modalities, find_modalities, is_nifti
 from medseg.io.xray import is_xray_file
+from medseg.modalities import ModalitySubsets
+from medseg.study import StudyOptions, prepare_study
 
 
 def resolve_inputs(inputs: Sequence[str | Path], modalities: Sequence[str], series: str | None = None,
-                   per_image: bool = False) -> list[CaseFiles]:
-    """The cases of every input, in order (see the module's table)."""
+                   per_image: bool = False, subsets: ModalitySubsets | None = None,
+                   study: StudyOptions | None = None) -> list[CaseFiles]:
+    """The cases of every input, in order (see the module's table).
+
+    ``subsets``: the sequences a study may lack (``medseg.modalities``); ``study``: folders are
+    clinical studies to identify and register; ``per_image``: a 2D bundle's folders are batches.
+    """
     cases: list[CaseFiles] = []
     for item in map(Path, inputs):
         if item.suffix == ".json":
@@ -39,18 +48,24 @@ def resolve_inputs(inputs: Sequence[str | Path], modalities: Sequence[str], seri
             cases.extend(replace(case, channel_order=order) if order is not None else case for case in chosen)
         elif per_image:
             cases.extend(_images(item))
+        elif study is not None:
+            cases.append(prepare_study(item, list(modalities), study, subsets))
         else:
-            cases.append(resolve_case(item, list(modalities), series))
+            cases.append(resolve_case(item, list(modalities), series, subsets))
     return cases
 
 
-def resolve_case(path: str | Path, modalities: list[str], series: str | None = None) -> CaseFiles:
+def resolve_case(path: str | Path, modalities: list[str], series: str | None = None,
+                 subsets: ModalitySubsets | None = None) -> CaseFiles:
     """One study: a case folder, a DICOM series folder, a NIfTI file or an X-ray (rows 2-5 of the table)."""
     path = Path(path)
     if path.is_dir():
         if not any(is_nifti(p) for p in path.iterdir()) and is_dicom_folder(path):
             image, slices = series_image(path, series)
             return CaseFiles(path.name, (image,), dicom_series=slices)
+        if subsets is not None and subsets.allows_missing:
+            images, missing = find_case_modalities(path, subsets)
+            return CaseFiles(path.name, images, missing=missing)
         return CaseFiles(path.name, find_modalities(path, modalities))
     if not path.exists():
         raise InputError("input not found", path)

@@ -41,6 +41,28 @@ def load_weights(network: torch.nn.Module, path: str | Path) -> None:
                               path) from exc
 
 
+def init_weights(network: torch.nn.Module, bundle_root: str | Path) -> Path:
+    """Start training from another bundle's weights (``medseg train --init-from DIR``), the same network only.
+
+    A different architecture is refused in one line rather than loaded partly: a half-loaded
+    network would train from a mix of pretrained and random weights without saying so.
+    """
+    path = Path(bundle_root) / "models" / "model.pt"
+    state = load_checkpoint(path)
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]
+    if not isinstance(state, dict):
+        raise CheckpointError("--init-from: checkpoint does not hold a state dict", path)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"--init-from: these weights are for another network than the one this bundle trains "
+            f"({_mismatch(network, state)}); train the same network, e.g. --override network_def=... "
+            f"as in {Path(bundle_root) / 'configs' / 'inference.json'}", path) from exc
+    return path
+
+
 def network_in_channels(network: torch.nn.Module) -> int:
     """Input channels a network takes: the second axis of its first weight that is a matrix or kernel."""
     first = next(p for p in network.parameters() if p.dim() > 1)

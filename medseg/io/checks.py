@@ -20,6 +20,7 @@ import numpy as np
 
 from medseg.errors import InputError
 from medseg.io.dicom import is_dicom_file
+from medseg.io.masks import MaskCoding, is_bitmap, read_mask
 from medseg.io.read import AFFINE_TOLERANCE, CaseFiles, is_nifti, load_nifti_header
 from medseg.io.xray import read_xray_grid
 
@@ -36,6 +37,7 @@ class CaseRules:
     structures: tuple[str, ...] = ()  # X-ray cases: one mask file per structure, these names
     label_values: frozenset[int] | None = None  # allowed label values; None: label voxels are not read
     channel_order: tuple[int, ...] | None = None  # a manifest's channel order over a 4D image
+    mask_coding: dict | None = None  # how a manifest's 2D masks store labels (``medseg.io.masks.MaskCoding``)
     needs_label: bool = False
     deep: bool = False  # read every voxel: NaN/Inf, constant images, empty labels
 
@@ -134,11 +136,13 @@ def _grid_problems(case: CaseFiles, rules: CaseRules) -> Problems:
         yield from _dimensionality(ref_path, ref, rules.spatial_dims)
     for path, header in readable[1:]:
         if header.spatial != ref.spatial:
-            yield CaseProblem(path, f"shape {header.spatial} differs from {ref_path.name} {ref.spatial}")
+            yield CaseProblem(path, f"shape {header.spatial} differs from {ref_path.name} {ref.spatial} "
+                                    "(sequences on their own grids: use medseg infer --register)")
         elif not np.allclose(header.affine, ref.affine, atol=AFFINE_TOLERANCE):
-            yield CaseProblem(path, f"affine differs from {ref_path.name} (modalities must be co-registered)")
-    if readable and len(readable) == len(case.images):
-        yield from _channels(ref_path, sum(h.channels for _, h in readable), rules)
+            yield CaseProblem(path, f"affine differs from {ref_path.name} (modalities must be co-registered; "
+                                    "medseg infer --register registers them)")
+    if readable and len(readable) == len(case.images):  # a missing sequence counts: it is filled in later
+        yield from _channels(ref_path, sum(h.channels for _, h in readable) + len(case.missing), rules)
     if rules.deep:
         for path, header in readable:
             yield from _image_voxels(path, header)
@@ -170,6 +174,10 @@ def _label_problems(case: CaseFiles, ref: Header | None, rules: CaseRules) -> Pr
         if rules.needs_label:
             yield CaseProblem(None, "training case has no label")
         return
+    if rules.spatial_dims == 2 and is_bitmap(case.label):
+        if ref is not None and rules.label_values is not None:
+            yield from _bitmap_label(case.label, ref, rules)
+        return
     try:
         label = read_header(case.label, rules.spatial_dims)
     except InputError as exc:
@@ -183,6 +191,21 @@ def _label_problems(case: CaseFiles, ref: Header | None, rules: CaseRules) -> Pr
         yield CaseProblem(case.label, f"label has {label.channels} channels, expected one label map")
     if rules.label_values is not None:
         yield from _label_values(case.label, label, rules)
+
+
+def _bitmap_label(path: Path, ref: Header, rules: CaseRules) -> Problems:
+    """A 2D mask read as training reads it: through the manifest's mask coding, onto the image grid."""
+    try:
+        label = read_mask(path, MaskCoding.from_json(rules.mask_coding), shape=ref.spatial[:2])
+    except InputError as exc:
+        yield CaseProblem(path, exc.message)
+        return
+    values = set(np.unique(label).tolist())
+    unknown = sorted(values - rules.label_values)
+    if unknown:
+        yield CaseProblem(path, f"label values {unknown} are not in the schema {sorted(rules.label_values)}")
+    if rules.deep and values <= {0}:
+        yield CaseProblem(path, "label is empty (no foreground voxels)")
 
 
 def _label_values(path: Path, label: Header, rules: CaseRules) -> Problems:

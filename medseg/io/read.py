@@ -56,6 +56,8 @@ class CaseFiles:
     label: Path | tuple[Path, ...] | None = None  # a tuple: one mask file per structure (stacked as channels)
     # a case read from a DICOM series: its slice files, so outputs (DICOM SEG) can reference the source instances
     dicom_series: tuple[Path, ...] = field(default=(), repr=False)
+    # bundle modalities the study lacks (``images`` holds the others, in bundle order); see medseg.modalities
+    missing: tuple[str, ...] = ()
     # a 4D image from a manifest: which of its channels feeds each bundle modality (MSD order)
     channel_order: tuple[int, ...] | None = None
 
@@ -78,16 +80,42 @@ def case_id_from_path(path: str | Path, modalities: list[str] | tuple[str, ...] 
     return stem
 
 
-def find_modalities(folder: Path, modalities: list[str]) -> tuple[Path, ...]:
-    """Pick ``*_<modality>.nii[.gz]`` for each modality from a case folder, in bundle order."""
+def find_present_modalities(folder: Path, modalities: list[str]) -> dict[str, Path]:
+    """``*_<modality>.nii[.gz]`` for each modality a case folder has (several matches are an error)."""
     files = [p for p in sorted(folder.iterdir()) if is_nifti(p)]
-    chosen = []
+    found = {}
     for modality in modalities:
         pattern = re.compile(rf".*[_-]{re.escape(modality)}$", flags=re.IGNORECASE)
         hits = [p for p in files if pattern.match(strip_nifti_suffix(p.name))]
-        if len(hits) != 1:
-            found = ", ".join(p.name for p in files) or "no NIfTI files"
-            what = "no file" if not hits else f"{len(hits)} files"
-            raise InputError(f"{what} for modality '{modality}' (*_{modality}.nii.gz); found: {found}", folder)
-        chosen.append(hits[0])
-    return tuple(chosen)
+        if len(hits) > 1:
+            names = ", ".join(p.name for p in hits)
+            raise InputError(f"{len(hits)} files for modality '{modality}' (*_{modality}.nii.gz): {names}", folder)
+        if hits:
+            found[modality] = hits[0]
+    return found
+
+
+def find_modalities(folder: Path, modalities: list[str]) -> tuple[Path, ...]:
+    """Pick ``*_<modality>.nii[.gz]`` for each modality from a case folder, in bundle order."""
+    found = find_present_modalities(folder, modalities)
+    for modality in modalities:
+        if modality not in found:
+            names = ", ".join(p.name for p in sorted(folder.iterdir()) if is_nifti(p)) or "no NIfTI files"
+            raise InputError(f"no file for modality '{modality}' (*_{modality}.nii.gz); found: {names}", folder)
+    return tuple(found[m] for m in modalities)
+
+
+def find_case_modalities(folder: Path, subsets) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """The files a case folder has, in bundle order, and the missing modalities the bundle can do without.
+
+    ``subsets`` is the bundle's ``medseg.modalities.ModalitySubsets``; a bundle that needs every
+    modality gets ``find_modalities``'s error naming the first missing file.
+    """
+    modalities = list(subsets.modalities)
+    if not subsets.allows_missing:
+        return find_modalities(folder, modalities), ()
+    found = find_present_modalities(folder, modalities)
+    if not found:
+        return find_modalities(folder, modalities), ()  # names what was looked for and what is there
+    missing = subsets.check(found, folder)
+    return tuple(found[m] for m in modalities if m in found), missing

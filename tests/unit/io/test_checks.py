@@ -64,7 +64,8 @@ def test_every_problem_is_listed_and_a_good_case_returns_its_shape(tmp_path):
     label = _nifti(tmp_path / "l_seg.nii.gz", (6, 5, 5))
     problems = list(case_problems(CaseFiles("s", (a, other), label), CaseRules(3, needs_label=True)))
     assert [(p.path.name, p.message) for p in problems] == [
-        ("o_t2.nii.gz", "shape (6, 6, 4) differs from a_t1.nii.gz (6, 6, 5)"),
+        ("o_t2.nii.gz", "shape (6, 6, 4) differs from a_t1.nii.gz (6, 6, 5) (sequences on their own grids: "
+                        "use medseg infer --register)"),
         ("a_t1.nii.gz", "found 2 image channel(s), the bundle needs 3"),
         ("l_seg.nii.gz", "label shape (6, 5, 5) differs from the image shape (6, 6, 5)")]
     assert check_case_headers(CaseFiles("a", (a,)), 1) == (6, 6, 5)
