@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medseg.bundles import Bundle
 from medseg.engine.checkpoint import load_weights, save_checkpoint
 from medseg.errors import BundleError, OutputError
 from medseg.trust import seal
@@ -106,7 +107,7 @@ def _import_folder(folder: Path, output: Path, version: str | None, origin: str)
         _write_text(tmp / "configs" / "inference.json", json.dumps(config, indent=2) + "\n")
         _write_text(tmp / "configs" / "metadata.json",
                     json.dumps(_metadata(zoo, name, mapping, origin), indent=2) + "\n")
-        save_checkpoint(model.state_dict(), tmp / "models" / "model.pt")
+        save_checkpoint(model.state_dict(), tmp / Bundle.WEIGHTS)
         _write_text(tmp / "docs" / "README.md", _readme(zoo, name, origin, result))
         for extra, target in (("docs/README.md", "docs/zoo_README.md"), ("docs/license.txt", "LICENSE"),
                               ("LICENSE", "LICENSE")):
