@@ -76,7 +76,7 @@ def validation_predictions(run_dir: Path, device: str = "cpu") -> tuple[list[tup
         with warnings.catch_warnings():  # missing-sequence and plausibility lines are for users, not this search
             warnings.simplefilter("ignore")
             label = predictor.predict(case).label
-        pairs.append((label, _read_label(Path(case.label), predictor.schema, manifest.label_map)[1]))
+        pairs.append((label, _read_label(Path(case.label), predictor.schema, manifest.label_map).label))
     return pairs, [c.case_id for c in cases]
 
 
