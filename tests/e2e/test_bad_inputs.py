@@ -170,11 +170,13 @@ def _(w, run):
     return _infer(run, w / "study", w / "out"), "study", "2 series in the folder, pick one with --series"
 
 
-@case("infer/3 modalities where the bundle needs 4")
+@case("infer/T1 and T2 only where the bundle needs T1ce or FLAIR")
 def _(w, run):
     _case(w)
     (w / "case" / "case_flair.nii.gz").unlink()
-    return _infer(run, w / "case", w / "out"), "case", "no file for modality 'flair'"
+    (w / "case" / "case_t1ce.nii.gz").unlink()
+    return _infer(run, w / "case", w / "out"), "case", \
+        "missing sequences t1ce, flair; the bundle needs any subset containing t1ce or flair"
 
 
 @case("infer/4D file with 3 channels")
