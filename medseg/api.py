@@ -13,6 +13,8 @@ from medseg.engine.checkpoint import init_weights
 from medseg.engine.device import resolve_device
 from medseg.errors import InputError, find_medseg_error
 from medseg.locations import REPO_MANIFESTS, default_cache_dir
+from medseg.planning import is_plannable, plan_for_bundle, plan_overrides
+from medseg.postchoice import choose_postprocessing
 from medseg.runs import LAST, create_run_bundle, default_run_dir
 
 
@@ -55,12 +57,21 @@ def train(
     fold: int | None = None,
     cache: str | None = None,
     init_from: str | Path | None = None,
+    time_limit: float | None = None,
+    plan: bool = True,
+    gpu_memory_gb: float | None = None,
 ):
     """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle.
 
-    ``resume`` continues the run directory from its last checkpoint (its configs, data and epoch
-    count as they were); ``bundle``, if also given, must be the one the run was trained from. A new
-    run that fails before its first checkpoint leaves no run directory.
+    A bundle that opts into planning (a ``plan`` key in ``train.json``) is planned for the data and
+    the device first (``medseg.planning``) and the plan is written into the run's configs; ``overrides``
+    win over the plan. ``demo`` keeps the bundle's own quick recipe (on the built-in phantoms unless
+    ``data`` is given); ``plan=False`` keeps it on any data.
+
+    ``time_limit`` (minutes) bounds training: the learning rate decays over it and training stops
+    before it runs out. ``resume`` continues the run directory from its last checkpoint (its configs,
+    data and epoch count as they were); ``bundle``, if also given, must be the one the run was trained
+    from. A new run that fails before its first checkpoint leaves no run directory.
     Under torchrun every rank calls this; rank 0 alone creates the run directory and demo data.
     ``init_from``: a bundle or run directory (e.g. ``medseg bundle import-zoo``) whose weights the
     network starts from; it must be the same network with the same modalities and output channels.
@@ -73,19 +84,25 @@ def train(
         run = find_bundle(resume)
         if bundle is not None and find_bundle(bundle).name != run.name:
             raise InputError(f"--resume {resume} was not trained from bundle {bundle!r}", resume)
-        return _run_trainer(run, device, progress, trust, resume=True)
+        return _finish(_run_trainer(run, device, progress, trust, resume=True), device)
     if bundle is None:
         raise InputError("name a bundle to train (or --resume RUN_DIR)")
     source = find_bundle(bundle)
     source.parser("inference", "train", overrides=overrides, trust=trust)  # unknown override keys fail here too
     init = _init_bundle(source, init_from) if init_from is not None else None
-    if demo:  # generated once, by rank 0; broadcasting also makes the other ranks wait for it
+    if demo and data is None:  # generated once, by rank 0; broadcasting also makes the other ranks wait for it
         manifest = distributed.broadcast(demo_manifest(source.name) if distributed.is_main_process() else None)
     else:
         manifest = Path(data) if data else default_manifest(source.name, source.root)
     if not manifest.is_file():
         raise InputError("manifest not found", manifest)
-    settings = dict(overrides or {})
+    settings: dict[str, Any] = {}
+    if plan and not demo and distributed.is_main_process() and is_plannable(source, trust):
+        planned = plan_for_bundle(source, manifest, device, gpu_memory_gb, time_limit, trust)
+        settings.update(plan_overrides(source, planned, trust))
+    if time_limit is not None and is_plannable(source, trust):
+        settings["time_limit_min"] = float(time_limit)  # in the run's configs: monai.bundle run keeps the limit
+    settings.update(overrides or {})
     settings["datalist"] = str(manifest.resolve())
     settings["device"] = device
     if epochs is not None:
@@ -101,7 +118,8 @@ def train(
         if distributed.is_main_process():
             create_run_bundle(source, run_dir, settings)
         distributed.barrier()
-        return _run_trainer(Bundle(run_dir.resolve()), device, progress, trust, init=init)
+        result = _run_trainer(Bundle(run_dir.resolve()), device, progress, trust, init=init, time_limit=time_limit)
+        return _finish(result, device)
     except BaseException:
         if created and distributed.is_main_process() and not (run_dir / LAST).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half run behind
@@ -119,8 +137,17 @@ def _init_bundle(source: Bundle, init_from: str | Path) -> Bundle:
     return init
 
 
+def _finish(result, device: str):
+    """After training: choose the post-processing on the run's validation cases (e.g. small enhancing
+    tumour relabelled as necrosis) when the bundle declares a search (``medseg.postchoice``)."""
+    if distributed.is_main_process():
+        choose_postprocessing(result.run_dir, device=device)
+    distributed.barrier()
+    return result
+
+
 def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False,
-                 init: Bundle | None = None):
+                 init: Bundle | None = None, time_limit: float | None = None):
     if resume and not (run_bundle.root / LAST).is_file():
         raise InputError(f"nothing to resume: no {LAST} (not a medseg run directory?)", run_bundle.root)
     from monai.utils import set_determinism
@@ -136,4 +163,8 @@ def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, r
         init_weights(distributed.unwrap(trainer.network), init.root)
     trainer.progress = progress and distributed.is_main_process()
     trainer.resume_from = run_bundle.root / LAST if resume else None
+    if time_limit is not None:
+        if time_limit <= 0:
+            raise InputError(f"--time-limit must be positive minutes, got {time_limit:g}")
+        trainer.time_limit = float(time_limit)
     return trainer.run()

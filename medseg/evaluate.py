@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 from medseg.data.manifest import load_manifest
 from medseg.errors import InputError
 from medseg.io.atomic import ensure_not_input, write_text_atomic
+from medseg.io.masks import MaskCoding, is_bitmap, read_mask, resize_nearest
 from medseg.io.read import AFFINE_TOLERANCE, case_id_from_path, is_nifti, load_nifti_header
 from medseg.io.validate import check_voxels, read_voxels
 from medseg.labels import LabelSchema
@@ -52,7 +54,29 @@ def case_metrics(
     return row
 
 
-def _read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | None = None):
+@dataclass
+class Side:
+    """One side (prediction or truth) of a case: its label map, its per-channel masks when stored
+    apart (overlapping structures), and its grid (``None`` for a bitmap, which has no header)."""
+
+    label: np.ndarray
+    channels: np.ndarray | None = None
+    image: object | None = None  # nibabel image
+
+    def structure(self, schema: LabelSchema, name: str, values: tuple[int, ...]) -> np.ndarray:
+        names = schema.channel_names
+        if self.channels is not None and schema.mode == "overlapping" and name in names:
+            return self.channels[names.index(name)]
+        return np.isin(self.label, values)
+
+
+def _read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | None = None,
+                coding: MaskCoding | None = None) -> Side:
+    """A label file: NIfTI as stored (then ``label_map``), a bitmap through its mask coding."""
+    if is_bitmap(path):
+        data = read_mask(path, coding if coding is not None else MaskCoding(values=dict(label_map or {})))
+        schema.check_label_values(data, path)
+        return Side(data)
     image = load_nifti_header(path)
     data = read_voxels(path)
     check_voxels(data, path, allow_blank=True, what="label")
@@ -63,30 +87,78 @@ def _read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | Non
         for source, target in label_map.items():
             data[coded == source] = target
     schema.check_label_values(data, path)
-    return image, data
+    return Side(np.squeeze(data), image=image)
 
 
-def _truth_files(truth: Path, schema_modalities: list[str]) -> tuple[dict[str, Path], bool]:
-    """Truth labels by case id, and whether every one of them must be predicted."""
+def _read_structures(paths: tuple[Path, ...], schema: LabelSchema) -> Side:
+    """One binary mask file per overlapping channel (e.g. SCR: one PNG per structure), overlaps kept."""
+    if len(paths) != len(schema.channel_names) or schema.mode != "overlapping":
+        raise InputError(f"{len(paths)} mask files for this case, the bundle has {len(schema.channel_names)} "
+                         "overlapping structure(s)", paths[0])
+    binary = MaskCoding(threshold=128)
+    masks = [read_mask(p, binary) > 0 if is_bitmap(p) else _read_label(p, schema).label > 0 for p in paths]
+    masks = [m if m.shape == masks[0].shape else resize_nearest(m, masks[0].shape, p) for p, m in zip(paths, masks)]
+    channels = np.stack(masks)
+    return Side(schema.channels_to_label_map(channels).astype(np.int64), channels)
+
+
+def _structure_files(pred_path: Path, case: str, schema: LabelSchema) -> tuple[Path, ...] | None:
+    """``<case>_<structure>.nii.gz`` beside an overlapping prediction (X-ray writers), when all exist."""
+    if schema.mode != "overlapping":
+        return None
+    files = tuple(pred_path.parent / f"{case}_{name}.nii.gz" for name in schema.channel_names)
+    return files if all(f.is_file() for f in files) else None
+
+
+def _read_prediction(case: str, path: Path, schema: LabelSchema) -> Side:
+    side = _read_label(path, schema)
+    structures = _structure_files(path, case, schema)
+    if structures is not None:
+        side.channels = np.stack([np.squeeze(_read_label(p, schema).label) > 0 for p in structures])
+    return side
+
+
+def _is_label_file(path: Path) -> bool:
+    return (is_nifti(path) or is_bitmap(path)) and not path.name.startswith(".")
+
+
+def _case_id(path: Path, tags: tuple[str, ...] = ("seg", "label")) -> str:
+    """``case7_seg.png`` → ``case7``; NIfTI names as ``case_id_from_path``."""
+    if not is_bitmap(path):
+        return case_id_from_path(path)
+    stem = path.name[: path.name.rfind(".")]
+    for tag in tags:
+        if stem.lower().endswith(f"_{tag}") or stem.lower().endswith(f"-{tag}"):
+            return stem[: -len(tag) - 1]
+    return stem
+
+
+def _labelled(files: list[Path]) -> list[Path]:
+    tagged = [p for p in files if any(f"{sep}{tag}." in p.name.lower() for sep in "_-" for tag in ("seg", "label"))]
+    return tagged or files
+
+
+def _truth_files(truth: Path, schema_modalities: list[str]) -> tuple[dict[str, Path | tuple[Path, ...]], bool]:
+    """Truth labels by case id (a tuple: one mask per structure), and whether all must be predicted."""
     if truth.is_file() and truth.suffix == ".json":
         manifest = load_manifest(truth, modalities=schema_modalities)
         return {c.case_id: c.label for c in manifest.all_cases() if c.label is not None}, False
     if truth.is_dir():
-        files = [p for p in sorted(truth.rglob("*")) if is_nifti(p) and not p.name.startswith(".")]
-        labelled = [p for p in files if any(tag in p.name.lower() for tag in ("_seg.", "_label."))]
-        return {case_id_from_path(p): p for p in (labelled or files)}, True
+        files = [p for p in sorted(truth.rglob("*")) if _is_label_file(p)]
+        tagged = [p for p in files if any(f"{sep}{tag}." in p.name.lower() for sep in "_-"
+                                          for tag in ("seg", "label", "mask"))]
+        return {_case_id(p, ("seg", "label", "mask")): p for p in (tagged or files)}, True
     raise InputError("truth must be a folder of label files or a manifest (.json)", truth)
 
 
 def pair_predictions(pred_dir: Path, truth: Path, modalities: list[str] = ()) -> list[tuple[str, Path, Path]]:
-    """Pair ``<case>_seg.nii.gz`` predictions with truths by case id; unpaired files are errors."""
+    """Pair ``<case>_seg.nii.gz`` / ``<case>_seg.png`` predictions with truths by case id; unpaired are errors."""
     if not pred_dir.is_dir():
         raise InputError("prediction folder not found", pred_dir)
-    files = [p for p in sorted(pred_dir.iterdir()) if is_nifti(p) and not p.name.startswith(".")]
-    labelled = [p for p in files if any(tag in p.name.lower() for tag in ("_seg.", "_label."))]
-    preds = {case_id_from_path(p): p for p in (labelled or files)}  # not <case>_probabilities.nii.gz
+    files = [p for p in sorted(pred_dir.iterdir()) if p.is_file() and _is_label_file(p)]
+    preds = {_case_id(p): p for p in _labelled(files)}  # not <case>_probabilities.nii.gz
     if not preds:
-        raise InputError("no predicted label files (*.nii.gz) found", pred_dir)
+        raise InputError("no predicted label files (*.nii.gz, *.png, *.tif) found", pred_dir)
     truths, need_all = _truth_files(truth, list(modalities))
     missing_truth = sorted(set(preds) - set(truths))
     if missing_truth:
@@ -105,6 +177,7 @@ class Evaluation:
     structures: list[str]
     inputs: list[Path] = field(default_factory=list)  # every file read, so no output overwrites one
     tolerance_mm: float = 2.0
+    units: str = "mm"  # of HD95 and the surface tolerance: "px" when no prediction had a header
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Dice per structure (the headline numbers)."""
@@ -121,7 +194,8 @@ class Evaluation:
     def document(self) -> dict[str, Any]:
         """The machine-readable summary (``medseg evaluate --json``); undefined metrics are ``None``."""
         return _finite({"cases": len(self.rows), "summary": self.summary(), "metrics": self.metric_summary(),
-                        "surface_dice_tolerance_mm": self.tolerance_mm, "empty_rules": EMPTY_RULES,
+                        "surface_dice_tolerance_mm": self.tolerance_mm, "distance_units": self.units,
+                        "empty_rules": EMPTY_RULES,
                         "per_case": self.rows})
 
     def write_csv(self, path: str | Path) -> Path:
@@ -138,6 +212,17 @@ class Evaluation:
             writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
         return buffer.getvalue()
 
+    def _by_sequences(self) -> list[str]:
+        """Mean Dice per input-sequence subset (studies that lacked a sequence apart from complete ones)."""
+        subsets = sorted({str(row["sequences"]) for row in self.rows if row.get("sequences")})
+        lines = []
+        for subset in subsets:
+            rows = [row for row in self.rows if row.get("sequences") == subset]
+            cells = ", ".join(f"{name} {summarise([float(r[name]) for r in rows])['mean']:.3f}"
+                              for name in self.structures)
+            lines.append(f"sequences {subset} (n={len(rows)}): Dice {cells}")
+        return lines
+
     def table(self) -> str:
         """A plain-text summary table for the terminal: mean ± std (median) per metric."""
         width = max(len(s) for s in self.structures) + 2
@@ -146,7 +231,8 @@ class Evaluation:
         for name, metrics in self.metric_summary().items():
             cells = "".join(f"{_cell(stats):>26}" for stats in metrics.values())
             lines.append(f"{name:<{width}}{cells}")
-        lines.append(f"mean ± std (median); surface Dice at {self.tolerance_mm:g} mm; HD95 in mm.")
+        lines += self._by_sequences()
+        lines.append(f"mean ± std (median); surface Dice at {self.tolerance_mm:g} {self.units}; HD95 in {self.units}.")
         lines.append(f"Empty masks: {EMPTY_RULES}")
         return "\n".join(lines)
 
@@ -175,26 +261,75 @@ def _spacing(image, shape: tuple[int, ...]) -> tuple[float, ...]:
     return kept if len(kept) == len(shape) else tuple(float(z) for z in zooms[: len(shape)])
 
 
+def _sequences(pred_dir: Path, case: str) -> dict[str, str]:
+    """The input sequences a case was segmented from (``sequences`` column), as inference recorded
+    them in ``<case>_measurements.json``; nothing when it did not."""
+    path = pred_dir / f"{case}_measurements.json"
+    try:
+        sequences = json.loads(path.read_text()).get("sequences") if path.is_file() else None
+    except (OSError, ValueError):
+        sequences = None
+    return {"sequences": "+".join(sequences)} if sequences else {}
+
+
+def _on_grid(truth: Side, shape: tuple[int, ...], path: Path) -> Side:
+    """A bitmap truth at another size than the prediction (SCR masks are half size), resized onto it."""
+    if truth.label.shape == shape:
+        return truth
+    if truth.image is not None or len(shape) != 2:
+        raise InputError(f"truth shape {truth.label.shape} differs from the prediction {shape}", path)
+    channels = None if truth.channels is None else np.stack([resize_nearest(c, shape, path) for c in truth.channels])
+    return Side(resize_nearest(truth.label, shape, path), channels)
+
+
+def side_metrics(pred: Side, truth: Side, schema: LabelSchema, spacing: tuple[float, ...],
+                 tolerance_mm: float = 2.0) -> dict[str, float]:
+    """``case_metrics`` on two sides, using per-structure masks where they were stored apart."""
+    row: dict[str, float] = {}
+    for name, values in _structures(schema):
+        scores = structure_metrics(pred.structure(schema, name, values), truth.structure(schema, name, values),
+                                   spacing, tolerance_mm)
+        row[name] = scores["dice"]
+        row.update({f"{name}/{metric}": scores[metric] for metric in METRICS[1:]})
+    return row
+
+
 def evaluate_predictions(
     pred_dir: str | Path, truth: str | Path, schema: LabelSchema, modalities: list[str] = (),
-    tolerance_mm: float = 2.0,
+    tolerance_mm: float = 2.0, mask_coding: MaskCoding | None = None,
 ) -> Evaluation:
-    """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest)."""
+    """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest).
+
+    Predictions and truths may be NIfTI or PNG/JPEG/TIFF; a bitmap truth is read through
+    ``mask_coding`` (the bundle's, from ``medseg bundle new``) or the manifest's ``label_map``, and
+    resized onto the prediction's grid when it was stored smaller. Distances are in mm when the
+    prediction has a NIfTI header (X-rays too), else in pixels.
+    """
     rows: list[dict[str, float | str]] = []
     label_map = {}
     if Path(truth).suffix == ".json":
         label_map = load_manifest(truth, modalities=list(modalities)).label_map
     pairs = pair_predictions(Path(pred_dir), Path(truth), modalities)
+    units = "mm"
     for case, pred_path, truth_path in pairs:
-        pred_image, pred = _read_label(pred_path, schema)
-        truth_image, truth_data = _read_label(truth_path, schema, label_map)
-        pred, truth_data = np.squeeze(pred), np.squeeze(truth_data)
-        if pred.shape != truth_data.shape:
-            raise InputError(f"prediction shape {pred.shape} differs from truth {truth_data.shape}", pred_path)
-        if not np.allclose(pred_image.affine, truth_image.affine, atol=AFFINE_TOLERANCE):
+        pred = _read_prediction(case, pred_path, schema)
+        if isinstance(truth_path, tuple):
+            truth_side = _read_structures(truth_path, schema)
+        else:
+            coding = mask_coding if mask_coding is not None and not label_map else None
+            truth_side = _read_label(truth_path, schema, label_map, coding)
+        truth_side = _on_grid(truth_side, pred.label.shape, pred_path)
+        if pred.image is not None and truth_side.image is not None and not np.allclose(
+                pred.image.affine, truth_side.image.affine, atol=AFFINE_TOLERANCE):
             raise InputError("prediction affine differs from the truth's (not on the same grid)", pred_path)
-        spacing = _spacing(truth_image, truth_data.shape)
-        rows.append({"case": case, **case_metrics(pred, truth_data, schema, spacing, tolerance_mm)})
-    inputs = [p for _, pred_path, truth_path in pairs for p in (pred_path, truth_path)]
+        grid = truth_side.image if truth_side.image is not None else pred.image
+        if grid is None:
+            spacing, units = (1.0,) * pred.label.ndim, "px"
+        else:
+            spacing = _spacing(grid, pred.label.shape)
+        rows.append({"case": case, **_sequences(pred_path.parent, case),
+                     **side_metrics(pred, truth_side, schema, spacing, tolerance_mm)})
+    inputs = [p for _, pred_path, truth_path in pairs
+              for p in (pred_path, *(truth_path if isinstance(truth_path, tuple) else (truth_path,)))]
     return Evaluation(rows, [name for name, _ in _structures(schema)],
-                      [*inputs, *([Path(truth)] if Path(truth).is_file() else [])], tolerance_mm)
+                      [*inputs, *([Path(truth)] if Path(truth).is_file() else [])], tolerance_mm, units)

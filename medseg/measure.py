@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from medseg.errors import MedsegWarning
 from medseg.io.atomic import ensure_not_input, write_text_atomic
 from medseg.io.geometry import viewer_affine, voxel_to_world, voxel_volume
 from medseg.io.read import load_nifti_header
 from medseg.io.write import Prediction
 from medseg.labels import LabelSchema
+from medseg.plausibility import PlausibilityLimits, implausible_message, sanity_figures
 
 CSV_FIELDS = ("structure", "values", "voxels", "volume_ml", "area_mm2", "centroid_ras", "bbox_min_ras", "bbox_max_ras")
 
@@ -91,8 +93,10 @@ class MeasurementWriter:
     Overlapping regions are measured on the probabilities at ``threshold`` (the Predictor's default).
     """
 
-    def __init__(self, threshold: float = 0.5) -> None:
+    def __init__(self, threshold: float = 0.5, plausibility: dict[str, Any] | None = None) -> None:
         self.threshold = threshold
+        # sanity figures and their limits (``medseg.plausibility``); None: no figures
+        self.plausibility = PlausibilityLimits(**plausibility) if plausibility else None
 
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
         case, schema = prediction.case, prediction.schema
@@ -108,6 +112,23 @@ class MeasurementWriter:
         document = {"case": case.case_id, "image": str(Path(case.reference).resolve()),
                     "coordinates": "RAS mm (3D Slicer's transform of the image)", "labels": labels,
                     "structures": rows}
+        if prediction.sequences:
+            document["sequences"] = list(prediction.sequences)
+            document["missing_sequences"] = list(case.missing)
+        if self.plausibility is not None:
+            document["sanity"] = self._sanity(prediction, affine)
         write_text_atomic(json_path, json.dumps(document, indent=2) + "\n")
         write_text_atomic(csv_path, measurements_csv(rows))
         return [json_path, csv_path]
+
+    def _sanity(self, prediction: Prediction, affine: np.ndarray) -> dict[str, Any]:
+        """``medseg.plausibility`` figures on the reference image; a warning when implausible."""
+        import warnings
+
+        image = np.asarray(load_nifti_header(prediction.case.reference).dataobj)
+        voxel_ml = voxel_volume(affine, 3) / 1000.0
+        figures, reasons = sanity_figures(prediction.label, image[..., 0] if image.ndim == 4 else image, voxel_ml,
+                                          prediction.schema, self.plausibility)
+        if reasons:
+            warnings.warn(implausible_message(prediction.case.case_id, reasons), MedsegWarning, stacklevel=2)
+        return figures

@@ -11,6 +11,8 @@ import json
 import os
 import re
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,10 @@ import numpy as np
 from medseg.bundles import Bundle, verify_bundle
 from medseg.data.check import PLANAR_SUFFIXES, read_header, voxels
 from medseg.data.importers import pair_folders, write_imported
+from medseg.data.plan2d import fingerprint, plan_2d
 from medseg.errors import BundleError, InputError, OutputError
 from medseg.io.atomic import write_text_atomic
+from medseg.io.masks import LabelSpec, MaskCoding, infer_coding
 from medseg.trust import seal
 
 PALETTE = [(230, 60, 50), (90, 200, 80), (250, 220, 40), (60, 120, 230), (240, 140, 40), (160, 80, 200),
@@ -142,22 +146,43 @@ def _version(package: str) -> str:
         return "n/a"
 
 
+@dataclass
+class NewBundle:
+    """What ``bundle new`` wrote and decided (``lines`` are printed: the mask coding and the plan)."""
+
+    root: Path
+    lines: list[str]
+
+
+def _label_specs(labels: Sequence[str | tuple[str, LabelSpec]]) -> list[tuple[str, LabelSpec]]:
+    specs = [item if isinstance(item, tuple) else (item, None) for item in labels]
+    specs = [(name.strip(), spec) for name, spec in specs if name.strip()]
+    names = [name for name, _ in specs]
+    if not specs or len(set(names)) != len(names):
+        raise BundleError("--labels needs distinct names, e.g. --labels road,car,sidewalk")
+    return specs
+
+
 def new_bundle(
     name: str,
     images: str | Path,
     masks: str | Path,
-    labels: list[str],
+    labels: Sequence[str | tuple[str, LabelSpec]],
     dims: int | None = None,
     output: str | Path | None = None,
-    image_size: int = 256,
+    image_size: int | None = None,
     label_map: dict[int, int] | None = None,
-) -> Path:
-    """Write bundle ``name`` (default ``./name``) for the pairs in ``images``/``masks``; return its folder."""
+) -> NewBundle:
+    """Write bundle ``name`` (default ``./name``) for the pairs in ``images``/``masks``, planned from the data.
+
+    ``labels`` are names, or ``(name, value)`` / ``(name, (r, g, b))`` for how the masks store them
+    (see ``medseg.io.masks.parse_labels``). 2D bundles work at native resolution unless
+    ``image_size`` asks for a resize.
+    """
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]*", name):
         raise BundleError(f"bundle name {name!r}: use letters, digits, '_' or '-', starting with a letter")
-    labels = [label.strip() for label in labels if label.strip()]
-    if not labels or len(set(labels)) != len(labels):
-        raise BundleError("--labels needs distinct names, e.g. --labels road,car,sidewalk")
+    specs = _label_specs(labels)
+    names = [n for n, _ in specs]
     images, masks = Path(images), Path(masks)
     root = Path(output) if output else Path(name)
     if (root / "configs" / "metadata.json").exists():
@@ -166,26 +191,58 @@ def new_bundle(
     if not imported.cases:
         raise InputError("no image has a mask of the same name", masks)
     dims, channels = _inspect(imported.cases[0].images[0], dims)
-    mapping = label_map if label_map is not None else mask_label_map(
-        [e.label for e in imported.cases], len(labels), dims)
+    lines: list[str] = []
+    coding = None
+    if dims == 2:
+        if label_map is not None:
+            coding = MaskCoding(values=dict(label_map))
+            lines.append(f"coding: as given by --label-map ({_describe_map(label_map)})")
+        else:
+            inferred = infer_coding([e.label for e in imported.cases], specs)
+            coding = inferred.coding
+            lines += inferred.lines
+        plan = plan_2d(fingerprint([e.images[0] for e in imported.cases], [e.label for e in imported.cases],
+                                   coding), names, image_size)
+        lines += plan.lines()
+        mapping: dict[int, int] = {}
+    else:
+        if any(spec is not None for _, spec in specs):
+            raise InputError("NAME=VALUE labels are for 2D masks; use --label-map VALUE=LABEL for volumes", masks)
+        mapping = label_map if label_map is not None else mask_label_map(
+            [e.label for e in imported.cases], len(names), dims)
+        lines.append(f"coding: {_describe_map(mapping)}")
+        plan = None
 
-    values = {"name": name, "in_channels": channels, "out_channels": len(labels) + 1,
-              "image_size": json.dumps([image_size] * 2)}
     kind = "planar" if dims == 2 else "volume"
-    metadata = _metadata(name, labels, dims, channels, str(images))
+    values = {"name": name, "in_channels": channels, "out_channels": len(names) + 1}
+    if plan is not None:
+        values.update(image_size=json.dumps(plan.resize), patch_size=json.dumps(plan.patch_size),
+                      image_type=plan.image_type, sw_overlap=plan.sw_overlap, epochs=plan.epochs,
+                      batch_size=plan.batch_size, samples_per_case=plan.samples_per_case,
+                      learning_rate=plan.learning_rate, val_interval=plan.val_interval,
+                      validation_fraction=plan.validation_fraction,
+                      flip_axes=json.dumps(plan.flip_axes), rotate=round(plan.rotate, 4), scale=plan.scale,
+                      elastic=json.dumps(plan.elastic), colour_jitter=json.dumps(plan.colour_jitter))
+    metadata = _metadata(name, names, dims, channels, str(images))
+    if plan is not None:
+        metadata["medseg"]["plan"] = plan.to_json()
+        metadata["medseg"]["mask_coding"] = coding.to_json()
+    dims_text = f"{dims}D" + ((f", resized to {image_size}²" if image_size else ", native resolution")
+                              if dims == 2 else "")
     files = {
         "configs/metadata.json": json.dumps(metadata, indent=2) + "\n",
         "configs/inference.json": _fill(f"{kind}/inference.json.tmpl", **values),
         "configs/train.json": _fill(f"{kind}/train.json.tmpl", **values),
         "docs/README.md": _fill(
             "README.md.tmpl", **values, task=metadata["task"], date=time.strftime("%Y-%m-%d"), images=images,
-            masks=masks,
-            n_cases=len(imported.cases), dims_text=f"{dims}D" + (f", resized to {image_size}²" if dims == 2 else ""),
+            masks=masks, n_cases=len(imported.cases), dims_text=dims_text,
             label_rows="\n".join(f"| {lab['value']} | {lab['name']} | {tuple(lab['color'])} |"
                                  for lab in metadata["medseg"]["labels"]),
-            label_map_text=_describe_map(mapping),
+            label_map_text="; ".join(line for line in lines if line.startswith("coding:")).removeprefix("coding: "),
             output_text="`<case>_seg.png` for images, `<case>_seg.nii.gz` for NIfTI" if dims == 2
-            else "`<case>_seg.nii.gz` on the input's exact grid"),
+            else "`<case>_seg.nii.gz` on the input's exact grid")
+        + ("\n## Plan\n\n" + "\n".join(f"- {line}" for line in lines if not line.startswith("coding:")) + "\n"
+           if plan is not None else ""),
         "LICENSE": "The configuration files of this bundle are under the Apache License 2.0.\n"
                    "Trained weights follow the licence and terms of the data they were trained on.\n",
     }
@@ -194,6 +251,7 @@ def new_bundle(
     bundle = Bundle(root.resolve())
     verify_bundle(bundle)
     data_root = Path(os.path.commonpath([os.path.abspath(images), os.path.abspath(masks)]))
-    write_imported(imported, bundle, root / "dataset.json", data_root, label_map=mapping)
+    write_imported(imported, bundle, root / "dataset.json", data_root, label_map=mapping,
+                   mask_coding=coding.to_json() if coding is not None else None)
     seal(root)  # medseg wrote these configs from its own templates, so they run without --trust
-    return root
+    return NewBundle(root, lines)

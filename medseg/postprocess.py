@@ -8,6 +8,11 @@
   other pieces are set to background (26-connectivity).
 * ``min_island_mm3``: connected pieces of the foreground smaller than this volume (mm², for 2D) are
   set to background; sizes use the voxel size of the input.
+* ``small_components``: rules ``{"structure", "min_voxels", "replace_with", "per"}``: pieces of a
+  structure smaller than ``min_voxels`` (``per: "component"``), or the whole structure when its
+  total is smaller (``per: "total"``, the BraTS winners' rule for enhancing tumour), get the label
+  ``replace_with`` (1: relabel small ET as necrosis; 0: remove). ``medseg.postchoice`` picks the rule
+  on a run's validation cases and writes it here.
 """
 
 from __future__ import annotations
@@ -68,14 +73,34 @@ def remove_small_islands(label: np.ndarray, min_voxels: float) -> np.ndarray:
     return out
 
 
+def relabel_small(label: np.ndarray, values: Sequence[int], min_voxels: int, replace_with: int,
+                  per: str = "component") -> np.ndarray:
+    """Pieces of ``isin(label, values)`` below ``min_voxels`` (or all of it, ``per="total"``) → ``replace_with``."""
+    mask = np.isin(label, values)
+    if per == "total":
+        small = mask if 0 < mask.sum() < min_voxels else np.zeros_like(mask)
+    elif per == "component":
+        ids, sizes = _components(mask)
+        tiny = np.flatnonzero(sizes < min_voxels)
+        small = np.isin(ids, tiny[tiny > 0])
+    else:
+        raise BundleError(f"postprocessing: small_components 'per' must be 'component' or 'total', not {per!r}")
+    if not small.any():
+        return label
+    out = label.copy()
+    out[small] = replace_with
+    return out
+
+
 class PostProcessing:
     """The bundle's post-processing steps; ``Predictor`` calls the two hooks."""
 
     def __init__(self, region_hierarchy: bool = False, largest_component: Sequence[str] = (),
-                 min_island_mm3: float = 0.0) -> None:
+                 min_island_mm3: float = 0.0, small_components: Sequence[dict] = ()) -> None:
         self.region_hierarchy = region_hierarchy
         self.largest_component = tuple(largest_component)
         self.min_island_mm3 = float(min_island_mm3)
+        self.small_components = [dict(rule) for rule in small_components]
 
     def on_probabilities(self, probabilities: np.ndarray, schema: LabelSchema) -> np.ndarray:
         if self.region_hierarchy and schema.mode == "overlapping":
@@ -92,4 +117,10 @@ class PostProcessing:
             label = keep_largest_component(label, structures[name])
         if self.min_island_mm3 > 0:
             label = remove_small_islands(label, self.min_island_mm3 / voxel_size)
+        for rule in self.small_components:
+            if rule["structure"] not in structures:
+                raise BundleError(f"postprocessing: unknown structure {rule['structure']!r} "
+                                  f"(known: {sorted(structures)})")
+            label = relabel_small(label, structures[rule["structure"]], int(rule["min_voxels"]),
+                                  int(rule["replace_with"]), rule.get("per", "component"))
         return label

@@ -51,20 +51,34 @@ def bundle_trust(path) -> None:
 @click.argument("name")
 @click.option("--from-folder", "folders", nargs=2, required=True, type=click.Path(path_type=Path),
               metavar="IMAGES MASKS", help="Folder of images and folder of masks with the same file names.")
-@click.option("--labels", required=True, help="Label names in mask-value order, e.g. road,car,sidewalk.")
+@click.option("--labels", "labels", multiple=True,
+              help="Label names in mask-value order (road,car,sidewalk), or how the masks store each one: "
+                   "NAME=VALUE (membrane=0) or NAME=R,G,B (road=128,64,128); repeatable or space-separated.")
+@click.option("--colour-table", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Colour-coded masks: a file of 'NAME R G B' lines (or Slicer .ctbl 'VALUE NAME R G B').")
 @click.option("--dims", type=click.Choice(["2", "3"]), help="2D or 3D (default: from the images).")
 @click.option("--output", type=click.Path(path_type=Path), help="Bundle folder to create (default ./NAME).")
-@click.option("--image-size", default=256, show_default=True, help="2D working size (images are resized to it).")
+@click.option("--image-size", type=int, help="2D: resize images to this square size (default: native resolution).")
 @click.option("--label-map", help="Mask value → label value, e.g. 255=1 (default: inferred from the masks).")
-def bundle_new(name, folders, labels, dims, output, image_size, label_map) -> None:
-    """Create bundle NAME from an image/mask folder pair, ready for `medseg train NAME`."""
+def bundle_new(name, folders, labels, colour_table, dims, output, image_size, label_map) -> None:
+    """Create bundle NAME from an image/mask folder pair, planned from the data, ready for `medseg train NAME`.
+
+    Prints how the mask values were read and the plan (resolution, patches, normalisation, batch,
+    schedule, augmentation); both are also in the bundle's configs and docs/README.md.
+    """
     from medseg.data.importers import parse_label_map
+    from medseg.io.masks import parse_labels, read_colour_table
     from medseg.newbundle import new_bundle
 
-    root = new_bundle(name, folders[0], folders[1], labels.split(","), dims=int(dims) if dims else None,
-                      output=output, image_size=image_size,
-                      label_map=parse_label_map(label_map) if label_map else None)
-    click.echo(f"{root}: bundle written; train it with: medseg train {root}")
+    specs = (read_colour_table(colour_table) if colour_table else []) + parse_labels(labels)
+    if not specs:
+        raise click.UsageError("name the labels: --labels NAME[,NAME...] or --colour-table FILE")
+    result = new_bundle(name, folders[0], folders[1], specs, dims=int(dims) if dims else None,
+                        output=output, image_size=image_size,
+                        label_map=parse_label_map(label_map) if label_map else None)
+    for line in result.lines:
+        click.echo(line)
+    click.echo(f"{result.root}: bundle written; train it with: medseg train {result.root} [--time-limit MIN]")
 
 
 @bundle.command("export")

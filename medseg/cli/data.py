@@ -35,12 +35,15 @@ def data_demo(bundle, output, seed) -> None:
 @click.option("--test-fraction", default=0.0, show_default=True, help="Fraction of labelled cases held out as test.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the fold and test assignment.")
 @click.option("--label-map", help="Source→bundle label values, e.g. 255=1 (overrides the format's declared map).")
-def data_import(fmt, source, task, output, data_root, folds, test_fraction, seed, label_map) -> None:
+@click.option("--layout", type=click.Choice(["structures", "pairs"]),
+              help="folder: structures = images/ + masks/<structure>/ (JSRT/SCR); pairs = images/ + masks/ "
+                   "(Montgomery); default: images/ + labels|masks/ matched by name, unlabelled images as test.")
+def data_import(fmt, source, task, output, data_root, folds, test_fraction, seed, label_map, layout) -> None:
     """Import a dataset in FORMAT (msd, brats [2018-2021 or 2023], nnunet, folder/CSV) from SOURCE."""
     from medseg.data.importers import import_dataset, parse_label_map
 
     path = import_dataset(fmt, source, task, output, data_root=data_root, folds=folds, seed=seed,
-                          test_fraction=test_fraction, label_map=parse_label_map(label_map))
+                          test_fraction=test_fraction, label_map=parse_label_map(label_map), layout=layout)
     click.echo(str(path))
 
 
@@ -53,7 +56,10 @@ def data_check(manifest, bundle, deep, data_root) -> None:
     """List every problem of every case (one line each: case, file, problem); exit 1 if any."""
     from medseg.data.check import check_dataset
 
-    problems = check_dataset(manifest, bundle, deep=deep, data_root=data_root)
+    notes: list = []
+    problems = check_dataset(manifest, bundle, deep=deep, data_root=data_root, notes=notes)
+    for note in notes:
+        click.echo(f"note: {note}")
     for problem in problems:
         click.echo(str(problem))
     if problems:
@@ -70,7 +76,11 @@ def data_check(manifest, bundle, deep, data_root) -> None:
 @click.option("--test-fraction", default=0.0, show_default=True, help="Seeded share of cases held out as 'test'.")
 @click.option("--seed", default=0, show_default=True)
 def data_import_xray(folder, output, layout, test_fraction, seed) -> None:
-    """Write a manifest for a chest X-ray FOLDER (for `medseg train chest_xray --data`)."""
-    from medseg.data.xray_import import import_xray_folder
+    """Write a manifest for a chest X-ray FOLDER (for `medseg train chest_xray --data`).
 
-    click.echo(str(import_xray_folder(folder, output, layout=layout, test_fraction=test_fraction, seed=seed)))
+    The same as `medseg data import folder FOLDER --task chest_xray --layout LAYOUT`.
+    """
+    from medseg.data.importers import import_dataset
+
+    click.echo(str(import_dataset("folder", folder, "chest_xray", output, seed=seed, test_fraction=test_fraction,
+                                  layout=layout)))

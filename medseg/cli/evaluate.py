@@ -14,13 +14,17 @@ import click
 @click.option("--bundle", required=True, help="Bundle whose label schema defines the structures.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Per-case CSV (default PRED/evaluation.csv).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
-@click.option("--tolerance-mm", type=float, default=2.0, show_default=True, help="Surface Dice tolerance.")
+@click.option("--tolerance-mm", type=float, default=2.0, show_default=True,
+              help="Surface Dice tolerance (pixels for PNG predictions).")
 def evaluate(pred, truth, bundle, csv_path, as_json, tolerance_mm) -> None:
     """Dice, surface Dice, HD95 (mm), sensitivity and precision per label and region for every case."""
     from medseg.bundles import find_bundle
     from medseg.evaluate import evaluate_predictions
+    from medseg.io.masks import MaskCoding
 
     source = find_bundle(bundle)
-    result = evaluate_predictions(pred, truth, source.schema, source.modalities, tolerance_mm=tolerance_mm)
+    coding = source.metadata.get("medseg", {}).get("mask_coding")  # bundle new: how the user's masks are coded
+    result = evaluate_predictions(pred, truth, source.schema, source.modalities, tolerance_mm=tolerance_mm,
+                                  mask_coding=MaskCoding.from_json(coding) if coding else None)
     result.write_csv(csv_path or Path(pred) / "evaluation.csv")
     click.echo(json.dumps(result.document()) if as_json else result.table())

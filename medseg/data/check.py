@@ -18,9 +18,11 @@ from medseg.bundles import find_bundle
 from medseg.data.manifest import Manifest, load_manifest
 from medseg.errors import InputError
 from medseg.io.dicom import is_dicom_file
+from medseg.io.masks import MaskCoding, is_bitmap, read_mask
 from medseg.io.read import AFFINE_TOLERANCE, CaseFiles, is_nifti, load_nifti_header
 from medseg.io.xray import check_xray_case
 from medseg.labels import LabelSchema
+from medseg.modalities import ModalitySubsets
 
 PLANAR_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -80,8 +82,10 @@ class CaseChecker:
     """Collects problems for cases of one manifest against one network/label schema."""
 
     def __init__(self, manifest: Manifest, schema: LabelSchema, num_channels: int, spatial_dims: int = 3,
-                 deep: bool = False) -> None:
+                 deep: bool = False, subsets: ModalitySubsets | None = None) -> None:
         self.manifest, self.schema = manifest, schema
+        self.subsets = subsets  # which sequences a case may lack (None: every one is needed)
+        self.notes: list[Problem] = []  # facts worth saying that do not stop training (a supported subset)
         self.num_channels, self.spatial_dims, self.deep = num_channels, spatial_dims, deep
         allowed = manifest.source_label_values or set(schema.label_values)
         self.allowed = {0, *allowed}
@@ -120,7 +124,20 @@ class CaseChecker:
             self._add(case, masks[0], f"{len(masks)} mask file(s) for this case, the bundle needs "
                                       f"{self.schema.num_channels} (one per structure: {names})")
 
+    def _check_missing(self, case: CaseFiles) -> None:
+        """A study without some sequences: a note when the bundle supports its subset, else a problem."""
+        missing = ", ".join(case.missing)
+        subsets = self.subsets
+        if subsets is not None and subsets.supports(m for m in subsets.modalities if m not in case.missing):
+            self.notes.append(Problem(case.case_id, "", f"missing sequences {missing} (supported: "
+                                                        f"{subsets.describe()}; filled as in modality dropout)"))
+        else:
+            needs = subsets.describe() if subsets is not None else "every modality"
+            self._add(case, case.reference, f"missing sequences {missing}; the bundle needs {needs}")
+
     def check(self, case: CaseFiles, needs_label: bool) -> None:
+        if case.missing:
+            self._check_missing(case)
         if self._is_xray_case(case):
             self._check_xray(case, needs_label)
             return
@@ -143,6 +160,9 @@ class CaseChecker:
             if needs_label:
                 self._add(case, None, "training case has no label")
             return
+        if self.spatial_dims == 2 and ref is not None and is_bitmap(case.label):
+            self._check_planar_label(case, ref)
+            return
         label = self._header(case, case.label)
         if label is None:
             return
@@ -154,12 +174,26 @@ class CaseChecker:
             self._add(case, case.label, f"label has {label.channels} channels, expected one label map")
         self._check_label_values(case, label)
 
+    def _check_planar_label(self, case: CaseFiles, ref: Header) -> None:
+        """A 2D mask read as training reads it: through the manifest's mask coding, onto the image grid."""
+        try:
+            label = read_mask(case.label, MaskCoding.from_json(self.manifest.mask_coding), shape=ref.spatial[:2])
+        except InputError as exc:
+            self._add(case, case.label, exc.message)
+            return
+        values = set(np.unique(label).tolist())
+        unknown = sorted(values - self.allowed)
+        if unknown:
+            self._add(case, case.label, f"label values {unknown} are not in the schema {sorted(self.allowed)}")
+        if self.deep and values <= {0}:
+            self._add(case, case.label, "label is empty (no foreground voxels)")
+
     def _check_channels(self, case: CaseFiles, ref_path: Path, channels: int) -> None:
         order = self.manifest.channel_order
         if order is not None and max(order) >= channels:
             self._add(case, ref_path, f"channel_order {order} needs {max(order) + 1} channels, found {channels}")
             return
-        found = len(order) if order is not None else channels
+        found = (len(order) if order is not None else channels) + len(case.missing)
         if found != self.num_channels:
             self._add(case, ref_path, f"found {found} image channel(s), the bundle needs {self.num_channels}")
 
@@ -198,9 +232,13 @@ def check_manifest(
     spatial_dims: int = 3,
     deep: bool = False,
     sections: Iterable[str] = ("training", "validation", "test"),
+    subsets: ModalitySubsets | None = None,
+    notes: list[Problem] | None = None,
 ) -> list[Problem]:
-    """Every problem of every case in ``sections`` (empty list: the data is fit to train on)."""
-    checker = CaseChecker(manifest, schema, num_channels, spatial_dims, deep)
+    """Every problem of every case in ``sections`` (empty list: the data is fit to train on).
+
+    ``subsets``: the sequences a case may lack; such cases are added to ``notes`` when given."""
+    checker = CaseChecker(manifest, schema, num_channels, spatial_dims, deep, subsets)
     seen: dict[str, str] = {}
     for section in sections:
         for case in manifest.cases(section):
@@ -210,6 +248,8 @@ def check_manifest(
                 continue
             seen[case.case_id] = section
             checker.check(case, needs_label=section != "test")
+    if notes is not None:
+        notes.extend(checker.notes)
     return checker.problems
 
 
@@ -222,12 +262,13 @@ def bundle_inputs(bundle) -> tuple[int, int]:
 
 
 def check_dataset(manifest_path: str | Path, bundle: str | Path, deep: bool = False,
-                  data_root: str | Path | None = None) -> list[Problem]:
-    """``medseg data check``: load the manifest for ``bundle`` and list every problem."""
+                  data_root: str | Path | None = None, notes: list[Problem] | None = None) -> list[Problem]:
+    """``medseg data check``: load the manifest for ``bundle`` and list every problem (and ``notes``)."""
     found = find_bundle(bundle)
     manifest = load_manifest(manifest_path, data_root=data_root, modalities=found.modalities)
     channels, dims = bundle_inputs(found)
-    return check_manifest(manifest, found.schema, channels, dims, deep=deep)
+    subsets = ModalitySubsets.from_metadata(found.metadata)
+    return check_manifest(manifest, found.schema, channels, dims, deep=deep, subsets=subsets, notes=notes)
 
 
 def problems_error(problems: list[Problem], manifest: Path) -> InputError:

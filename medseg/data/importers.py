@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from medseg.bundles import Bundle, find_bundle
+from medseg.data.layouts import layout_cases
 from medseg.data.manifest import write_manifest
 from medseg.errors import InputError
 from medseg.io.dicom import is_dicom_folder
-from medseg.io.read import find_modalities, is_nifti, strip_nifti_suffix
+from medseg.io.read import find_case_modalities, is_nifti, strip_nifti_suffix
+from medseg.modalities import ModalitySubsets
 
 FORMATS_FILE = Path(__file__).with_name("formats.json")
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -47,7 +49,8 @@ class Entry:
 
     case_id: str
     images: list[Path]
-    label: Path | None = None
+    label: Path | list[Path] | None = None  # a list: one mask file per structure (``layouts``)
+    missing: list[str] = field(default_factory=list)  # bundle modalities the case lacks (supported subsets)
 
 
 @dataclass
@@ -135,11 +138,17 @@ def import_brats(source: Path, bundle: Bundle) -> Imported:
     spec = formats()["formats"][variant]
     suffixes = list(spec["modalities"])
     order = match_modalities(list(spec["modalities"].values()), bundle, source)
+    # the source's file suffix for each bundle modality; a bundle that supports subsets accepts cases
+    # that lack some sequences (BraTS 2015 as shipped by DeepMedic: FLAIR and T1ce only)
+    subsets = ModalitySubsets.from_metadata(bundle.metadata)
+    source_subsets = ModalitySubsets.build([suffixes[i] for i in order],
+                                           [suffixes[order[bundle.modalities.index(m)]] for m in subsets.require_any])
     cases, test = [], []
     for folder in folders:
-        images = find_modalities(folder, suffixes)
+        images, missing = find_case_modalities(folder, source_subsets)
         labels = [f for f in folder.iterdir() if strip_nifti_suffix(f.name).endswith(("_seg", "-seg"))]
-        entry = Entry(folder.name, [images[i] for i in order], labels[0] if labels else None)
+        names = [bundle.modalities[source_subsets.modalities.index(m)] for m in missing]
+        entry = Entry(folder.name, list(images), labels[0] if labels else None, names)
         (cases if entry.label else test).append(entry)
     names = {int(v): n for v, n in spec["labels"].items()}
     return Imported(cases, test, names, variant=variant)
@@ -277,15 +286,21 @@ def import_dataset(
     seed: int = 0,
     test_fraction: float = 0.0,
     label_map: dict[int, int] | None = None,
+    layout: str | None = None,
 ) -> Path:
-    """Import ``source`` (layout ``fmt``) for ``bundle`` and write the manifest to ``output``."""
+    """Import ``source`` (format ``fmt``; a folder may name a ``layout``) for ``bundle``, write the manifest."""
     if fmt not in IMPORTERS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}")
+    if layout is not None and fmt != "folder":
+        raise InputError(f"--layout is for the folder format, not {fmt!r}")
     source = Path(source)
     if not source.exists():
         raise InputError("dataset not found", source)
     target = find_bundle(bundle)
-    imported = IMPORTERS[fmt](source, target)
+    if layout:
+        imported = Imported([Entry(*case) for case in layout_cases(source, target, layout)], variant=f"folder/{layout}")
+    else:
+        imported = IMPORTERS[fmt](source, target)
     root = Path(data_root) if data_root else (source.parent if source.is_file() else source)
     return write_imported(imported, target, output, root, folds, seed, test_fraction, label_map)
 
@@ -299,6 +314,7 @@ def write_imported(
     seed: int = 0,
     test_fraction: float = 0.0,
     label_map: dict[int, int] | None = None,
+    mask_coding: dict[str, Any] | None = None,
 ) -> Path:
     """Map labels onto ``target``'s schema, assign folds and test cases, write the manifest."""
     if not imported.cases:
@@ -317,8 +333,12 @@ def write_imported(
 
     def as_dict(entry: Entry, fold: int | None = None) -> dict[str, Any]:
         item: dict[str, Any] = {"id": entry.case_id, "image": [_relative(p, root) for p in entry.images]}
-        if entry.label is not None:
+        if isinstance(entry.label, list):
+            item["label"] = [_relative(p, root) for p in entry.label]
+        elif entry.label is not None:
             item["label"] = _relative(entry.label, root)
+        if entry.missing:
+            item["missing"] = list(entry.missing)
         if fold is not None:
             item["fold"] = fold
         return item
@@ -334,6 +354,8 @@ def write_imported(
         extra["label_map"] = {str(k): v for k, v in sorted(mapping.items())}
     if imported.channel_order:
         extra["channel_order"] = imported.channel_order
+    if mask_coding:
+        extra["mask_coding"] = mask_coding
     sections = {
         "training": [as_dict(e, fold_of[e.case_id]) for e in training],
         "validation": [],

@@ -36,6 +36,8 @@ class Manifest:
     label_map: dict[int, int] = field(default_factory=dict)
     channel_order: list[int] | None = None
     folds: dict[str, int] = field(default_factory=dict)
+    mask_coding: dict[str, Any] | None = None  # 2D masks as stored (``medseg.io.masks.MaskCoding``), e.g. RGB codes
+    modalities: list[str] = field(default_factory=list)  # the bundle's, in channel order
 
     def cases(self, section: str) -> list[CaseFiles]:
         return self.sections.get(section, [])
@@ -75,10 +77,14 @@ class Manifest:
     def item(self, case: CaseFiles) -> dict[str, Any]:
         """The transform chain's input for ``case``, with the manifest's label map and channel order."""
         item = case_to_dict(case)
+        if case.missing:  # filled with zero channels after loading (medseg.transforms.modality)
+            item["missing_channels"] = [self.modalities.index(m) for m in case.missing]
         if self.label_map:
             item["label_map"] = dict(self.label_map)
         if self.channel_order is not None:
             item["channel_order"] = list(self.channel_order)
+        if self.mask_coding:
+            item["mask_coding"] = self.mask_coding
         return item
 
     @property
@@ -117,7 +123,11 @@ def _entry_to_case(entry: Any, root: Path, modalities: list[str], where: str, ma
         label = tuple(root / p for p in raw_label)
     named_by = label if isinstance(label, Path) else image_paths[0]
     case_id = str(entry.get("id") or case_id_from_path(named_by, modalities))
-    return CaseFiles(case_id, image_paths, label, dicom_series=resolved[0][1] if resolved else ())
+    missing = tuple(str(m) for m in entry.get("missing") or ())
+    unknown = sorted(set(missing) - set(modalities)) if modalities else []
+    if unknown:
+        raise InputError(f"{where}: 'missing' names unknown modalities {unknown} (bundle: {modalities})", manifest)
+    return CaseFiles(case_id, image_paths, label, dicom_series=resolved[0][1] if resolved else (), missing=missing)
 
 
 def _label_map(raw: dict[str, Any], path: Path) -> dict[int, int]:
@@ -139,7 +149,8 @@ def load_manifest(path: str | Path, data_root: str | Path | None = None, modalit
     if not isinstance(raw, dict):
         raise InputError("manifest must be a JSON object with 'training'/'validation'/'test' lists", path)
     root = data_root_for(path, raw, data_root)
-    manifest = Manifest(path, label_map=_label_map(raw, path), channel_order=raw.get("channel_order"))
+    manifest = Manifest(path, label_map=_label_map(raw, path), channel_order=raw.get("channel_order"),
+                        mask_coding=raw.get("mask_coding") or None, modalities=list(modalities))
     for section in SECTIONS:
         entries = raw.get(section, [])
         if not isinstance(entries, list):

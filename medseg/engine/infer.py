@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from medseg.bundles import find_bundle
 from medseg.data.manifest import load_manifest
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
-from medseg.errors import BundleError, find_medseg_error
+from medseg.errors import BundleError, MedsegWarning, find_medseg_error
 from medseg.io.atomic import prepare_output_dir
 from medseg.io.geometry import viewer_affine, voxel_volume
 from medseg.io.probabilities import ProbabilityWriter
@@ -21,7 +22,9 @@ from medseg.io.read import CaseFiles, check_case_headers, load_nifti_header, res
 from medseg.io.validate import explain_load_failure
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
+from medseg.modalities import ModalitySubsets, missing_sequences_message
 from medseg.postprocess import PostProcessing
+from medseg.study import StudyOptions, prepare_study
 from medseg.tta import FlipTTA
 
 
@@ -49,6 +52,7 @@ class Predictor:
         postprocessing: PostProcessing | None = None,
         tta: FlipTTA | None = None,
         postprocess: Callable[[np.ndarray], np.ndarray] | None = None,
+        require_any: Sequence[str] | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.network = network.to(self.device).eval()
@@ -67,6 +71,9 @@ class Predictor:
         self.tta = tta
         self.postprocess = postprocess  # overlapping mode: binary masks (C, *spatial) -> cleaned masks
         self.channel_orders: dict[CaseFiles, list[int]] = {}  # 4D cases from manifests (MSD channel order)
+        # which sequences a study may lack (the bundle's metadata ``modality_subsets``; none by default)
+        self.subsets = ModalitySubsets.build(self.modalities, require_any)
+        self.members: list[Predictor] = []  # further runs whose probabilities are averaged (``ensemble``)
 
     @classmethod
     def from_bundle(
@@ -98,6 +105,19 @@ class Predictor:
             predictor.writers.append(ProbabilityWriter(probabilities))
         return predictor
 
+    @classmethod
+    def from_bundles(
+        cls, bundles: Sequence[str | Path], device: str = "auto", overrides: dict[str, Any] | None = None,
+        trust: bool = False, tta: bool = False, probabilities: str | None = None,
+    ) -> Predictor:
+        """An ensemble of trained runs (e.g. the k folds of one task): their probabilities are averaged.
+
+        The first run's post-processing, outputs and settings apply; all must share the label schema.
+        """
+        first = cls.from_bundle(bundles[0], device, overrides, trust, tta, probabilities)
+        others = [cls.from_bundle(b, device, overrides, trust, tta) for b in bundles[1:]]
+        return first.ensemble(others, list(bundles[1:]))
+
     @property
     def spatial_dims(self) -> int:
         return len(self.roi_size)
@@ -109,8 +129,16 @@ class Predictor:
         over the whole image computes each voxel once. ``whole_volume_voxels`` caps the memory.
         """
         if self.whole_volume_voxels and np.prod(spatial_shape) <= self.whole_volume_voxels:
-            return tuple(int(np.ceil(s / 16) * 16) for s in spatial_shape)
+            return tuple(int(np.ceil(s / d) * d) for s, d in zip(spatial_shape, self.size_divisor))
         return self.roi_size
+
+    @property
+    def size_divisor(self) -> tuple[int, ...]:
+        """What each window axis must be a multiple of: the product of a ``DynUNet``'s strides, else 16."""
+        if type(self.network).__name__ != "DynUNet":
+            return (16,) * self.spatial_dims
+        per_axis = [s if isinstance(s, list | tuple) else [s] * self.spatial_dims for s in self.network.strides]
+        return tuple(int(np.prod([s[a] for s in per_axis])) for a in range(self.spatial_dims))
 
     def logits(self, image: torch.Tensor) -> torch.Tensor:
         """Gaussian-weighted sliding-window logits for one preprocessed image (C, *spatial)."""
@@ -140,8 +168,12 @@ class Predictor:
         return self.schema.argmax_to_label_map(probabilities.argmax(0))
 
     def check_case(self, case: CaseFiles) -> None:
-        """Header-level checks (readable, one grid, channel count, dimensionality) before any pixels load."""
-        check_case_headers(case, self.network_in_channels, self.spatial_dims)
+        """Header-level checks (readable, one grid, channel count, dimensionality) before any pixels load.
+
+        A study may lack the sequences the bundle can do without (``self.subsets``)."""
+        if case.missing:
+            self.subsets.check([m for m in self.modalities if m not in case.missing], case.reference)
+        check_case_headers(case, self.network_in_channels - len(case.missing), self.spatial_dims)
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
         """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused."""
@@ -150,6 +182,8 @@ class Predictor:
         item: dict[str, Any] = {"image": images if len(images) > 1 else images[0]}
         if case in self.channel_orders:
             item["channel_order"] = self.channel_orders[case]
+        if case.missing:  # zero channels after the z-score, as modality dropout blanks them in training
+            item["missing_channels"] = self.subsets.channel_indices(case.missing)
         try:
             return self.preprocessing(item)
         except Exception as exc:  # MONAI wraps errors from inside the chain in RuntimeError
@@ -166,6 +200,25 @@ class Predictor:
         where it only flipped or permuted axes) and labelled afterwards, so the label map is the
         schema's rule applied on the input grid.
         """
+        if case.missing:
+            warnings.warn(missing_sequences_message(case.case_id, case.missing, self.subsets), MedsegWarning,
+                          stacklevel=2)
+        probabilities = self.grid_probabilities(case)
+        for member in self.members:  # an ensemble: the mean of every run's probabilities on the input grid
+            probabilities += member.grid_probabilities(case)
+        probabilities /= 1 + len(self.members)
+        if self.postprocessing is not None:
+            probabilities = self.postprocessing.on_probabilities(probabilities, self.schema)
+        masks = self.to_masks(probabilities) if self.schema.mode == "overlapping" else None
+        label = self.schema.channels_to_label_map(masks) if masks is not None else self.to_label_map(probabilities)
+        if self.postprocessing is not None:
+            voxel_size = voxel_volume(viewer_affine(load_nifti_header(case.reference)), self.spatial_dims)
+            label = self.postprocessing.on_label(label, self.schema, voxel_size)
+        sequences = tuple(m for m in self.modalities if m not in case.missing)
+        return Prediction(case, label, probabilities, self.schema, masks, sequences)
+
+    def grid_probabilities(self, case: CaseFiles) -> np.ndarray:
+        """This network's probabilities (C, *spatial) on the case's own grid (preprocessing inverted)."""
         from monai.data import MetaTensor
         from monai.transforms import Invertd
 
@@ -177,24 +230,32 @@ class Predictor:
         probabilities = self.tta(predict, data["image"]) if self.tta else predict(data["image"])
         data["pred"] = MetaTensor(probabilities, meta=dict(data["image"].meta))
         inverted = Invertd("pred", transform=self.preprocessing, orig_keys="image", nearest_interp=False)(data)
-        probabilities = np.asarray(inverted["pred"].cpu().numpy(), dtype=np.float32)
-        if self.postprocessing is not None:
-            probabilities = self.postprocessing.on_probabilities(probabilities, self.schema)
-        masks = self.to_masks(probabilities) if self.schema.mode == "overlapping" else None
-        label = self.schema.channels_to_label_map(masks) if masks is not None else self.to_label_map(probabilities)
-        if self.postprocessing is not None:
-            voxel_size = voxel_volume(viewer_affine(load_nifti_header(case.reference)), self.spatial_dims)
-            label = self.postprocessing.on_label(label, self.schema, voxel_size)
-        return Prediction(case, label, probabilities, self.schema, masks)
+        return np.array(inverted["pred"].cpu().numpy(), dtype=np.float32)
+
+    def ensemble(self, others: Sequence[Predictor], names: Sequence[str | Path] = ()) -> Predictor:
+        """Average these predictors' probabilities with this one's (k-fold runs of one task).
+
+        Every member must share the label schema and the input modalities; post-processing,
+        thresholds and writers are this predictor's.
+        """
+        for index, other in enumerate(others):
+            name = names[index] if index < len(names) else f"ensemble member {index + 1}"
+            if other.schema != self.schema or other.modalities != self.modalities:
+                raise BundleError("cannot ensemble: its label schema or modalities differ from the first run's "
+                                  f"({other.modalities} vs {self.modalities})", name)
+        self.members.extend(others)
+        return self
 
     def predict_to_files(self, case: CaseFiles, output_dir: str | Path) -> list[Path]:
         """Run every output writer (by default the NIfTI label map) for one case."""
         prediction = self.predict(case)
         return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
 
-    def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None) -> list[CaseFiles]:
+    def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None,
+                       study: StudyOptions | None = None) -> list[CaseFiles]:
         """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
-        (their test cases, else all cases)."""
+        (their test cases, else all cases). With ``study``, folders are clinical studies: their
+        sequences are identified and registered onto the reference (``medseg.study``)."""
         cases: list[CaseFiles] = []
         for item in inputs:
             if str(item).endswith(".json"):
@@ -203,16 +264,19 @@ class Predictor:
                 if manifest.channel_order is not None:
                     self.channel_orders.update({case: list(manifest.channel_order) for case in chosen})
                 cases.extend(chosen)
+            elif study is not None:
+                cases.append(prepare_study(item, self.modalities, study, self.subsets))
             else:
-                cases.append(resolve_case(item, self.modalities, series))
+                subsets = self.subsets if self.subsets.allows_missing else None
+                cases.append(resolve_case(item, self.modalities, series, subsets))
         return cases
 
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
-                       series: str | None = None) -> list[Path]:
+                       series: str | None = None, study: StudyOptions | None = None) -> list[Path]:
         """Segment every case; show a progress bar; return the written paths."""
         from tqdm.auto import tqdm
 
-        cases = self.resolve_inputs(inputs, series)
+        cases = self.resolve_inputs(inputs, series, study)
         for case in cases:  # every header first: a bad case late in a list fails before any output
             self.check_case(case)
         prepare_output_dir(output_dir)

@@ -1,7 +1,8 @@
 """Inference on 2D images (PNG/JPEG/TIFF or 2D NIfTI; grey or RGB) with masks at the input's own size.
 
 The loop is ``Predictor``'s (sliding window, ``Invertd`` back to the input grid, schema-driven
-labels); only input resolution, header checks and the writer differ for 2D files.
+labels); only input resolution and header checks differ for 2D files (the writer is
+``medseg.io.planar_write``).
 """
 
 from __future__ import annotations
@@ -10,15 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from medseg.data.check import PLANAR_SUFFIXES, read_header
 from medseg.engine.infer import Predictor
 from medseg.errors import InputError
-from medseg.io.atomic import atomic_path, ensure_not_input
 from medseg.io.read import CaseFiles, is_nifti
-from medseg.io.write import NiftiLabelWriter, Prediction
 
 
 def is_planar_file(path: Path) -> bool:
@@ -66,26 +64,3 @@ def _stem(path: Path) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
-
-
-class PlanarLabelWriter:
-    """``<case>_seg.png`` (label values as 8-bit grey, the input's width × height) or NIfTI like the input."""
-
-    def __init__(self, suffix: str = "_seg") -> None:
-        self.suffix = suffix
-
-    def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
-        from PIL import Image
-
-        case = prediction.case
-        if is_nifti(case.reference):
-            return NiftiLabelWriter(self.suffix)(prediction, output_dir)
-        output = Path(output_dir) / f"{case.case_id}{self.suffix}.png"
-        ensure_not_input(output, list(case.images))
-        label = np.asarray(prediction.label)
-        size = Image.open(case.reference).size
-        if label.shape != size:  # MONAI's PILReader gives (width, height)
-            raise InputError(f"label shape {label.shape} does not match the input size {size}", case.reference)
-        with atomic_path(output) as tmp:
-            Image.fromarray(np.ascontiguousarray(label.T.astype(np.uint8)), mode="L").save(tmp, format="PNG")
-        return [output]

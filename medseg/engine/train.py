@@ -30,8 +30,41 @@ from medseg.errors import TrainingStopped
 from medseg.io.atomic import write_text_atomic
 from medseg.io.validate import explain_load_failure
 from medseg.labels import LabelSchema
+from medseg.modalities import ModalitySubsets
+from medseg.provenance import record_training_data, write_run_readme
 from medseg.report import plot_curves
 from medseg.runs import LAST
+
+
+class TimeBudget:
+    """``--time-limit``: polynomial learning-rate decay over the wall-clock budget, and when to stop.
+
+    An epoch is the last when the next one (training plus a validation, at their last measured
+    times) would not fit in what is left; validation then runs on it, so the best model is scored.
+    """
+
+    def __init__(self, minutes: float | None, optimizer: torch.optim.Optimizer, power: float = 0.9) -> None:
+        self.limit = None if minutes is None else float(minutes) * 60.0
+        self.optimizer, self.power = optimizer, power
+        self.base = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+        self.start = time.perf_counter()
+        self.val_s = 0.0
+
+    def set_learning_rate(self) -> None:
+        if self.limit is None:
+            return
+        left = max(0.0, 1.0 - (time.perf_counter() - self.start) / self.limit)
+        for group, base in zip(self.optimizer.param_groups, self.base):
+            group["lr"] = base * left**self.power
+
+    def last_epoch(self, train_s: float) -> bool:
+        if self.limit is None:
+            return False
+        return time.perf_counter() - self.start + train_s + 2 * self.val_s > self.limit
+
+    def validated(self, row: dict[str, float]) -> None:
+        if "dice_mean" in row:
+            self.val_s = max(0.0, row["seconds"] - row["data_s"] - row["step_s"])
 
 
 def _plain(tensor) -> torch.Tensor:
@@ -78,6 +111,9 @@ class Trainer:
         cache: str = "disk",
         cache_dir: str | Path | None = None,
         validation_fraction: float = 0.2,
+        time_limit: float | None = None,
+        iterations_per_epoch: int | None = None,
+        metric_ema: float = 0.0,
     ) -> None:
         self.device = distributed.setup(resolve_device(device))
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
@@ -98,6 +134,9 @@ class Trainer:
         self.generator: torch.Generator | None = None
         self.fold, self.cache, self.cache_dir = fold, cache, cache_dir
         self.validation_fraction = validation_fraction  # 0: train on every case, keep the last weights
+        self.time_limit = time_limit  # minutes: stop before it runs out; the learning rate decays over the time
+        self.iterations_per_epoch = int(iterations_per_epoch) if iterations_per_epoch else None  # None: one pass
+        self.metric_ema = float(metric_ema)  # weight of the past in the smoothed Dice that picks the best model
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
@@ -107,12 +146,15 @@ class Trainer:
         from monai.data import DataLoader, list_data_collate
 
         manifest = load_manifest(self.datalist, modalities=self.modalities)
+        subsets = ModalitySubsets.from_metadata(Bundle(self.bundle_root).metadata)  # studies may lack sequences
         problems = check_manifest(manifest, self.schema, network_in_channels(self.network), len(self.roi_size),
-                                  sections=("training", "validation"))
+                                  sections=("training", "validation"), subsets=subsets)
         if problems:
             raise problems_error(problems, manifest.path)
         train_cases, val_cases = manifest.train_validation_split(self.validation_fraction, seed=self.seed,
                                                                  fold=self.fold)
+        if distributed.is_main_process():
+            record_training_data(self.run_dir, manifest.path, train_cases, val_cases, self.fold)
         try:
             train_ds = make_dataset([manifest.item(c) for c in train_cases], self.train_transforms, self.cache,
                                     self.cache_dir)
@@ -137,13 +179,27 @@ class Trainer:
         return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0, sampler=val_sampler)
 
     # -- steps ------------------------------------------------------------------------------
+    def _batches(self, loader):
+        """One pass over the loader, or ``iterations_per_epoch`` batches drawn from as many passes as needed."""
+        if self.iterations_per_epoch is None:
+            yield from loader
+            return
+        done = 0
+        while done < self.iterations_per_epoch:
+            for batch in loader:
+                yield batch
+                done += 1
+                if done == self.iterations_per_epoch:
+                    return
+
     def _train_epoch(self, loader, epoch: int) -> dict[str, float]:
-        """One pass over the training patches; also times data waiting vs the training step."""
+        """One epoch of training patches; also times data waiting vs the training step."""
         from tqdm.auto import tqdm
 
         self.network.train()
         losses, data_s, step_s, patches = [], 0.0, 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False,
+        bar = tqdm(self._batches(loader), desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False,
+                   total=self.iterations_per_epoch or len(loader),
                    disable=None if self.progress else True)  # None: no bars in non-TTY logs
         tick = time.perf_counter()
         for batch in bar:
@@ -162,7 +218,7 @@ class Trainer:
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
             tick = time.perf_counter()
             step_s += tick - started
-        if self.scheduler is not None:
+        if self.scheduler is not None and self.time_limit is None:
             self.scheduler.step()
         loss = distributed.mean_across_ranks(float(np.mean(losses)) if losses else float("nan"), self.device)
         return {"train_loss": loss, "data_s": round(data_s, 3), "step_s": round(step_s, 3), "patches": patches}
@@ -212,17 +268,27 @@ class Trainer:
         writer.writerows(history)
         write_text_atomic(self.run_dir / "metrics.csv", buffer.getvalue())
 
+    def _smoothed(self, history: list[dict[str, float]], dice: float) -> float:
+        """Exponential moving average of the validation Dice (nnU-Net picks its best model on one)."""
+        previous = next((row["dice_ema"] for row in reversed(history) if "dice_ema" in row), None)
+        return dice if previous is None else self.metric_ema * previous + (1 - self.metric_ema) * dice
+
     def run(self) -> TrainResult:
-        """Train to ``epochs``, checkpointing every epoch; SIGINT/SIGTERM stop after a checkpoint."""
+        """Train to ``epochs`` or the time limit, checkpointing every epoch; SIGINT/SIGTERM stop after a checkpoint.
+
+        The best model is the one with the best smoothed validation Dice (``metric_ema``; 0: the raw Dice).
+        """
         from monai.utils import set_determinism
         from tqdm.auto import tqdm
 
         set_determinism(seed=self.seed)
+        clock = TimeBudget(self.time_limit, self.optimizer)  # the budget covers caching the data too
         if distributed.is_main_process():
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self._export_bundle_files()
         train_loader, val_loader = self._loaders()
         state = load_training_state(self, self.resume_from) if self.resume_from else Progress()
+        clock.start -= sum(row.get("seconds", 0.0) for row in state.history)  # a resumed run's spent time
         epochs = tqdm(range(state.epoch + 1, self.epochs + 1), desc="train", unit="epoch", initial=state.epoch,
                       total=self.epochs, disable=None if self.progress else True)
         with StopRequest() as stop:
@@ -230,12 +296,16 @@ class Trainer:
                 if hasattr(train_loader.sampler, "set_epoch"):
                     train_loader.sampler.set_epoch(epoch)
                 start = time.perf_counter()
-                row: dict[str, float] = {"epoch": epoch, **self._train_epoch(train_loader, epoch)}
-                if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs):
+                clock.set_learning_rate()
+                row: dict[str, float] = {"epoch": epoch, **self._train_epoch(train_loader, epoch),
+                                         "lr": float(self.optimizer.param_groups[0]["lr"])}
+                last = clock.last_epoch(time.perf_counter() - start)
+                if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs or last):
                     dice = self.validate(val_loader)
                     row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
-                    if row["dice_mean"] > state.best_metric:
-                        state.best_metric, state.best_epoch = row["dice_mean"], epoch
+                    row["dice_ema"] = self._smoothed(state.history, row["dice_mean"])
+                    if row["dice_ema"] > state.best_metric:
+                        state.best_metric, state.best_epoch = row["dice_ema"], epoch
                         self._save_model()
                 row["seconds"] = round(time.perf_counter() - start, 3)
                 state.history.append(row)
@@ -243,14 +313,18 @@ class Trainer:
                 save_training_state(self, state, self.run_dir / LAST)
                 self._write_metrics(state.history)
                 epochs.set_postfix(loss=f"{row['train_loss']:.3f}", best_dice=f"{max(state.best_metric, 0):.3f}")
+                clock.validated(row)
+                if last:
+                    break
                 if stop.signal is not None and epoch < self.epochs:
                     raise TrainingStopped(
                         f"stopped by {stop.name} after epoch {epoch} of {self.epochs}; checkpoint written; "
                         f"continue with: medseg train --resume {self.run_dir}", self.run_dir / LAST)
         if state.best_epoch == 0:  # no validation set: keep the last weights as the model
             self._save_model()
-            state.best_epoch = self.epochs
+            state.best_epoch = state.epoch
         if distributed.is_main_process():
             plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
+            write_run_readme(self.run_dir, self.bundle_root, state.history, state.best_epoch)  # its own Dice
         distributed.barrier()
         return TrainResult(self.run_dir, state.best_metric, state.best_epoch, state.history)

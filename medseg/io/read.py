@@ -60,6 +60,8 @@ class CaseFiles:
     label: Path | tuple[Path, ...] | None = None  # a tuple: one mask file per structure (stacked as channels)
     # a case read from a DICOM series: its slice files, so outputs (DICOM SEG) can reference the source instances
     dicom_series: tuple[Path, ...] = field(default=(), repr=False)
+    # bundle modalities the study lacks (``images`` holds the others, in bundle order); see medseg.modalities
+    missing: tuple[str, ...] = ()
 
     @property
     def reference(self) -> Path:
@@ -80,32 +82,62 @@ def case_id_from_path(path: str | Path, modalities: list[str] | tuple[str, ...] 
     return stem
 
 
-def find_modalities(folder: Path, modalities: list[str]) -> tuple[Path, ...]:
-    """Pick ``*_<modality>.nii[.gz]`` for each modality from a case folder, in bundle order."""
+def find_present_modalities(folder: Path, modalities: list[str]) -> dict[str, Path]:
+    """``*_<modality>.nii[.gz]`` for each modality a case folder has (several matches are an error)."""
     files = [p for p in sorted(folder.iterdir()) if is_nifti(p)]
-    chosen = []
+    found = {}
     for modality in modalities:
         pattern = re.compile(rf".*[_-]{re.escape(modality)}$", flags=re.IGNORECASE)
         hits = [p for p in files if pattern.match(strip_nifti_suffix(p.name))]
-        if len(hits) != 1:
-            found = ", ".join(p.name for p in files) or "no NIfTI files"
-            what = "no file" if not hits else f"{len(hits)} files"
-            raise InputError(f"{what} for modality '{modality}' (*_{modality}.nii.gz); found: {found}", folder)
-        chosen.append(hits[0])
-    return tuple(chosen)
+        if len(hits) > 1:
+            names = ", ".join(p.name for p in hits)
+            raise InputError(f"{len(hits)} files for modality '{modality}' (*_{modality}.nii.gz): {names}", folder)
+        if hits:
+            found[modality] = hits[0]
+    return found
 
 
-def resolve_case(path: str | Path, modalities: list[str], series: str | None = None) -> CaseFiles:
+def find_modalities(folder: Path, modalities: list[str]) -> tuple[Path, ...]:
+    """Pick ``*_<modality>.nii[.gz]`` for each modality from a case folder, in bundle order."""
+    found = find_present_modalities(folder, modalities)
+    for modality in modalities:
+        if modality not in found:
+            names = ", ".join(p.name for p in sorted(folder.iterdir()) if is_nifti(p)) or "no NIfTI files"
+            raise InputError(f"no file for modality '{modality}' (*_{modality}.nii.gz); found: {names}", folder)
+    return tuple(found[m] for m in modalities)
+
+
+def find_case_modalities(folder: Path, subsets) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """The files a case folder has, in bundle order, and the missing modalities the bundle can do without.
+
+    ``subsets`` is the bundle's ``medseg.modalities.ModalitySubsets``; a bundle that needs every
+    modality gets ``find_modalities``'s error naming the first missing file.
+    """
+    modalities = list(subsets.modalities)
+    if not subsets.allows_missing:
+        return find_modalities(folder, modalities), ()
+    found = find_present_modalities(folder, modalities)
+    if not found:
+        return find_modalities(folder, modalities), ()  # names what was looked for and what is there
+    missing = subsets.check(found, folder)
+    return tuple(found[m] for m in modalities if m in found), missing
+
+
+def resolve_case(path: str | Path, modalities: list[str], series: str | None = None, subsets=None) -> CaseFiles:
     """A case folder (one file per modality), a DICOM series folder, a 4D NIfTI, or a single-modality NIfTI.
 
     A DICOM series (``series``: its SeriesInstanceUID when the folder holds several) is converted
-    once to a cached NIfTI on the scanner grid, which then stands for the study.
+    once to a cached NIfTI on the scanner grid, which then stands for the study. With ``subsets``
+    (``medseg.modalities.ModalitySubsets``) a case folder may lack the sequences the bundle can do without.
     """
     path = Path(path)
     if path.is_dir():
         if not any(is_nifti(p) for p in path.iterdir()) and is_dicom_folder(path):
             chosen = select_series(path, series)
             return CaseFiles(path.name, (series_to_nifti(path, series, selected=chosen),), dicom_series=chosen.files)
+        if subsets is not None:
+            images, missing = find_case_modalities(path, subsets)
+            return CaseFiles(path.name, images, missing=missing)
         return CaseFiles(path.name, find_modalities(path, modalities))
     if not path.exists():
         raise InputError("input not found", path)
@@ -135,9 +167,11 @@ def check_case_headers(case: CaseFiles, num_channels: int, spatial_dims: int = 3
     for path, header in zip(case.images, headers):
         shape = tuple(int(s) for s in header.shape)
         if shape[:spatial_dims] != ref_shape:
-            raise InputError(f"shape {shape[:spatial_dims]} differs from {case.reference.name} {ref_shape}", path)
+            raise InputError(f"shape {shape[:spatial_dims]} differs from {case.reference.name} {ref_shape} "
+                             "(sequences on their own grids: use medseg infer --register)", path)
         if not np.allclose(header.affine, ref.affine, atol=AFFINE_TOLERANCE):
-            raise InputError(f"affine differs from {case.reference.name} (modalities must be co-registered)", path)
+            raise InputError(f"affine differs from {case.reference.name} (modalities must be co-registered; "
+                             "medseg infer --register registers them)", path)
         channels += int(np.prod(shape[spatial_dims:], dtype=int))
     if channels != num_channels:
         raise InputError(

@@ -23,6 +23,7 @@ class Prediction:
     probabilities: np.ndarray  # (C, *spatial) float32, per network channel
     schema: LabelSchema
     masks: np.ndarray | None = None  # (C, *spatial) bool, overlapping mode: each structure's full mask
+    sequences: tuple[str, ...] = ()  # the input sequences the study had (the bundle's, less any missing)
 
 
 class OutputWriter(Protocol):

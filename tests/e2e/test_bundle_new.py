@@ -123,3 +123,126 @@ def test_volume_bundle_segments_a_dicom_series_on_its_own_grid(shared_data, tmp_
     companion = nib.load(series.parent / "example_seg_dicom_MODEL_PREDICTION.nii.gz")
     assert out.shape == companion.shape
     np.testing.assert_allclose(out.affine, companion.affine, atol=1e-4)
+
+
+def _pairs(root, n, image_fn, mask_fn, mask_size=None):
+    """n image/mask pairs; ``mask_size`` (w, h) stores the masks at another size than the images."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        structure = np.zeros((40, 48), bool)
+        y, x = 2 * int(rng.integers(3, 10)), 2 * int(rng.integers(3, 12))  # even: exact at half size
+        structure[y : y + 12, x : x + 16] = True
+        image_fn(structure, rng).save(root / "images" / f"c{i}.png")
+        mask = mask_fn(structure)
+        if mask_size:
+            mask = mask.resize(mask_size, Image.NEAREST)
+        mask.save(root / "masks" / f"c{i}.png")
+    return root
+
+
+def _grey(structure, rng):
+    return Image.fromarray((structure * 120 + 60 + rng.integers(0, 20, structure.shape)).astype(np.uint8), "L")
+
+
+def _new_and_check(tmp_path, monkeypatch, *labels):
+    monkeypatch.chdir(tmp_path)
+    result = run("bundle", "new", "task", "--from-folder", "images", "masks", *labels)
+    assert result.exit_code == 0, result.output
+    assert run("data", "check", "task/dataset.json", "--bundle", "task", "--deep").exit_code == 0
+    return result.output
+
+
+def _train_batch(bundle="task"):
+    """The first training batch as the bundle's own chain builds it (masks read through the coding)."""
+    from medseg.bundles import find_bundle
+    from medseg.data.manifest import load_manifest
+
+    parser = find_bundle(bundle).parser("inference", "train")
+    manifest = load_manifest(f"{bundle}/dataset.json")
+    case = manifest.cases("training")[0]
+    return parser.get_parsed_content("val_transforms")(manifest.item(case)), case
+
+
+@pytest.mark.parametrize("form", ["binary", "structure_zero", "half_size"])
+def test_grey_mask_forms_are_read_and_said(tmp_path, monkeypatch, form):
+    mask_fn = {
+        "binary": lambda s: Image.fromarray((s * 255).astype(np.uint8)),
+        "structure_zero": lambda s: Image.fromarray(((~s) * 255).astype(np.uint8)),  # ISBI: 0 = membrane
+        "half_size": lambda s: Image.fromarray((s * 255).astype(np.uint8)),
+    }[form]
+    _pairs(tmp_path, 4, _grey, mask_fn, (24, 20) if form == "half_size" else None)
+    output = _new_and_check(tmp_path, monkeypatch, "--labels", "thing=0" if form == "structure_zero" else "thing")
+    assert "masks: grey/palette values in 4 mask(s): 0 (" in output
+    assert ("0 → 1 (thing), 255 → 0" if form == "structure_zero" else "128–255 → 1 (thing)") in output
+    assert "plan: native resolution" in output
+    data, case = _train_batch()
+    structure = np.asarray(Image.open(case.images[0])) > 100  # the image shows the structure bright
+    np.testing.assert_array_equal(data["label"][1].numpy().T.astype(bool), structure)  # on the image grid
+
+
+def test_palette_masks_keep_their_indices(tmp_path, monkeypatch):
+    def palette(structure):
+        image = Image.fromarray(structure.astype(np.uint8), "L").convert("P")
+        image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+        return image
+
+    _pairs(tmp_path, 3, _grey, palette)
+    output = _new_and_check(tmp_path, monkeypatch, "--labels", "thing")
+    assert "values are the label values (1 = thing)" in output
+
+
+def test_rgb_colour_coded_masks_through_labels_or_a_colour_table(tmp_path, monkeypatch):
+    def colours(structure):
+        rgb = np.zeros((*structure.shape, 3), np.uint8)
+        rgb[structure] = (128, 64, 128)
+        rgb[:5] = (0, 0, 142)
+        return Image.fromarray(rgb, "RGB")
+
+    def photo(structure, rng):
+        rgb = np.stack([structure * 100 + 50] * 3, -1) + rng.integers(0, 20, (*structure.shape, 3))
+        return Image.fromarray(rgb.astype(np.uint8), "RGB")
+
+    _pairs(tmp_path, 3, photo, colours)
+    monkeypatch.chdir(tmp_path)
+    refused = CliRunner().invoke(main, ["bundle", "new", "task", "--from-folder", "images", "masks",
+                                        "--labels", "road,car"])
+    assert refused.exit_code == 1 and "RGB colour-coded" in refused.output
+    output = _new_and_check(tmp_path, monkeypatch, "--labels", "road=128,64,128", "--labels", "car=0,0,142")
+    assert "(128, 64, 128) → 1 (road), (0, 0, 142) → 2 (car)" in output
+    assert "RGB photographs: z-score per colour channel" in output and "colour jitter" in output
+    data, _ = _train_batch()
+    assert data["label"].shape[0] == 3 and data["label"][2][:, :5].all() and data["image"].shape[0] == 3
+
+    (tmp_path / "colours.txt").write_text("road 128 64 128\ncar 0 0 142\n")
+    result = run("bundle", "new", "task2", "--from-folder", "images", "masks", "--colour-table", "colours.txt")
+    assert result.exit_code == 0 and "→ 2 (car)" in result.output
+
+
+def test_photographs_with_thin_structures_plan_native_resolution(tmp_path, monkeypatch):
+    """565×584 RGB photographs with vessel-like masks: no resize to 256, patches and a sliding window."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(2):
+        vessels = np.zeros((584, 565), bool)
+        for row in rng.integers(20, 560, 12):
+            vessels[row : row + 2, 20:540] = True  # two-pixel-wide lines
+        photo = np.stack([vessels * 80 + 100] * 3, -1) + rng.integers(0, 30, (584, 565, 3))
+        Image.fromarray(photo.astype(np.uint8), "RGB").save(tmp_path / "images" / f"{i:02d}_training.tif")
+        Image.fromarray((vessels * 255).astype(np.uint8)).save(tmp_path / "masks" / f"{i:02d}_training.tif")
+    monkeypatch.chdir(tmp_path)
+    result = run("bundle", "new", "vessels", "--from-folder", "images", "masks", "--labels", "vessel")
+    assert result.exit_code == 0, result.output
+    assert "plan: native resolution (spacing 1 × 1 px, no resize); patches 256×256, sliding window" in result.output
+    assert "elastic deformation (thin structures)" in result.output
+    inference = json.loads((tmp_path / "vessels" / "configs" / "inference.json").read_text())
+    assert inference["image_size"] is None and inference["patch_size"] == [256, 256]
+    metadata = json.loads((tmp_path / "vessels" / "configs" / "metadata.json").read_text())
+    plan = metadata["medseg"]["plan"]
+    assert plan["spacing"] == [1.0, 1.0] and plan["resize"] is None and plan["elastic"]
+    from medseg.data.plan2d import stored_plan
+
+    assert stored_plan(metadata).lines() == [line for line in result.output.splitlines() if line.split(":")[0] in (
+        "data", "plan", "normalisation", "training", "augmentation")]

@@ -30,7 +30,7 @@ def test_dicom_series_trains_with_a_label_on_its_grid(shared_data, tmp_path, mon
     nib.save(nib.Nifti1Image(np.random.default_rng(0).random(seg.shape).astype(np.float32), np.eye(4)),
              tmp_path / "vols" / "v.nii.gz")
     nib.save(nib.Nifti1Image(seg, np.eye(4)), tmp_path / "segs" / "v.nii.gz")
-    bundle = new_bundle("organs", tmp_path / "vols", tmp_path / "segs", ["organ"], output=tmp_path / "organs")
+    bundle = new_bundle("organs", tmp_path / "vols", tmp_path / "segs", ["organ"], output=tmp_path / "organs").root
 
     # The DICOM series as the image, the companion prediction (binarised) as its label.
     (tmp_path / "data" / "images").mkdir(parents=True)

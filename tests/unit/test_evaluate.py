@@ -123,3 +123,62 @@ def test_api_writes_the_csv_and_the_json_document(tmp_path, schema):
     assert written.read_bytes() == result.to_csv().encode()
     with pytest.raises(OutputError, match="refusing to overwrite"):
         result.write_csv(tmp_path / "truth" / "a_seg.nii.gz")
+
+
+def _png(path, array):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(array, np.uint8)).save(path)
+
+
+def _two_label_schema():
+    from medseg.labels import LabelSchema
+
+    return LabelSchema.from_metadata({"medseg": {"mode": "exclusive", "labels": [
+        {"name": "cell", "value": 1, "color": [255, 0, 0]}, {"name": "vessel", "value": 2, "color": [0, 255, 0]}]}})
+
+
+def test_png_predictions_pair_with_png_truths_by_case_id(tmp_path):
+    from medseg.io.masks import MaskCoding
+
+    truth = np.zeros((20, 30), np.uint8)
+    truth[5:15, 5:15] = 1
+    truth[2:4, 20:28] = 2
+    pred = truth.copy()
+    pred[5:15, 5:10] = 0  # half the cell missed
+    _png(tmp_path / "pred" / "img7_seg.png", pred)
+    _png(tmp_path / "pred" / "img7_overlay.png", np.full((20, 30), 200))  # not a label file: ignored
+    _png(tmp_path / "truth" / "img7_mask.png", truth * 100)  # stored 100/200, the bundle's coding maps them
+    coding = MaskCoding(values={100: 1, 200: 2})
+    result = evaluate_predictions(tmp_path / "pred", tmp_path / "truth", _two_label_schema(), mask_coding=coding)
+    row = result.rows[0]
+    assert row["case"] == "img7"
+    assert row["cell"] == pytest.approx(2 * 50 / (50 + 100)) and row["vessel"] == 1.0
+    assert row["vessel/hd95_mm"] == 0.0 and row["cell/hd95_mm"] == pytest.approx(5.0)  # in pixels: no header
+    assert result.units == "px" and "HD95 in px" in result.table()
+
+
+def test_png_truth_at_half_size_is_resized_onto_a_nifti_prediction(tmp_path):
+    truth = np.zeros((10, 16), np.uint8)
+    truth[2:8, 4:12] = 255
+    _png(tmp_path / "truth" / "c1.png", truth)
+    full = np.kron(truth // 255, np.ones((2, 2), np.uint8))  # rows, cols at the image's size
+    pred = nib.Nifti1Image(full.T[..., None], np.diag([-0.5, -0.5, 1, 1]))
+    (tmp_path / "pred").mkdir()
+    nib.save(pred, tmp_path / "pred" / "c1_seg.nii.gz")
+    schema = _two_label_schema()
+    from medseg.io.masks import MaskCoding
+
+    result = evaluate_predictions(tmp_path / "pred", tmp_path / "truth", schema,
+                                  mask_coding=MaskCoding(threshold=128))
+    assert result.rows[0]["cell"] == 1.0 and result.units == "mm"
+    with pytest.raises(InputError, match=r"mask values \[255\] are not in the coding"):
+        evaluate_predictions(tmp_path / "pred", tmp_path / "truth", schema, mask_coding=MaskCoding(values={1: 1}))
+
+
+def test_png_truth_with_unknown_values_is_refused_naming_the_file(tmp_path):
+    _png(tmp_path / "pred" / "a_seg.png", np.ones((4, 4)))
+    _png(tmp_path / "truth" / "a.png", np.full((4, 4), 7))
+    with pytest.raises(InputError, match=r"a\.png.*label values \[7\] are not in the schema"):
+        evaluate_predictions(tmp_path / "pred", tmp_path / "truth", _two_label_schema())

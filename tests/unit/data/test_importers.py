@@ -86,7 +86,8 @@ def test_brats_layouts_keep_modality_order_and_map_enhancing_to_4(tmp_path, newe
     path = import_dataset("brats", _brats(tmp_path / "src", newer), "brain_tumor", tmp_path / "b.json")
     raw = json.loads(path.read_text())
     assert raw["format"] == ("brats2023" if newer else "brats")
-    assert raw["label_map"] == ({"1": 1, "2": 2, "3": 4} if newer else {"1": 1, "2": 2, "4": 4})
+    # BraTS 2012-2016 label 3 (non-enhancing tumour) joins the core, as BraTS 2017+ merged it into 1
+    assert raw["label_map"] == ({"1": 1, "2": 2, "3": 4} if newer else {"1": 1, "2": 2, "3": 1, "4": 4})
     first = raw["training"][0]["image"]
     assert [name.split("-" if newer else "_")[-1] for name in first] == (
         ["t1n.nii.gz", "t1c.nii.gz", "t2w.nii.gz", "t2f.nii.gz"] if newer else
@@ -187,3 +188,24 @@ def test_msd_coding_reaches_inference_and_evaluation(tiny_run, tmp_path):
     _save(pred / f"{case.case_id}_seg.nii.gz", _label((2, 1, 4)), truth.affine)  # the truth in BraTS values
     scores = evaluate_predictions(pred, manifest, predictor.schema).rows[0]
     assert all(scores[name] == 1.0 for name in ("necrotic tumour core", "peritumoral oedema", "WT", "ET"))
+
+
+def test_brats_cases_without_t1_and_t2_are_imported_with_their_missing_sequences(tmp_path):
+    root = _brats(tmp_path / "src", n=2)
+    for path in root.glob("Brats18_X_0_1/*_t[12].nii.gz"):  # the first case keeps only T1ce and FLAIR
+        path.unlink()
+    raw = json.loads(import_dataset("brats", root, "brain_tumor", tmp_path / "b.json").read_text())
+    partial, full = raw["training"]
+    assert partial["missing"] == ["t1", "t2"]
+    assert [p.rsplit("_", 1)[-1] for p in partial["image"]] == ["t1ce.nii.gz", "flair.nii.gz"]
+    assert "missing" not in full and len(full["image"]) == 4
+
+
+def test_brats_case_without_t1ce_and_flair_is_refused(tmp_path):
+    root = _brats(tmp_path / "src", n=1)
+    for path in root.glob("*/*_t1ce.nii.gz"):
+        path.unlink()
+    for path in root.glob("*/*_flair.nii.gz"):
+        path.unlink()
+    with pytest.raises(InputError, match="missing sequences t1ce, flair; the bundle needs any subset containing"):
+        import_dataset("brats", root, "brain_tumor", tmp_path / "b.json")

@@ -1,0 +1,64 @@
+"""Modality dropout blanks only supported subsets; missing sequences are filled in their own channel."""
+
+import numpy as np
+import pytest
+import torch
+from monai.data import MetaTensor
+
+from medseg.transforms.modality import FillMissingChannelsd, RandModalityDropoutd
+
+MODALITIES = ["t1", "t1ce", "t2", "flair"]
+
+
+def _image(channels: int = 4) -> MetaTensor:
+    values = torch.arange(1, channels + 1, dtype=torch.float32)[:, None, None, None] * torch.ones(channels, 4, 4, 4)
+    return MetaTensor(values, affine=torch.eye(4))
+
+
+def test_fill_puts_zero_channels_where_the_missing_sequences_belong():
+    data = {"image": _image(2), "missing_channels": [0, 2]}  # the study has t1ce (1.0) and flair (2.0)
+    out = FillMissingChannelsd("image")(data)
+    assert "missing_channels" not in out  # batches collate as before
+    assert out["image"].shape == (4, 4, 4, 4)
+    assert [float(out["image"][c].mean()) for c in range(4)] == [0.0, 1.0, 0.0, 2.0]
+    assert isinstance(out["image"], MetaTensor) and torch.equal(out["image"].affine, data["image"].affine)
+
+
+def test_fill_leaves_complete_studies_alone():
+    image = _image()
+    assert FillMissingChannelsd("image")({"image": image})["image"] is image
+
+
+def test_dropout_keeps_a_supported_subset_and_draws_them_all():
+    dropout = RandModalityDropoutd("image", MODALITIES, require_any=["t1ce", "flair"], prob=1.0)
+    dropout.set_random_state(0)
+    seen = set()
+    for _ in range(300):
+        image = dropout({"image": _image()})["image"]
+        kept = tuple(c for c in range(4) if float(image[c].abs().sum()) > 0)
+        assert {1, 3} & set(kept), kept  # T1ce or FLAIR always stays
+        assert len(kept) < 4  # a dropout always drops something
+        for c in kept:  # what is kept is untouched
+            assert float(image[c].mean()) == c + 1
+        seen.add(kept)
+    # every proper subset that holds T1ce or FLAIR: 2^4 - 1 (full) - 4 (without both) = 11
+    assert len(seen) == 11
+
+
+def test_dropout_probability_and_input_untouched():
+    never = RandModalityDropoutd("image", MODALITIES, require_any=["flair"], prob=0.0)
+    image = _image()
+    assert torch.equal(never({"image": image})["image"], image)
+    always = RandModalityDropoutd("image", MODALITIES, require_any=["flair"], prob=1.0)
+    always.set_random_state(1)
+    before = image.clone()
+    always({"image": image})
+    assert torch.equal(image, before)  # the cached input is not modified in place
+
+
+@pytest.mark.parametrize("prob", [0.3, 0.7])
+def test_dropout_rate_follows_prob(prob):
+    dropout = RandModalityDropoutd("image", MODALITIES, require_any=["t1ce", "flair"], prob=prob)
+    dropout.set_random_state(2)
+    dropped = [float(dropout({"image": _image()})["image"].abs().amin(dim=(1, 2, 3)).min()) == 0 for _ in range(400)]
+    assert abs(np.mean(dropped) - prob) < 0.08
