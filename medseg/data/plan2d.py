@@ -154,3 +154,11 @@ def plan_2d(fp: Fingerprint2D, label_names: Sequence[str], resize: int | None = 
         val_interval=5, validation_fraction=round(validation_fraction, 4), sw_overlap=0.5,
         handed=handed, fingerprint={k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(fp).items()},
     )
+
+
+def stored_plan(metadata: dict[str, Any]) -> Plan2D | None:
+    """The 2D plan ``bundle new`` kept in a bundle's metadata (``medseg.plan``), if any."""
+    raw = metadata.get("medseg", {}).get("plan")
+    if not isinstance(raw, dict) or "image_type" not in raw:
+        return None
+    return Plan2D(**{**raw, "spacing": tuple(raw["spacing"])})

@@ -129,8 +129,16 @@ class Predictor:
         over the whole image computes each voxel once. ``whole_volume_voxels`` caps the memory.
         """
         if self.whole_volume_voxels and np.prod(spatial_shape) <= self.whole_volume_voxels:
-            return tuple(int(np.ceil(s / 16) * 16) for s in spatial_shape)
+            return tuple(int(np.ceil(s / d) * d) for s, d in zip(spatial_shape, self.size_divisor))
         return self.roi_size
+
+    @property
+    def size_divisor(self) -> tuple[int, ...]:
+        """What each window axis must be a multiple of: the product of a ``DynUNet``'s strides, else 16."""
+        if type(self.network).__name__ != "DynUNet":
+            return (16,) * self.spatial_dims
+        per_axis = [s if isinstance(s, list | tuple) else [s] * self.spatial_dims for s in self.network.strides]
+        return tuple(int(np.prod([s[a] for s in per_axis])) for a in range(self.spatial_dims))
 
     def logits(self, image: torch.Tensor) -> torch.Tensor:
         """Gaussian-weighted sliding-window logits for one preprocessed image (C, *spatial)."""

@@ -239,5 +239,10 @@ def test_photographs_with_thin_structures_plan_native_resolution(tmp_path, monke
     assert "elastic deformation (thin structures)" in result.output
     inference = json.loads((tmp_path / "vessels" / "configs" / "inference.json").read_text())
     assert inference["image_size"] is None and inference["patch_size"] == [256, 256]
-    plan = json.loads((tmp_path / "vessels" / "configs" / "metadata.json").read_text())["medseg"]["plan"]
+    metadata = json.loads((tmp_path / "vessels" / "configs" / "metadata.json").read_text())
+    plan = metadata["medseg"]["plan"]
     assert plan["spacing"] == [1.0, 1.0] and plan["resize"] is None and plan["elastic"]
+    from medseg.data.plan2d import stored_plan
+
+    assert stored_plan(metadata).lines() == [line for line in result.output.splitlines() if line.split(":")[0] in (
+        "data", "plan", "normalisation", "training", "augmentation")]
