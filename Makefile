@@ -20,7 +20,7 @@ install: $(BIN)/medseg
 demo: install
 	rm -rf $(DEMO)/run $(DEMO)/predictions
 	$(BIN)/medseg data demo brain_tumor --output $(DEMO)/data
-	$(BIN)/medseg train brain_tumor --data $(DEMO)/data/dataset.json --output-dir $(DEMO)/run --epochs 60
+	$(BIN)/medseg train brain_tumor --demo --data $(DEMO)/data/dataset.json --output-dir $(DEMO)/run --epochs 60
 	$(BIN)/medseg infer $(DEMO)/run --input $(DEMO)/data/dataset.json --output-dir $(DEMO)/predictions
 	$(BIN)/medseg evaluate --pred $(DEMO)/predictions --truth $(DEMO)/data/dataset.json --bundle $(DEMO)/run
 

@@ -9,7 +9,7 @@ with ``medseg.metrics`` (Dice and HD95 per BraTS region, per case and as a mean)
 
     python benchmarks/brain_tumor_accuracy.py --run-dir runs/brain_tumor/real --minutes 30 --json out.json
 
-medseg trains with ``--time-limit`` when ``medseg train`` has it; otherwise the trainer is asked to
+medseg trains at its CPU plan with ``--time-limit`` when ``medseg train`` has them; otherwise the trainer is asked to
 stop (SIGTERM: it finishes the epoch and writes its checkpoint) when the budget ends. The plain
 column predicts the whole tumour only (FLAIR → WT, DESIGN.md's reference recipe).
 """
@@ -81,9 +81,9 @@ def train_medseg(manifest: Path, run_dir: Path, minutes: float, seed: int) -> di
     start = time.perf_counter()
     kwargs = dict(data=manifest, output_dir=run_dir, device="cpu", overrides={"seed": seed}, progress=False)
     timer = None
-    if "time_limit" in inspect.signature(medseg.train).parameters:
-        kwargs["time_limit"] = minutes
-        how = "time_limit"
+    if "time_limit_min" in inspect.signature(medseg.train).parameters:  # the planned recipe, fitted to the budget
+        kwargs["time_limit_min"] = minutes
+        how = "time_limit_min (planned CPU recipe)"
     else:  # no --time-limit yet: ask the trainer to stop (after its epoch and checkpoint) when the budget ends,
         # every 10 s until it does (a SIGTERM before its handler is installed, while caching, is ignored)
         kwargs["epochs"] = 100000
@@ -103,12 +103,14 @@ def train_medseg(manifest: Path, run_dir: Path, minutes: float, seed: int) -> di
         best = (result.best_metric, result.best_epoch)
     except TrainingStopped:  # stopped at the budget: the best validated weights, else the last ones
         from medseg.engine.checkpoint import load_checkpoint, save_checkpoint
+        from medseg.postchoice import choose_postprocessing
         from medseg.runs import LAST
 
         last = load_checkpoint(run_dir / LAST)
         if not (run_dir / "models" / "model.pt").is_file():
             save_checkpoint(last["model"], run_dir / "models" / "model.pt")
         best = (last["best_metric"], last["best_epoch"] if last["best_epoch"] else last["epoch"])
+        choose_postprocessing(run_dir)  # what medseg.train does after a run that ends on its own
     finally:
         if timer is not None:
             done.set()

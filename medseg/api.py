@@ -13,6 +13,7 @@ from medseg.engine.checkpoint import init_weights
 from medseg.engine.device import resolve_device
 from medseg.errors import InputError, find_medseg_error
 from medseg.locations import REPO_MANIFESTS, default_cache_dir
+from medseg.planning import is_plannable, plan_for_bundle, plan_overrides
 from medseg.postchoice import choose_postprocessing
 from medseg.runs import LAST, create_run_bundle, default_run_dir
 
@@ -57,8 +58,15 @@ def train(
     cache: str | None = None,
     init_from: str | Path | None = None,
     time_limit: float | None = None,
+    plan: bool = True,
+    gpu_memory_gb: float | None = None,
 ):
     """Train a bundle and return a ``TrainResult``; the run directory is itself a trained bundle.
+
+    A bundle that opts into planning (a ``plan`` key in ``train.json``) is planned for the data and
+    the device first (``medseg.planning``) and the plan is written into the run's configs; ``overrides``
+    win over the plan. ``demo`` keeps the bundle's own quick recipe (on the built-in phantoms unless
+    ``data`` is given); ``plan=False`` keeps it on any data.
 
     ``time_limit`` (minutes) bounds training: the learning rate decays over it and training stops
     before it runs out. ``resume`` continues the run directory from its last checkpoint (its configs,
@@ -82,13 +90,19 @@ def train(
     source = find_bundle(bundle)
     source.parser("inference", "train", overrides=overrides, trust=trust)  # unknown override keys fail here too
     init = _init_bundle(source, init_from) if init_from is not None else None
-    if demo:  # generated once, by rank 0; broadcasting also makes the other ranks wait for it
+    if demo and data is None:  # generated once, by rank 0; broadcasting also makes the other ranks wait for it
         manifest = distributed.broadcast(demo_manifest(source.name) if distributed.is_main_process() else None)
     else:
         manifest = Path(data) if data else default_manifest(source.name, source.root)
     if not manifest.is_file():
         raise InputError("manifest not found", manifest)
-    settings = dict(overrides or {})
+    settings: dict[str, Any] = {}
+    if plan and not demo and distributed.is_main_process() and is_plannable(source, trust):
+        planned = plan_for_bundle(source, manifest, device, gpu_memory_gb, time_limit, trust)
+        settings.update(plan_overrides(source, planned, trust))
+    if time_limit is not None and is_plannable(source, trust):
+        settings["time_limit_min"] = float(time_limit)  # in the run's configs: monai.bundle run keeps the limit
+    settings.update(overrides or {})
     settings["datalist"] = str(manifest.resolve())
     settings["device"] = device
     if epochs is not None:

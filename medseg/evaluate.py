@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,6 +212,17 @@ class Evaluation:
             writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
         return buffer.getvalue()
 
+    def _by_sequences(self) -> list[str]:
+        """Mean Dice per input-sequence subset (studies that lacked a sequence apart from complete ones)."""
+        subsets = sorted({str(row["sequences"]) for row in self.rows if row.get("sequences")})
+        lines = []
+        for subset in subsets:
+            rows = [row for row in self.rows if row.get("sequences") == subset]
+            cells = ", ".join(f"{name} {summarise([float(r[name]) for r in rows])['mean']:.3f}"
+                              for name in self.structures)
+            lines.append(f"sequences {subset} (n={len(rows)}): Dice {cells}")
+        return lines
+
     def table(self) -> str:
         """A plain-text summary table for the terminal: mean ± std (median) per metric."""
         width = max(len(s) for s in self.structures) + 2
@@ -219,6 +231,7 @@ class Evaluation:
         for name, metrics in self.metric_summary().items():
             cells = "".join(f"{_cell(stats):>26}" for stats in metrics.values())
             lines.append(f"{name:<{width}}{cells}")
+        lines += self._by_sequences()
         lines.append(f"mean ± std (median); surface Dice at {self.tolerance_mm:g} {self.units}; HD95 in {self.units}.")
         lines.append(f"Empty masks: {EMPTY_RULES}")
         return "\n".join(lines)
@@ -248,6 +261,17 @@ def _spacing(image, shape: tuple[int, ...]) -> tuple[float, ...]:
     return kept if len(kept) == len(shape) else tuple(float(z) for z in zooms[: len(shape)])
 
 
+def _sequences(pred_dir: Path, case: str) -> dict[str, str]:
+    """The input sequences a case was segmented from (``sequences`` column), as inference recorded
+    them in ``<case>_measurements.json``; nothing when it did not."""
+    path = pred_dir / f"{case}_measurements.json"
+    try:
+        sequences = json.loads(path.read_text()).get("sequences") if path.is_file() else None
+    except (OSError, ValueError):
+        sequences = None
+    return {"sequences": "+".join(sequences)} if sequences else {}
+
+
 def _on_grid(truth: Side, shape: tuple[int, ...], path: Path) -> Side:
     """A bitmap truth at another size than the prediction (SCR masks are half size), resized onto it."""
     if truth.label.shape == shape:
@@ -268,19 +292,6 @@ def side_metrics(pred: Side, truth: Side, schema: LabelSchema, spacing: tuple[fl
         row[name] = scores["dice"]
         row.update({f"{name}/{metric}": scores[metric] for metric in METRICS[1:]})
     return row
-
-
-def _sequences(pred_dir: Path, case: str) -> dict[str, str]:
-    """The input sequences a case was segmented from (``sequences`` column), as inference recorded
-    them in ``<case>_measurements.json``; nothing when it did not."""
-    import json
-
-    path = pred_dir / f"{case}_measurements.json"
-    try:
-        sequences = json.loads(path.read_text()).get("sequences") if path.is_file() else None
-    except (OSError, ValueError):
-        sequences = None
-    return {"sequences": "+".join(sequences)} if sequences else {}
 
 
 def evaluate_predictions(

@@ -50,6 +50,7 @@ class LabelSchema:
     mode: str
     labels: tuple[Label, ...]
     channels: tuple[Channel, ...]
+    lateral: bool = True  # some label names a side (left lung): a left-right mirror would mislabel it
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any], source: str | Path | None = None) -> LabelSchema:
@@ -67,7 +68,7 @@ class LabelSchema:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"invalid label schema in metadata ({exc!r})", source) from exc
-        schema = cls(mode, labels, channels)
+        schema = cls(mode, labels, channels, bool(section.get("lateral_labels", True)))
         schema.validate(source)
         return schema
 
@@ -95,6 +96,14 @@ class LabelSchema:
                 unknown = set(channel.values) - set(values)
                 if unknown or channel.paint not in values:
                     raise BundleError(f"channel {channel.name!r} uses undeclared label values", source)
+
+    def mirror_axes(self, dims: int, lateral_axis: int = 0) -> tuple[int, ...]:
+        """Axes a training mirror may flip without changing what the labels mean.
+
+        Declared in the metadata (``medseg.lateral_labels``: false when no label names a side, as for
+        BraTS regions); otherwise the left-right axis (axis 0 in RAS) is left out.
+        """
+        return tuple(a for a in range(dims) if not (self.lateral and a == lateral_axis))
 
     @property
     def label_values(self) -> tuple[int, ...]:

@@ -4,6 +4,11 @@ MONAI 1.6's ``DiceCELoss`` applies a softmax cross-entropy whenever there is mor
 channel, even with ``sigmoid=True``; for overlapping channels that makes structures compete. So
 overlapping schemas get soft Dice on sigmoids plus ``BCEWithLogitsLoss`` (each channel on its own),
 and exclusive schemas get MONAI's ``DiceCELoss`` with softmax.
+
+Deep supervision: MONAI's ``DynUNet`` returns, in training mode, its output and the upsampled
+outputs of coarser decoder levels stacked on dimension 1; ``DeepSupervised`` unstacks them for MONAI's
+``DeepSupervisionLoss`` (weights 1, 1/2, 1/4, ...). A plain output passes straight to the loss, so
+the same loss serves networks with and without deep supervision.
 """
 
 from __future__ import annotations
@@ -30,10 +35,28 @@ class DiceBCELoss(nn.Module):
         return self.lambda_dice * self.dice(logits, target) + self.lambda_bce * self.bce(logits, target)
 
 
-def build_loss(schema: LabelSchema) -> nn.Module:
+class DeepSupervised(nn.Module):
+    """Apply a loss to every deep-supervision output (MONAI ``DeepSupervisionLoss``) or to a plain output."""
+
+    def __init__(self, loss: nn.Module) -> None:
+        super().__init__()
+        from monai.losses import DeepSupervisionLoss
+
+        self.loss = loss
+        self.supervised = DeepSupervisionLoss(loss, weight_mode="exp")
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if output.dim() == target.dim() + 1:  # (B, 1 + heads, C, *spatial): DynUNet's training output
+            return self.supervised(list(torch.unbind(output, dim=1)), target)
+        return self.loss(output, target)
+
+
+def build_loss(schema: LabelSchema, deep_supervision: bool = False) -> nn.Module:
     """Dice + cross-entropy in the form that matches the schema's mode (targets are one channel per output)."""
     if schema.mode == "overlapping":
-        return DiceBCELoss()
-    from monai.losses import DiceCELoss
+        loss: nn.Module = DiceBCELoss()
+    else:
+        from monai.losses import DiceCELoss
 
-    return DiceCELoss(softmax=True, smooth_nr=1e-5, smooth_dr=1e-5)
+        loss = DiceCELoss(softmax=True, smooth_nr=1e-5, smooth_dr=1e-5)
+    return DeepSupervised(loss) if deep_supervision else loss

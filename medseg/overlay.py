@@ -133,3 +133,37 @@ def render_overlays(image_path: str | Path, label_path: str | Path, schema: Labe
     series = _axial_series(image, label, zooms, 10)
     return [_save_figure(views, schema, window, 3, f"{stem}_views.png", title),
             _save_figure(series, schema, window, 5, f"{stem}_axial.png", f"{title}: axial slices")]
+
+
+def render_outlines(images: dict[str, str | Path], label_path: str | Path, schema: LabelSchema,
+                    output: str | Path, title: str = "") -> Path:
+    """One PNG: a row per image (sequences resampled onto the mask's grid), axial/coronal/sagittal
+    through the segmentation's centre, with each label's outline drawn on it, so a reviewer sees at a
+    glance whether every sequence sits on the same anatomy as the mask."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    label, _ = _canonical(label_path)
+    label = np.rint(label).astype(np.int32)
+    centre = _centre(label)
+    fig, axes = plt.subplots(len(images), 3, figsize=(10.2, 3.5 * len(images) + 0.4), facecolor="black",
+                             squeeze=False)
+    for row, (name, path) in zip(axes, images.items()):
+        image, zooms = _canonical(path)
+        window = _window(image)
+        for ax, (view, pixels, mask, aspect) in zip(row, _views(image, label, zooms, centre)):
+            ax.imshow(pixels, cmap="gray", vmin=window[0], vmax=window[1], aspect=aspect, interpolation="nearest")
+            for item in schema.labels:
+                if np.any(mask == item.value):
+                    ax.contour(mask == item.value, levels=[0.5], colors=[np.array(item.color) / 255.0],
+                               linewidths=0.8)
+            ax.set_title(f"{name}: {view}", color="white", fontsize=10)
+            ax.axis("off")
+    fig.suptitle(title, color="white", fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    with atomic_path(output) as tmp:
+        fig.savefig(tmp, format="png", dpi=80, facecolor="black")
+    plt.close(fig)
+    return Path(output)

@@ -103,7 +103,7 @@ def choose_postprocessing(run_dir: str | Path, device: str = "cpu") -> dict[str,
             f"{rule['min_voxels']} voxels → label {rule['replace_with']}" if rule else "none (no rule beat no rule)")
     append_to_run_readme(run_dir, f"## Post-processing (chosen on this run's validation cases)\n"
                                   f"Rule: {what}. Mean region Dice on {len(pairs)} validation case(s): "
-                                  f"{result['baseline_dice']:.3f} without a rule"
-                                  + (f", {max(c['dice'] for c in result['candidates']):.3f} with it." if rule else ".")
+                                  f"{result['baseline_dice']:.4f} without a rule"
+                                  + (f", {max(c['dice'] for c in result['candidates']):.4f} with it." if rule else ".")
                                   + " Every candidate's score: `configs/inference.json` `postprocessing_choice`.")
     return result

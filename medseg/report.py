@@ -129,9 +129,38 @@ def _case_section(json_path: Path, output_dir: Path) -> str:
             parts.append(f'<img src="{html.escape(png.name)}" alt="{html.escape(case)} overlay">')
     else:
         parts.append("<p class='note'>source image or mask not found; overlays skipped.</p>")
+    if "registration" in document and label_path.is_file():
+        parts.append(_registration_part(document, json_path.parent, label_path, output_dir))
     parts.append(_measurement_table(document))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _registration_part(document: dict, folder: Path, label_path: Path, output_dir: Path) -> str:
+    """Every sequence on the reference grid with the mask outline, and the registration table."""
+    import html
+
+    from medseg.labels import LabelSchema
+    from medseg.overlay import render_outlines
+
+    registration, case = document["registration"], document["case"]
+    images = {name: folder / entry["aligned"] if not Path(entry["aligned"]).is_absolute() else Path(entry["aligned"])
+              for name, entry in registration["sequences"].items()}
+    images = {name: path for name, path in images.items() if path.is_file()}
+    schema = LabelSchema.from_metadata({"medseg": {"mode": "exclusive", "labels": document["labels"]}})
+    png = render_outlines(images, label_path, schema, output_dir / f"{case}_registration.png",
+                          title=f"{case}: sequences on the {registration['reference']} grid, mask outlined")
+    rows = ["<table><tr><th>sequence</th><th>series</th><th>final Mattes MI</th><th>rotation (°)</th>"
+            "<th>shift (mm)</th><th>transform</th></tr>"]
+    for name, entry in registration["sequences"].items():
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(entry['series'])}</td>"
+                    f"<td class='num'>{_fmt(entry.get('final_metric_mattes_mi'), 4)}</td>"
+                    f"<td class='num'>{_fmt(entry.get('rotation_deg'), 1)}</td>"
+                    f"<td class='num'>{_fmt(entry.get('shift_mm'), 1)}</td>"
+                    f"<td>{html.escape(entry.get('transform', 'reference'))}</td></tr>")
+    return (f"<h3>Registration onto {html.escape(registration['reference'])}</h3>"
+            f'<img src="{html.escape(png.name)}" alt="{html.escape(case)} sequences with the mask outline">'
+            + "\n".join(rows) + "</table>")
 
 
 def build_report(source: str | Path, output_dir: str | Path | None = None) -> Path:

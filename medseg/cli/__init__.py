@@ -76,8 +76,9 @@ def _show_medseg_warnings() -> None:
 
 
 def _register() -> None:
-    from medseg.cli import bundle, data, dicom_seg, evaluate, infer, report, train
+    from medseg.cli import bundle, data, dicom_seg, evaluate, infer, plan, report, train
 
+    main.add_command(plan.plan)
     main.add_command(train.train)
     main.add_command(infer.infer)
     main.add_command(evaluate.evaluate)

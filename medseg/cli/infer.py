@@ -27,8 +27,18 @@ from medseg.cli.options import DEVICE, TRUST
                    "repeatable.")
 @click.option("--tta", is_flag=True, help="Average flipped predictions as the bundle declares (slower).")
 @TRUST
+@click.option("--register", is_flag=True,
+              help="Inputs are clinical studies (NIfTI files or DICOM series on their own grids): identify the "
+                   "sequences, register them rigidly onto the reference and segment on the reference grid.")
+@click.option("--reference", default="t1ce", show_default=True, type=click.Choice(["t1ce", "flair", "t1", "t2"]),
+              help="With --register: the sequence whose grid the mask is written on.")
+@click.option("--sequence", "sequences", multiple=True, metavar="SEQ=UID|PATH",
+              help="With --register: which series is which sequence (e.g. t1ce=1.2.840...); repeatable.")
+@click.option("--all-grids", is_flag=True, help="With --register: also write the mask on every sequence's grid.")
+@click.option("--allow-skull", is_flag=True,
+              help="With --register: segment sequences that are not brain-extracted (the network expects them to be).")
 def infer(bundle, inputs, output_dir, series, device, overrides, save_probabilities, probability_dtype, ensemble,
-          tta, trust) -> None:
+          tta, trust, register, reference, sequences, all_grids, allow_skull) -> None:
     """Segment studies with a trained BUNDLE or run directory; writes the bundle's outputs per case."""
     from medseg.bundles import parse_overrides
     from medseg.engine.infer import Predictor
@@ -36,5 +46,25 @@ def infer(bundle, inputs, output_dir, series, device, overrides, save_probabilit
     predictor = Predictor.from_bundles([bundle, *ensemble], device=device, overrides=parse_overrides(overrides),
                                        trust=trust, tta=tta,
                                        probabilities=probability_dtype if save_probabilities else None)
-    for path in predictor.predict_to_dir(list(inputs), output_dir, series=series):
+    study = None
+    if register:
+        from medseg.study import StudyOptions
+        from medseg.study.writers import StudyWriter
+
+        study = StudyOptions(reference, parse_sequences(sequences), all_grids, allow_skull)
+        predictor.writers.append(StudyWriter(all_grids))
+    elif sequences or all_grids or allow_skull or reference != "t1ce":
+        raise click.UsageError("--reference, --sequence, --all-grids and --allow-skull need --register")
+    for path in predictor.predict_to_dir(list(inputs), output_dir, series=series, study=study):
         click.echo(str(path))
+
+
+def parse_sequences(items) -> dict[str, str]:
+    """``("t1ce=1.2.3", ...)`` → ``{"t1ce": "1.2.3"}``."""
+    out = {}
+    for item in items:
+        sequence, sep, value = item.partition("=")
+        if not sep or not value:
+            raise click.BadParameter(f"expected SEQ=UID|PATH, got {item!r}", param_hint="--sequence")
+        out[sequence.strip().lower()] = value.strip()
+    return out

@@ -11,7 +11,8 @@ from medseg.cli.options import DEVICE, TRUST
 
 @click.command()
 @click.argument("bundle", required=False)
-@click.option("--demo", is_flag=True, help="Train on built-in synthetic data (no download).")
+@click.option("--demo", is_flag=True,
+              help="The bundle's quick recipe (minutes on a CPU), on built-in synthetic data unless --data is given.")
 @click.option("--data", type=click.Path(path_type=Path), help="Manifest (MSD datalist JSON).")
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Run directory to create.")
 @click.option("--epochs", type=int, help="Override the bundle's number of epochs.")
@@ -21,6 +22,8 @@ from medseg.cli.options import DEVICE, TRUST
                    "else disk).")
 @click.option("--time-limit", type=float, metavar="MIN",
               help="Bound training to MIN minutes (learning rate decays over them; stops in time).")
+@click.option("--no-plan", is_flag=True, help="Use the bundle's configs as written instead of planning for the data.")
+@click.option("--gpu-memory-gb", type=float, help="Plan for this much GPU memory (default: the GPU's own).")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config key (a#b for nesting).")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
@@ -30,9 +33,12 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--init-from", type=click.Path(path_type=Path), metavar="DIR",
               help="Start from the weights of DIR (e.g. from `medseg bundle import-zoo`); same network only.")
 @TRUST
-def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, device, overrides, resume, nproc,
-          init_from, trust) -> None:
+def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, no_plan, gpu_memory_gb, device, overrides,
+          resume, nproc, init_from, trust) -> None:
     """Train BUNDLE; the run directory is itself a trained MONAI bundle.
+
+    Bundles that support it are planned for the data and device first (see `medseg plan`); the plan
+    is written into the run's configs and --override wins over it; --demo keeps the bundle's quick recipe.
 
     A checkpoint is written every epoch; SIGINT/SIGTERM stop after the current epoch's checkpoint,
     and `medseg train --resume RUN_DIR` continues where the run stopped or was killed.
@@ -48,7 +54,8 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, devic
         sys.exit(subprocess.call(distributed.torchrun_command(nproc, sys.argv[1:])))
     result = medseg.train(bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
                           device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
-                          fold=fold, cache=cache, init_from=init_from, time_limit=time_limit)
+                          fold=fold, cache=cache, init_from=init_from, time_limit=time_limit, plan=not no_plan,
+                          gpu_memory_gb=gpu_memory_gb)
     if not distributed.is_main_process():
         return
     click.echo(f"run directory: {result.run_dir}")

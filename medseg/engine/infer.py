@@ -24,6 +24,7 @@ from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
 from medseg.modalities import ModalitySubsets, missing_sequences_message
 from medseg.postprocess import PostProcessing
+from medseg.study import StudyOptions, prepare_study
 from medseg.tta import FlipTTA
 
 
@@ -128,8 +129,16 @@ class Predictor:
         over the whole image computes each voxel once. ``whole_volume_voxels`` caps the memory.
         """
         if self.whole_volume_voxels and np.prod(spatial_shape) <= self.whole_volume_voxels:
-            return tuple(int(np.ceil(s / 16) * 16) for s in spatial_shape)
+            return tuple(int(np.ceil(s / d) * d) for s, d in zip(spatial_shape, self.size_divisor))
         return self.roi_size
+
+    @property
+    def size_divisor(self) -> tuple[int, ...]:
+        """What each window axis must be a multiple of: the product of a ``DynUNet``'s strides, else 16."""
+        if type(self.network).__name__ != "DynUNet":
+            return (16,) * self.spatial_dims
+        per_axis = [s if isinstance(s, list | tuple) else [s] * self.spatial_dims for s in self.network.strides]
+        return tuple(int(np.prod([s[a] for s in per_axis])) for a in range(self.spatial_dims))
 
     def logits(self, image: torch.Tensor) -> torch.Tensor:
         """Gaussian-weighted sliding-window logits for one preprocessed image (C, *spatial)."""
@@ -242,9 +251,11 @@ class Predictor:
         prediction = self.predict(case)
         return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
 
-    def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None) -> list[CaseFiles]:
+    def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None,
+                       study: StudyOptions | None = None) -> list[CaseFiles]:
         """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
-        (their test cases, else all cases)."""
+        (their test cases, else all cases). With ``study``, folders are clinical studies: their
+        sequences are identified and registered onto the reference (``medseg.study``)."""
         cases: list[CaseFiles] = []
         for item in inputs:
             if str(item).endswith(".json"):
@@ -253,17 +264,19 @@ class Predictor:
                 if manifest.channel_order is not None:
                     self.channel_orders.update({case: list(manifest.channel_order) for case in chosen})
                 cases.extend(chosen)
+            elif study is not None:
+                cases.append(prepare_study(item, self.modalities, study, self.subsets))
             else:
                 subsets = self.subsets if self.subsets.allows_missing else None
                 cases.append(resolve_case(item, self.modalities, series, subsets))
         return cases
 
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
-                       series: str | None = None) -> list[Path]:
+                       series: str | None = None, study: StudyOptions | None = None) -> list[Path]:
         """Segment every case; show a progress bar; return the written paths."""
         from tqdm.auto import tqdm
 
-        cases = self.resolve_inputs(inputs, series)
+        cases = self.resolve_inputs(inputs, series, study)
         for case in cases:  # every header first: a bad case late in a list fails before any output
             self.check_case(case)
         prepare_output_dir(output_dir)

@@ -112,6 +112,8 @@ class Trainer:
         cache_dir: str | Path | None = None,
         validation_fraction: float = 0.2,
         time_limit: float | None = None,
+        iterations_per_epoch: int | None = None,
+        metric_ema: float = 0.0,
     ) -> None:
         self.device = distributed.setup(resolve_device(device))
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
@@ -133,6 +135,8 @@ class Trainer:
         self.fold, self.cache, self.cache_dir = fold, cache, cache_dir
         self.validation_fraction = validation_fraction  # 0: train on every case, keep the last weights
         self.time_limit = time_limit  # minutes: stop before it runs out; the learning rate decays over the time
+        self.iterations_per_epoch = int(iterations_per_epoch) if iterations_per_epoch else None  # None: one pass
+        self.metric_ema = float(metric_ema)  # weight of the past in the smoothed Dice that picks the best model
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
@@ -175,13 +179,27 @@ class Trainer:
         return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0, sampler=val_sampler)
 
     # -- steps ------------------------------------------------------------------------------
+    def _batches(self, loader):
+        """One pass over the loader, or ``iterations_per_epoch`` batches drawn from as many passes as needed."""
+        if self.iterations_per_epoch is None:
+            yield from loader
+            return
+        done = 0
+        while done < self.iterations_per_epoch:
+            for batch in loader:
+                yield batch
+                done += 1
+                if done == self.iterations_per_epoch:
+                    return
+
     def _train_epoch(self, loader, epoch: int) -> dict[str, float]:
-        """One pass over the training patches; also times data waiting vs the training step."""
+        """One epoch of training patches; also times data waiting vs the training step."""
         from tqdm.auto import tqdm
 
         self.network.train()
         losses, data_s, step_s, patches = [], 0.0, 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False,
+        bar = tqdm(self._batches(loader), desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False,
+                   total=self.iterations_per_epoch or len(loader),
                    disable=None if self.progress else True)  # None: no bars in non-TTY logs
         tick = time.perf_counter()
         for batch in bar:
@@ -250,8 +268,16 @@ class Trainer:
         writer.writerows(history)
         write_text_atomic(self.run_dir / "metrics.csv", buffer.getvalue())
 
+    def _smoothed(self, history: list[dict[str, float]], dice: float) -> float:
+        """Exponential moving average of the validation Dice (nnU-Net picks its best model on one)."""
+        previous = next((row["dice_ema"] for row in reversed(history) if "dice_ema" in row), None)
+        return dice if previous is None else self.metric_ema * previous + (1 - self.metric_ema) * dice
+
     def run(self) -> TrainResult:
-        """Train to ``epochs``, checkpointing every epoch; SIGINT/SIGTERM stop after a checkpoint."""
+        """Train to ``epochs`` or the time limit, checkpointing every epoch; SIGINT/SIGTERM stop after a checkpoint.
+
+        The best model is the one with the best smoothed validation Dice (``metric_ema``; 0: the raw Dice).
+        """
         from monai.utils import set_determinism
         from tqdm.auto import tqdm
 
@@ -262,6 +288,7 @@ class Trainer:
         self._export_bundle_files()
         train_loader, val_loader = self._loaders()
         state = load_training_state(self, self.resume_from) if self.resume_from else Progress()
+        clock.start -= sum(row.get("seconds", 0.0) for row in state.history)  # a resumed run's spent time
         epochs = tqdm(range(state.epoch + 1, self.epochs + 1), desc="train", unit="epoch", initial=state.epoch,
                       total=self.epochs, disable=None if self.progress else True)
         with StopRequest() as stop:
@@ -270,13 +297,15 @@ class Trainer:
                     train_loader.sampler.set_epoch(epoch)
                 start = time.perf_counter()
                 clock.set_learning_rate()
-                row: dict[str, float] = {"epoch": epoch, **self._train_epoch(train_loader, epoch)}
+                row: dict[str, float] = {"epoch": epoch, **self._train_epoch(train_loader, epoch),
+                                         "lr": float(self.optimizer.param_groups[0]["lr"])}
                 last = clock.last_epoch(time.perf_counter() - start)
                 if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs or last):
                     dice = self.validate(val_loader)
                     row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
-                    if row["dice_mean"] > state.best_metric:
-                        state.best_metric, state.best_epoch = row["dice_mean"], epoch
+                    row["dice_ema"] = self._smoothed(state.history, row["dice_mean"])
+                    if row["dice_ema"] > state.best_metric:
+                        state.best_metric, state.best_epoch = row["dice_ema"], epoch
                         self._save_model()
                 row["seconds"] = round(time.perf_counter() - start, 3)
                 state.history.append(row)

@@ -167,9 +167,11 @@ def check_case_headers(case: CaseFiles, num_channels: int, spatial_dims: int = 3
     for path, header in zip(case.images, headers):
         shape = tuple(int(s) for s in header.shape)
         if shape[:spatial_dims] != ref_shape:
-            raise InputError(f"shape {shape[:spatial_dims]} differs from {case.reference.name} {ref_shape}", path)
+            raise InputError(f"shape {shape[:spatial_dims]} differs from {case.reference.name} {ref_shape} "
+                             "(sequences on their own grids: use medseg infer --register)", path)
         if not np.allclose(header.affine, ref.affine, atol=AFFINE_TOLERANCE):
-            raise InputError(f"affine differs from {case.reference.name} (modalities must be co-registered)", path)
+            raise InputError(f"affine differs from {case.reference.name} (modalities must be co-registered; "
+                             "medseg infer --register registers them)", path)
         channels += int(np.prod(shape[spatial_dims:], dtype=int))
     if channels != num_channels:
         raise InputError(

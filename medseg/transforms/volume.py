@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from monai import transforms as mt
 
 from medseg.labels import LabelSchema
+from medseg.transforms.augmentations import augmentation
 from medseg.transforms.background import ZeroConstantBackgroundd
 from medseg.transforms.checks import CheckedLoadImaged
 from medseg.transforms.conform import ConformCased
@@ -31,6 +32,11 @@ def _load(keys: list[str], axcodes: str) -> list:
     ]
 
 
+def loading_transforms(keys: list[str], axcodes: str = "RAS") -> mt.Compose:
+    """Only the loading part of every chain (conformed, reoriented): what the planner fingerprints."""
+    return mt.Compose(_load(keys, axcodes))
+
+
 def _crop(keys: list[str], margin: int) -> list:
     """Crop to the non-zero head/brain box: skull-stripped MRI is mostly zero background.
 
@@ -42,23 +48,38 @@ def _crop(keys: list[str], margin: int) -> list:
     return [crop] if margin >= 0 else []
 
 
-def inference_transforms(axcodes: str = "RAS", crop_margin: int = 4) -> mt.Compose:
+def _resample(keys: list[str], spacing: Sequence[float] | None) -> list:
+    """Resample to the plan's target spacing (``None``: keep each case's own grid).
+
+    Images are interpolated linearly, labels by nearest neighbour; ``Invertd`` brings predictions back.
+    """
+    if spacing is None:
+        return []
+    modes = ["bilinear" if key == "image" else "nearest" for key in keys]
+    return [mt.Spacingd(keys, pixdim=[float(s) for s in spacing], mode=modes)]
+
+
+def inference_transforms(axcodes: str = "RAS", crop_margin: int = 4,
+                         spacing: Sequence[float] | None = None) -> mt.Compose:
     """What inference applies to an image before the network (``crop_margin < 0``: no crop)."""
     return mt.Compose(
         [
             *_load(["image"], axcodes),
             *_crop(["image"], crop_margin),
+            *_resample(["image"], spacing),
             mt.NormalizeIntensityd("image", nonzero=True, channel_wise=True),
         ]
     )
 
 
-def validation_transforms(schema: LabelSchema, axcodes: str = "RAS", crop_margin: int = 4) -> mt.Compose:
+def validation_transforms(schema: LabelSchema, axcodes: str = "RAS", crop_margin: int = 4,
+                          spacing: Sequence[float] | None = None) -> mt.Compose:
     """Inference preprocessing plus the label turned into target channels."""
     return mt.Compose(
         [
             *_load(["image", "label"], axcodes),
             *_crop(["image", "label"], crop_margin),
+            *_resample(["image", "label"], spacing),
             LabelToChannelsd("label", schema),
             mt.NormalizeIntensityd("image", nonzero=True, channel_wise=True),
         ]
@@ -69,35 +90,31 @@ def training_transforms(
     schema: LabelSchema,
     patch_size: Sequence[int],
     samples_per_case: int = 2,
-    flip_axes: Sequence[int] = (0, 1, 2),
+    flip_axes: Sequence[int] | None = None,
     axcodes: str = "RAS",
-    augment: bool = True,
+    augment: bool | str = True,
+    spacing: Sequence[float] | None = None,
     modality_dropout: RandModalityDropoutd | None = None,
 ) -> mt.Compose:
-    """Validation chain plus foreground-weighted patch sampling and light augmentation.
+    """Validation chain plus foreground-weighted patch sampling and augmentation.
 
-    ``flip_axes`` must leave out the left-right axis for tasks with lateral labels (the schema has
-    no notion of a left-right swap for 3D tasks yet). ``augment=False`` keeps only the patch
-    sampling (used to compare one process with several on identical data). ``modality_dropout``
-    blanks sequences at random so the model also segments studies that lack some.
+    ``flip_axes`` defaults to the schema's ``mirror_axes``: every axis, less the left-right one when
+    a label names a side. ``augment``: ``"nnunet"`` (spatial, intensity and resolution augmentation,
+    ``augmentations.nnunet``), ``True``/``"light"`` (flips and small intensity changes),
+    ``False``/``"none"`` (patch sampling only; used to compare one process with several on
+    identical data). ``modality_dropout`` blanks sequences at random so the model also segments
+    studies that lack some.
     """
     keys = ["image", "label"]
+    axes = schema.mirror_axes(len(patch_size)) if flip_axes is None else tuple(flip_axes)
     return mt.Compose(
         [
-            *validation_transforms(schema, axcodes).transforms,
+            *validation_transforms(schema, axcodes, spacing=spacing).transforms,
             mt.SpatialPadd(keys, spatial_size=list(patch_size)),
             *_foreground_crop(schema, keys, patch_size, samples_per_case),
+            *augmentation(augment, keys, axes, len(patch_size)),
         ]
-        + (
-            [
-                *[mt.RandFlipd(keys, prob=0.5, spatial_axis=axis) for axis in flip_axes],
-                mt.RandScaleIntensityd("image", factors=0.1, prob=0.5),
-                mt.RandShiftIntensityd("image", offsets=0.1, prob=0.5),
-            ]
-            if augment
-            else []
-        )
-        + ([modality_dropout] if modality_dropout is not None and augment else [])
+        + ([modality_dropout] if modality_dropout is not None and augment not in (False, "none") else [])
     )
 
 

@@ -316,7 +316,7 @@ def _(w, run):
     copy = _run_copy(w, run)
     other = _tiny_run(w / "other", **{"network_def#out_channels": 5})  # a 5-structure bundle's weights
     (copy / "models" / "model.pt").write_bytes((other / "models" / "model.pt").read_bytes())
-    return _infer(copy, w / "case", w / "out"), "model.pt", "(8, 5, 3, 3, 3) in the checkpoint, (8, 3, 3, 3, 3)"
+    return _infer(copy, w / "case", w / "out"), "model.pt", "(5, 4, 1, 1, 1) in the checkpoint, (3, 4, 1, 1, 1)"
 
 
 @case("infer/corrupt checkpoint")

@@ -6,6 +6,7 @@ from medseg.losses import DiceBCELoss, build_loss
 
 def test_overlapping_schema_gets_per_channel_sigmoid_loss():
     assert isinstance(build_loss(find_bundle("brain_tumor").schema), DiceBCELoss)
+    assert isinstance(build_loss(find_bundle("brain_tumor").schema, deep_supervision=True).loss, DiceBCELoss)
 
 
 def test_overlapping_channels_do_not_compete():

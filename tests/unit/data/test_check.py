@@ -144,3 +144,21 @@ def test_training_stops_before_training_and_lists_all_problems(planted, tmp_path
 
 def test_clean_data_passes(tiny_dataset):
     assert check_dataset(tiny_dataset, "brain_tumor", deep=True) == []
+
+
+def test_missing_sequences_are_a_note_for_a_bundle_that_supports_them(tmp_path):
+    partial = _case(tmp_path, "partial", modalities=("t1ce", "flair"))
+    no_flair_no_t1ce = _case(tmp_path, "t1t2", modalities=("t1", "t2"))
+    entries = [{**partial, "missing": ["t1", "t2"]}, {**no_flair_no_t1ce, "missing": ["t1ce", "flair"]}]
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"training": entries}))
+    notes = []
+    problems = check_dataset(manifest, "brain_tumor", notes=notes)
+    assert [str(n) for n in notes] == [
+        "partial: missing sequences t1, t2 (supported: any subset containing t1ce or flair; filled as in "
+        "modality dropout)"]
+    assert [p.case for p in problems] == ["t1t2"]
+    assert "missing sequences t1ce, flair; the bundle needs any subset containing t1ce or flair" in str(problems[0])
+    result = CliRunner().invoke(main, ["data", "check", str(manifest), "--bundle", "brain_tumor"])
+    assert result.output.splitlines()[0].startswith("note: partial: missing sequences t1, t2")
+    assert result.exit_code == 1  # the unsupported case is still a problem

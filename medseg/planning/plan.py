@@ -1,0 +1,148 @@
+"""A plan: the configuration the rules chose for one dataset on one device, and how it enters a bundle.
+
+``make_plan`` runs the rules; ``Plan.overrides`` turns the plan into bundle config keys (the same
+keys ``--override`` sets), so a run's configs hold the plan and ``python -m monai.bundle run``
+reproduces the run. Keys a bundle does not define are left out, so one plan serves any bundle whose
+configs follow brain_tumor's (``network_def`` a ``DynUNet``, ``spacing``, ``patch_size`` ...).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from medseg.planning.fingerprint import Fingerprint
+from medseg.planning.memory import estimate_memory_gb
+from medseg.planning.rules import Budget, batch_size_for, fit_spacing
+
+LEARNING_RATE = 0.01
+MOMENTUM = 0.99
+WEIGHT_DECAY = 3e-5
+POLY_EXPONENT = 0.9
+
+
+@dataclass
+class Plan:
+    """Everything the rules decided, with the figures they decided on."""
+
+    device: str
+    spacing: list[float]
+    median_shape: list[int]  # foreground box at the target spacing
+    patch_size: list[int]
+    batch_size: int
+    network: dict[str, Any]
+    epochs: int
+    iterations_per_epoch: int
+    val_interval: int
+    optimizer: dict[str, Any]
+    time_limit_min: float | None
+    amp: bool
+    memory_estimate_gb: float
+    memory_budget_gb: float
+    seconds_per_iteration_estimate: float
+    patch_coverage: float
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @property
+    def estimated_epochs(self) -> int:
+        """Epochs that fit the time limit at the estimated speed (the run measures and adapts)."""
+        if not self.time_limit_min:
+            return self.epochs
+        epoch_s = self.iterations_per_epoch * self.seconds_per_iteration_estimate
+        return max(1, min(self.epochs, int(self.time_limit_min * 60 / max(epoch_s, 1e-6))))
+
+    def network_def(self, in_channels: int, out_channels: int) -> dict[str, Any]:
+        """The MONAI ``DynUNet`` config this plan describes."""
+        net = self.network
+        return {"_target_": "monai.networks.nets.DynUNet", "spatial_dims": len(self.spacing),
+                "in_channels": in_channels, "out_channels": out_channels, "kernel_size": net["kernel_size"],
+                "strides": net["strides"], "upsample_kernel_size": net["strides"][1:], "filters": net["filters"],
+                "norm_name": "instance", "deep_supervision": net["deep_supervision"],
+                "deep_supr_num": net["deep_supr_num"], "res_block": False}
+
+    def overrides(self, in_channels: int, out_channels: int) -> dict[str, Any]:
+        """Bundle config keys (inference.json and train.json) that carry this plan."""
+        return {
+            "spacing": self.spacing,
+            "roi_size": self.patch_size,
+            "network_def": self.network_def(in_channels, out_channels),
+            "patch_size": self.patch_size,
+            "batch_size": self.batch_size,
+            "samples_per_case": 1,
+            "epochs": self.epochs,
+            "iterations_per_epoch": self.iterations_per_epoch,
+            "val_interval": self.val_interval,
+            "learning_rate": self.optimizer["lr"],
+            "optimizer": {"_target_": "torch.optim.SGD", "_mode_": "callable", "lr": "@learning_rate",
+                          "momentum": self.optimizer["momentum"], "nesterov": True,
+                          "weight_decay": self.optimizer["weight_decay"]},
+            "augmentation": "nnunet",
+            "time_limit_min": self.time_limit_min,
+            "plan": self.to_dict(),
+        }
+
+    def table(self) -> str:
+        """The plan as a two-column table for people."""
+        net = self.network
+        rows = [
+            ("device", f"{self.device}" + (" (AMP)" if self.amp else " (fp32)")),
+            ("median spacing (mm)", _fmt(self.fingerprint.get("median_spacing", []))),
+            ("target spacing (mm)", _fmt(self.spacing)),
+            ("median foreground shape", " x ".join(str(s) for s in self.median_shape)),
+            ("patch size", " x ".join(str(s) for s in self.patch_size)
+             + f"  ({self.patch_coverage:.0%} of the median foreground)"),
+            ("batch size", str(self.batch_size)),
+            ("network", f"DynUNet, {len(net['filters'])} levels, filters {net['filters'][0]}-{net['filters'][-1]}"),
+            ("kernels", " ".join("x".join(map(str, k)) for k in net["kernel_size"])),
+            ("strides", " ".join("x".join(map(str, s)) for s in net["strides"])),
+            ("deep supervision", f"{net['deep_supr_num']} extra outputs" if net["deep_supervision"] else "off"),
+            ("optimiser", f"SGD Nesterov lr {self.optimizer['lr']} momentum {self.optimizer['momentum']}, "
+                          f"poly decay {POLY_EXPONENT}"),
+            ("schedule", f"{self.epochs} epochs x {self.iterations_per_epoch} iterations, validate every "
+                         f"{self.val_interval}"),
+            ("time limit", f"{self.time_limit_min:g} min (about {self.estimated_epochs} epochs)"
+             if self.time_limit_min else "none"),
+            ("memory / iteration", f"{self.memory_estimate_gb:.2f} GB estimated of {self.memory_budget_gb:.1f} GB"),
+            ("time / iteration", f"{self.seconds_per_iteration_estimate:.2f} s estimated"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def _fmt(values) -> str:
+    return " x ".join(f"{float(v):.3g}" for v in values)
+
+
+def make_plan(fingerprint: Fingerprint, budget: Budget, in_channels: int, out_channels: int,
+              time_limit_min: float | None = None) -> Plan:
+    """Apply the rules (``medseg.planning.rules``) to a fingerprint for one device budget."""
+    fit = fit_spacing(fingerprint, budget, in_channels, out_channels)
+    batch = batch_size_for(fit, budget, fingerprint)
+    deep_supr_num = max(fit.topology.levels - 2, 0)
+    memory = estimate_memory_gb(fit.topology, fit.patch_size, fit.filters, batch, in_channels, out_channels,
+                                budget.amp, deep_supr_num)
+    seconds = fit.flops / 2 * batch / budget.flops_per_second
+    network = {"kernel_size": [list(k) for k in fit.topology.kernel_size],
+               "strides": [list(s) for s in fit.topology.strides], "filters": list(fit.filters),
+               "deep_supervision": deep_supr_num > 0, "deep_supr_num": deep_supr_num}
+    summary = {"cases": len(fingerprint.spacings), "median_spacing": [float(s) for s in fingerprint.median_spacing],
+               "median_shape": [int(s) for s in fingerprint.median_shape], "intensity": fingerprint.intensity,
+               "class_frequency": fingerprint.class_frequency, "modalities": fingerprint.modalities}
+    return Plan(
+        device=budget.device, spacing=[round(float(s), 4) for s in fit.spacing],
+        median_shape=[int(round(s)) for s in fingerprint.median_shape_at(fit.spacing)],
+        patch_size=[int(s) for s in fit.patch_size], batch_size=batch, network=network, epochs=budget.epochs,
+        iterations_per_epoch=budget.iterations_per_epoch, val_interval=budget.val_interval,
+        optimizer={"name": "SGD", "lr": LEARNING_RATE, "momentum": MOMENTUM, "nesterov": True,
+                   "weight_decay": WEIGHT_DECAY, "poly_exponent": POLY_EXPONENT},
+        time_limit_min=time_limit_min, amp=budget.amp, memory_estimate_gb=round(memory, 3),
+        memory_budget_gb=round(budget.memory_gb, 3), seconds_per_iteration_estimate=round(seconds, 3),
+        patch_coverage=round(float(min(fit.coverage, 1.0)), 3), fingerprint=summary,
+    )

@@ -1,0 +1,71 @@
+"""Write a study as DICOM MR series (pydicom), as a scanner exports it: one folder per series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def write_dicom_series(image, folder: Path, description: str, series_number: int, study_uid: str,
+                       frame_uid: str, contrast_agent: str = "", echo_time: float = 10.0) -> Path:
+    """Every slice of a SimpleITK image as an MR Image Storage instance (LPS geometry from the image)."""
+    import pydicom
+    import SimpleITK as sitk
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    array = np.round(sitk.GetArrayFromImage(image)).astype(np.int16)  # (slices, rows, columns)
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    spacing = image.GetSpacing()
+    series_uid = generate_uid()
+    for k, pixels in enumerate(array):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = MRImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = pydicom.Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
+        ds.Modality, ds.SeriesDescription, ds.ProtocolName = "MR", description, description
+        ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = "Study^Test", "STUDY01", "", "O"
+        ds.StudyDate, ds.StudyTime, ds.AccessionNumber, ds.StudyID = "20260101", "120000", "", "1"
+        ds.ReferringPhysicianName, ds.Manufacturer = "", "medseg-test"
+        ds.SeriesNumber, ds.InstanceNumber = series_number, k + 1
+        ds.EchoTime, ds.RepetitionTime = echo_time, 2000.0
+        if contrast_agent:
+            ds.ContrastBolusAgent = contrast_agent
+        ds.ImageOrientationPatient = [float(v) for v in (*direction[:, 0], *direction[:, 1])]
+        ds.ImagePositionPatient = [float(v) for v in image.TransformIndexToPhysicalPoint((0, 0, k))]
+        ds.PixelSpacing = [float(spacing[1]), float(spacing[0])]
+        ds.SliceThickness = float(spacing[2])
+        ds.Rows, ds.Columns = pixels.shape
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.PixelData = pixels.tobytes()
+        ds.save_as(folder / f"{k + 1:04d}.dcm", enforce_file_format=True)
+    return folder
+
+
+# How a scanner would name the sequences (and which carry a contrast agent).
+SERIES = {
+    "t1ce": ("AX T1 MPRAGE POST GD", "Gadovist", 3.0),
+    "t1": ("t1_mprage_sag_p2", "", 3.0),
+    "t2": ("t2_tse_tra_3mm", "", 95.0),
+    "flair": ("tirm_tra_dark-fl_5mm", "", 85.0),
+}
+
+
+def write_dicom_study(nifti_study: Path, case: str, output: Path) -> Path:
+    """Each ``<case>_<sequence>.nii.gz`` of a simulated study as its own DICOM series folder."""
+    import SimpleITK as sitk
+    from pydicom.uid import generate_uid
+
+    study_uid, frame_uid = generate_uid(), generate_uid()
+    for number, (sequence, (description, agent, echo)) in enumerate(SERIES.items(), start=1):
+        image = sitk.ReadImage(str(nifti_study / f"{case}_{sequence}.nii.gz"))
+        write_dicom_series(image, output / f"{number:02d}_{description.replace(' ', '_')}", description, number,
+                           study_uid, frame_uid, agent, echo)
+    return output
