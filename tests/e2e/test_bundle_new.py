@@ -279,3 +279,16 @@ def test_volume_bundle_normalises_ct_by_its_hounsfield_window_and_prints_the_pla
     assert run("infer", "run", "--input", "vols/c0.nii.gz", "--output-dir", "pred", "--device", "cpu").exit_code == 0
     out = nib.load(tmp_path / "pred" / "c0_seg.nii.gz")
     np.testing.assert_allclose(out.affine, nib.load(tmp_path / "vols" / "c0.nii.gz").affine)
+
+
+def test_plan_command_works_on_any_bundle(tmp_path, monkeypatch):
+    """A 2D bundle from bundle new prints its stored plan; a bundle without a plan prints its recipe."""
+    _pairs(tmp_path, 3, _grey, lambda s: Image.fromarray((s * 255).astype(np.uint8)))
+    output = _new_and_check(tmp_path, monkeypatch, "--labels", "thing")
+    result = run("plan", "task")
+    assert result.exit_code == 0 and result.output.splitlines() == [
+        line for line in output.splitlines() if line.split(":")[0] in ("data", "plan", "normalisation", "training",
+                                                                       "augmentation")]
+    assert json.loads(run("plan", "task", "--json").output)["patch_size"] == [48, 48]
+    result = run("plan", "chest_xray")
+    assert result.exit_code == 0 and "no plan" in result.output and "120 epochs, batch 4" in result.output
