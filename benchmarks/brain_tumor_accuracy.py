@@ -81,9 +81,9 @@ def train_medseg(manifest: Path, run_dir: Path, minutes: float, seed: int) -> di
     start = time.perf_counter()
     kwargs = dict(data=manifest, output_dir=run_dir, device="cpu", overrides={"seed": seed}, progress=False)
     timer = None
-    if "time_limit_min" in inspect.signature(medseg.train).parameters:  # the planned recipe, fitted to the budget
-        kwargs["time_limit_min"] = minutes
-        how = "time_limit_min (planned CPU recipe)"
+    if "time_limit" in inspect.signature(medseg.train).parameters:  # the planned recipe, fitted to the budget
+        kwargs["time_limit"] = minutes
+        how = "time_limit (planned CPU recipe)"
     else:  # no --time-limit yet: ask the trainer to stop (after its epoch and checkpoint) when the budget ends,
         # every 10 s until it does (a SIGTERM before its handler is installed, while caching, is ignored)
         kwargs["epochs"] = 100000

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from medseg.data.manifest import load_manifest
 from medseg.errors import InputError
+from medseg.io.caseid import check_unique_ids
 from medseg.io.checks import PLANAR_SUFFIXES
 from medseg.io.dicom import is_dicom_folder, series_image
 from medseg.io.read import NIFTI_SUFFIXES, CaseFiles, case_id_from_path, find_case_modalities, find_modalities, is_nifti
@@ -44,6 +45,7 @@ def resolve_inputs(inputs: Sequence[str | Path], modalities: Sequence[str], seri
         if item.suffix == ".json":
             manifest = load_manifest(item, modalities=list(modalities))
             chosen = manifest.cases("test") or manifest.all_cases()
+            check_unique_ids(((case.case_id, item) for case in chosen), item)
             order = tuple(manifest.channel_order) if manifest.channel_order is not None else None
             cases.extend(replace(case, channel_order=order) if order is not None else case for case in chosen)
         elif per_image:
@@ -62,11 +64,11 @@ def resolve_case(path: str | Path, modalities: list[str], series: str | None = N
     if path.is_dir():
         if not any(is_nifti(p) for p in path.iterdir()) and is_dicom_folder(path):
             image, slices = series_image(path, series)
-            return CaseFiles(path.name, (image,), dicom_series=slices)
+            return CaseFiles(case_id_from_path(path), (image,), dicom_series=slices)
         if subsets is not None and subsets.allows_missing:
             images, missing = find_case_modalities(path, subsets)
-            return CaseFiles(path.name, images, missing=missing)
-        return CaseFiles(path.name, find_modalities(path, modalities))
+            return CaseFiles(case_id_from_path(path), images, missing=missing)
+        return CaseFiles(case_id_from_path(path), find_modalities(path, modalities))
     if not path.exists():
         raise InputError("input not found", path)
     if is_nifti(path) or is_xray_file(path):

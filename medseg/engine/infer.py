@@ -15,11 +15,12 @@ from medseg.data.inputs import resolve_inputs
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
 from medseg.errors import BundleError, MedsegWarning, find_medseg_error
-from medseg.io.atomic import prepare_output_dir
+from medseg.io.atomic import atomic_set, prepare_output_dir
+from medseg.io.caseid import check_unique_ids
 from medseg.io.checks import check_case_headers
 from medseg.io.geometry import viewer_affine, voxel_volume
 from medseg.io.probabilities import ProbabilityWriter
-from medseg.io.read import CaseFiles, load_nifti_header
+from medseg.io.read import CaseFiles, check_study_size, is_nifti, load_nifti_header
 from medseg.io.validate import explain_load_failure
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
@@ -168,12 +169,15 @@ class Predictor:
         return self.schema.argmax_to_label_map(probabilities.argmax(0))
 
     def check_case(self, case: CaseFiles) -> None:
-        """Header-level checks (readable, one grid, channel count, dimensionality) before any pixels load.
+        """Header-level checks (readable, one grid, channel count, dimensionality, size) before any pixels load.
 
         A study may lack the sequences the bundle can do without (``self.subsets``)."""
         if case.missing:
             self.subsets.check([m for m in self.modalities if m not in case.missing], case.reference)
-        check_case_headers(case, self.network_in_channels, self.spatial_dims, self.schema.mode == "overlapping")
+        shape = check_case_headers(case, self.network_in_channels, self.spatial_dims,
+                                   self.schema.mode == "overlapping")
+        if is_nifti(case.reference):  # X-rays are checked by medseg.io.xray
+            check_study_size(tuple(s for s in shape if s > 1) if self.spatial_dims == 2 else shape, case.reference)
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
         """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused."""
@@ -247,9 +251,14 @@ class Predictor:
         return self
 
     def predict_to_files(self, case: CaseFiles, output_dir: str | Path) -> list[Path]:
-        """Run every output writer (by default the NIfTI label map) for one case."""
+        """Run every output writer (by default the NIfTI label map) for one case.
+
+        The case's files appear together or not at all (``atomic_set``): a writer failing late
+        leaves none of the earlier writers' files behind.
+        """
         prediction = self.predict(case)
-        return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
+        with atomic_set():
+            return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
 
     def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None,
                        study: StudyOptions | None = None) -> list[CaseFiles]:
@@ -264,6 +273,7 @@ class Predictor:
         from tqdm.auto import tqdm
 
         cases = self.resolve_inputs(inputs, series, study)
+        check_unique_ids((case.case_id, case.images[0]) for case in cases)  # one case's files would replace another's
         for case in cases:  # every header first: a bad case late in a list fails before any output
             self.check_case(case)
         prepare_output_dir(output_dir)

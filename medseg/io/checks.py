@@ -21,7 +21,7 @@ import numpy as np
 from medseg.errors import InputError
 from medseg.io.dicom import is_dicom_file
 from medseg.io.masks import MaskCoding, is_bitmap, read_mask
-from medseg.io.read import AFFINE_TOLERANCE, CaseFiles, is_nifti, load_nifti_header
+from medseg.io.read import AFFINE_TOLERANCE, CaseFiles, check_unusual_headers, is_nifti, load_nifti_header
 from medseg.io.xray import read_xray_grid
 
 PLANAR_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -131,6 +131,11 @@ def _grid_problems(case: CaseFiles, rules: CaseRules) -> Problems:
             readable.append((path, read_header(path, rules.spatial_dims)))
         except InputError as exc:
             yield CaseProblem(path, exc.message)
+    if readable and len(readable) == len(case.images) and all(is_nifti(p) for p in case.images):
+        try:  # headers that load but cannot be segmented as they are (5D, qforms that disagree)
+            check_unusual_headers(case.images, [h.image for _, h in readable], rules.spatial_dims)
+        except InputError as exc:
+            yield CaseProblem(Path(exc.path) if exc.path else case.reference, exc.message)
     ref_path, ref = readable[0] if readable else (None, None)
     if ref is not None:
         yield from _dimensionality(ref_path, ref, rules.spatial_dims)

@@ -11,10 +11,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medseg.errors import InputError
+import numpy as np
+
+from medseg.errors import InputError, warn
+from medseg.io.caseid import check_case_id
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 AFFINE_TOLERANCE = 1e-4
+MIN_VOXELS = 8  # per axis: below this a network sees no anatomy (a thumbnail, a 2-slice slab), only padding
 
 
 def strip_nifti_suffix(name: str) -> str:
@@ -61,6 +65,9 @@ class CaseFiles:
     # a 4D image from a manifest: which of its channels feeds each bundle modality (MSD order)
     channel_order: tuple[int, ...] | None = None
 
+    def __post_init__(self) -> None:  # the id names output files: checked wherever a case is made
+        check_case_id(self.case_id, self.images[0] if self.images else None)
+
     @property
     def reference(self) -> Path:
         """The file whose grid every output must match (the first modality)."""
@@ -71,13 +78,13 @@ def case_id_from_path(path: str | Path, modalities: list[str] | tuple[str, ...] 
     """``Brats_001_t1.nii.gz`` → ``Brats_001``; ``case7_seg.nii.gz`` → ``case7``; folders keep their name."""
     path = Path(path)
     if path.is_dir():
-        return path.name
+        return check_case_id(path.resolve().name, path)  # resolved: ``--input .`` is the folder's name
     stem = strip_nifti_suffix(path.name)
     for suffix in ("seg", "label", *modalities):
         match = re.fullmatch(rf"(.+?)[_-]{re.escape(suffix)}", stem, flags=re.IGNORECASE)
         if match:
-            return match.group(1)
-    return stem
+            return check_case_id(match.group(1), path)
+    return check_case_id(stem, path)
 
 
 def find_present_modalities(folder: Path, modalities: list[str]) -> dict[str, Path]:
@@ -119,3 +126,47 @@ def find_case_modalities(folder: Path, subsets) -> tuple[tuple[Path, ...], tuple
         return find_modalities(folder, modalities), ()  # names what was looked for and what is there
     missing = subsets.check(found, folder)
     return tuple(found[m] for m in modalities if m in found), missing
+
+
+def check_study_size(shape: tuple[int, ...], path: str | Path) -> None:
+    """Refuse a study with fewer than ``MIN_VOXELS`` along an axis (3 x 3 x 3, a 2-slice slab) before inference:
+    the network would see only padding and label it anyway (a 3 x 3 x 3 study came out all tumour)."""
+    if shape and min(shape) < MIN_VOXELS:
+        raise InputError(f"image is only {' x '.join(map(str, shape))} voxels; at least {MIN_VOXELS} per axis are "
+                         "needed to segment it (a thumbnail or a slab of a few slices is not a study)", path)
+
+
+def check_unusual_headers(paths: tuple[Path, ...], headers: list, spatial_dims: int) -> None:
+    """Headers that load but cannot be segmented as they are (errors), or that viewers read differently (warnings).
+
+    * 5D files (X, Y, Z, 1, C: the NIfTI vector convention) and anything beyond: one clear line.
+    * Negative pixdim: nibabel silently takes the absolute values, so the qform may not be what the writer
+      meant (a warning, once per file).
+    * Modalities whose sforms agree but qforms differ: refused, since nibabel uses the sform, 3D Slicer and
+      ITK the qform, and MONAI's loader rectifies each header on its own, so they would not line up.
+    """
+    for path, header in zip(paths, headers):
+        shape = tuple(int(s) for s in header.shape)
+        if len(shape) > 4:
+            raise InputError(f"{len(shape)}D NIfTI (shape {shape}); medseg reads 3D volumes or 4D (X, Y, Z, channels) "
+                             "stacks: drop the empty axes first (e.g. numpy.squeeze)", path)
+        pixdim = _raw_pixdim(path, type(header.header))
+        if np.any(pixdim < 0):
+            warn(f"negative voxel sizes in the header (pixdim {pixdim.tolist()}); read as their absolute values "
+                 "(nibabel does the same): check the orientation of the mask in your viewer", path)
+    ref = headers[0]
+    for path, header in zip(paths[1:], headers[1:]):
+        same_sform = np.allclose(header.get_sform(), ref.get_sform(), atol=AFFINE_TOLERANCE)
+        if same_sform and int(header.header["qform_code"]) > 0 and int(ref.header["qform_code"]) > 0 \
+                and not np.allclose(header.get_qform(), ref.get_qform(), atol=AFFINE_TOLERANCE):
+            raise InputError(f"its qform differs from {paths[0].name} while the sforms agree: 3D Slicer and ITK "
+                             "(qform) and nibabel (sform) would place the modalities differently; give every "
+                             "modality the same qform (e.g. nibabel: img.set_qform(img.get_sform()))", path)
+
+
+def _raw_pixdim(path: Path, header_class) -> np.ndarray:
+    """The voxel sizes as stored (``nib.load`` already replaced negative ones by their absolute values)."""
+    from nibabel.openers import ImageOpener
+
+    with ImageOpener(str(path)) as handle:
+        return np.asarray(header_class.from_fileobj(handle, check=False)["pixdim"][1:4], float)

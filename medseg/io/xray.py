@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 from monai.data import ImageReader
 
-from medseg.errors import InputError
+from medseg.errors import InputError, MedsegWarning
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 BITMAP_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_SPACING_MM = 1.0
 
 
-class GeometryWarning(RuntimeWarning):
+class GeometryWarning(MedsegWarning):
     """A header lacks usable geometry and a documented default is used (not a UserWarning, so the CLI shows it)."""
 
 

@@ -177,7 +177,7 @@ def _inference_config(name: str, network: dict[str, Any], steps: list[dict[str, 
         "postprocessing": {"_target_": "medseg.postprocess.PostProcessing", "region_hierarchy": False,
                            "largest_component": largest, "min_island_mm3": 0},
         "use_tta": False,
-        "tta": {"_target_": "medseg.tta.FlipTTA", "axes": [0, 1, 2], "lateral_axis": 0, "swap_channels": []},
+        "tta": None,  # the zoo declares none; guessed flips would swap left/right labels (wholeBody_ct_segmentation)
         "writers": writers,
         "input_paths": [],
         "output_dir": "$@bundle_root + '/predictions'",
