@@ -15,7 +15,7 @@ from tests.zoo_helpers import write_zoo_weights, zoo_folder
 
 SMALL = {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}  # the zoo's SegResNet, shrunk for CPU tests
 FAST = {"patch_size": [32, 32, 32], "roi_size": [48, 48, 48], "batch_size": 2, "samples_per_case": 1,
-        "val_interval": 1}
+        "val_interval": 1, "iterations_per_epoch": None}  # one pass per epoch, not the plan's iterations
 
 
 @pytest.fixture(scope="module")
