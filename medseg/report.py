@@ -10,7 +10,7 @@ from medseg.io.atomic import atomic_path, write_text_atomic
 from medseg.labels import LabelSchema
 from medseg.measure import read_measurements
 from medseg.metrics import summarise
-from medseg.overlay import render_overlays
+from medseg.overlay import render_outlines, render_overlays
 
 
 def plot_curves(metrics_csv: str | Path, output: str | Path) -> Path:
@@ -139,9 +139,6 @@ def _case_section(json_path: Path, output_dir: Path) -> str:
 def _registration_part(document: dict, folder: Path, label_path: Path, output_dir: Path) -> str:
     """Every sequence on the reference grid with the mask outline, and the registration table."""
     import html
-
-    from medseg.labels import LabelSchema
-    from medseg.overlay import render_outlines
 
     registration, case = document["registration"], document["case"]
     images = {name: folder / entry["aligned"] if not Path(entry["aligned"]).is_absolute() else Path(entry["aligned"])
