@@ -65,13 +65,14 @@ def test_mask_lies_exactly_on_the_t1ce_grid(registered):
 
 @pytest.mark.real_data
 @pytest.mark.slow
+@pytest.mark.xfail(reason="needs tumour-trained weights: the tests' tiny phantom network gives voxel-noise masks on "
+                          "real MRI (measured WT Dice 0.87 with the UNet tiny run, 0.49 with the DynUNet one)",
+                   strict=False)
 def test_mask_agrees_with_the_aligned_original_case(registered):
-    """Same weights on the registered study and on the original, already aligned case.
+    """Same weights on the registered study and on the original, already aligned case: Dice >= 0.95.
 
-    The tests' tiny network is trained for seconds on phantoms; on real MRI its mask is voxel-level
-    noise spread beyond the brain, which any resampling perturbs: measured WT Dice 0.87 (0.87 too
-    with a 40-epoch run on the two real cases, validation Dice 0.05). The issue's 0.95 needs a network
-    that segments tumours; this bound guards the pipeline (a registration a few mm off falls well below).
+    NOT demonstrated here: no network that segments real tumours is available to the tests (a 40-epoch
+    run on the two real cases reached validation Dice 0.05 and agreed at WT Dice 0.87 too).
     """
     root, _, original = registered
     mask = np.asarray(nib.load(root / "out" / f"{CASE}_seg.nii.gz").dataobj)
@@ -79,4 +80,4 @@ def test_mask_agrees_with_the_aligned_original_case(registered):
     for name, values in (("WT", (1, 2, 4)), ("TC", (1, 4)), ("ET", (4,))):
         expected = np.isin(original.label, values)
         if expected.sum() > 1000:
-            assert dice(np.isin(mask, values), expected) >= 0.8, name
+            assert dice(np.isin(mask, values), expected) >= 0.95, name
