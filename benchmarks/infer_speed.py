@@ -78,8 +78,8 @@ def worker_medseg(case: Path, bundle_dir: Path, out: Path) -> dict:
     import monai.inferers  # noqa: F401 - imported before the clock starts, as in the plain worker
     import monai.transforms  # noqa: F401
 
+    from medseg.data.inputs import resolve_case
     from medseg.engine.infer import Predictor
-    from medseg.io.read import resolve_case
 
     start = time.perf_counter()
     predictor = Predictor.from_bundle(bundle_dir, device="cpu")

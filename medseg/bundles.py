@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import zipfile
@@ -142,7 +143,7 @@ def _set(parser, key: str, value: Any) -> bool:
     """Set ``a#b#c`` through MONAI's parser where the config defines it; False where it does not."""
     if parser.get(key, _MISSING) is _MISSING:
         return False
-    parser[key] = value
+    parser[key] = copy.deepcopy(value)  # a later nested override must not edit the caller's dict
     return True
 
 

@@ -11,21 +11,22 @@ import numpy as np
 import torch
 
 from medseg.bundles import find_bundle
-from medseg.data.manifest import load_manifest
+from medseg.data.inputs import resolve_inputs
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
 from medseg.errors import BundleError, MedsegWarning, find_medseg_error
 from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
+from medseg.io.checks import check_case_headers
 from medseg.io.geometry import viewer_affine, voxel_volume
 from medseg.io.probabilities import ProbabilityWriter
-from medseg.io.read import CaseFiles, check_case_headers, check_study_size, is_nifti, load_nifti_header, resolve_case
+from medseg.io.read import CaseFiles, check_study_size, is_nifti, load_nifti_header
 from medseg.io.validate import explain_load_failure
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
 from medseg.modalities import ModalitySubsets, missing_sequences_message
 from medseg.postprocess import PostProcessing
-from medseg.study import StudyOptions, prepare_study
+from medseg.study import StudyOptions
 from medseg.tta import FlipTTA
 
 
@@ -71,7 +72,6 @@ class Predictor:
         self.postprocessing = postprocessing
         self.tta = tta
         self.postprocess = postprocess  # overlapping mode: binary masks (C, *spatial) -> cleaned masks
-        self.channel_orders: dict[CaseFiles, list[int]] = {}  # 4D cases from manifests (MSD channel order)
         # which sequences a study may lack (the bundle's metadata ``modality_subsets``; none by default)
         self.subsets = ModalitySubsets.build(self.modalities, require_any)
         self.members: list[Predictor] = []  # further runs whose probabilities are averaged (``ensemble``)
@@ -174,7 +174,8 @@ class Predictor:
         A study may lack the sequences the bundle can do without (``self.subsets``)."""
         if case.missing:
             self.subsets.check([m for m in self.modalities if m not in case.missing], case.reference)
-        shape = check_case_headers(case, self.network_in_channels - len(case.missing), self.spatial_dims)
+        shape = check_case_headers(case, self.network_in_channels, self.spatial_dims,
+                                   self.schema.mode == "overlapping")
         if is_nifti(case.reference):  # X-rays are checked by medseg.io.xray
             check_study_size(tuple(s for s in shape if s > 1) if self.spatial_dims == 2 else shape, case.reference)
 
@@ -183,8 +184,8 @@ class Predictor:
         self.check_case(case)
         images = [str(p) for p in case.images]
         item: dict[str, Any] = {"image": images if len(images) > 1 else images[0]}
-        if case in self.channel_orders:
-            item["channel_order"] = self.channel_orders[case]
+        if case.channel_order is not None:
+            item["channel_order"] = list(case.channel_order)
         if case.missing:  # zero channels after the z-score, as modality dropout blanks them in training
             item["missing_channels"] = self.subsets.channel_indices(case.missing)
         try:
@@ -261,24 +262,10 @@ class Predictor:
 
     def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None,
                        study: StudyOptions | None = None) -> list[CaseFiles]:
-        """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
-        (their test cases, else all cases). With ``study``, folders are clinical studies: their
-        sequences are identified and registered onto the reference (``medseg.study``)."""
-        cases: list[CaseFiles] = []
-        for item in inputs:
-            if str(item).endswith(".json"):
-                manifest = load_manifest(item, modalities=self.modalities)
-                chosen = manifest.cases("test") or manifest.all_cases()
-                check_unique_ids(((case.case_id, item) for case in chosen), item)
-                if manifest.channel_order is not None:
-                    self.channel_orders.update({case: list(manifest.channel_order) for case in chosen})
-                cases.extend(chosen)
-            elif study is not None:
-                cases.append(prepare_study(item, self.modalities, study, self.subsets))
-            else:
-                subsets = self.subsets if self.subsets.allows_missing else None
-                cases.append(resolve_case(item, self.modalities, series, subsets))
-        return cases
+        """What ``--input`` means (``medseg.data.inputs``): case folders, DICOM series folders (``series``:
+        which UID), NIfTI files, X-rays, or manifests (their test cases, else all cases). With ``study``,
+        folders are clinical studies: their sequences are identified and registered (``medseg.study``)."""
+        return resolve_inputs(inputs, self.modalities, series, subsets=self.subsets, study=study)
 
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
                        series: str | None = None, study: StudyOptions | None = None) -> list[Path]:

@@ -216,3 +216,9 @@ def series_to_nifti(folder: str | Path, series_uid: str | None = None, cache_dir
     else:
         check_series(series, folder)  # repeat the warning for a cached partial series
     return target
+
+
+def series_image(folder: str | Path, series_uid: str | None = None) -> tuple[Path, tuple[Path, ...]]:
+    """A series folder as the study medseg reads: its cached NIfTI (``series_to_nifti``) and its ordered slices."""
+    chosen = select_series(folder, series_uid)
+    return series_to_nifti(folder, series_uid, selected=chosen), chosen.files

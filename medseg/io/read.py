@@ -1,8 +1,8 @@
-"""Find and check the files of a study before anything heavy runs.
+"""The files of a study (``CaseFiles``) and their NIfTI headers, read before anything heavy runs.
 
 Pixel loading itself goes through MONAI's ``LoadImaged`` (nibabel underneath) in the transform
-chains; this module resolves *which* files make a case and checks their headers up front, so a
-bad study fails with one line naming the file instead of a stack trace deep in a transform.
+chains; this module names *which* files make a case (``medseg.data.inputs`` turns an ``--input``
+into cases) and opens their headers, which ``medseg.io.checks`` holds to the bundle's rules.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import numpy as np
 
 from medseg.errors import InputError, warn
 from medseg.io.caseid import check_case_id
-from medseg.io.dicom import is_dicom_folder, select_series, series_to_nifti
-from medseg.io.xray import check_xray_case, is_xray_file
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 AFFINE_TOLERANCE = 1e-4
@@ -64,6 +62,8 @@ class CaseFiles:
     dicom_series: tuple[Path, ...] = field(default=(), repr=False)
     # bundle modalities the study lacks (``images`` holds the others, in bundle order); see medseg.modalities
     missing: tuple[str, ...] = ()
+    # a 4D image from a manifest: which of its channels feeds each bundle modality (MSD order)
+    channel_order: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:  # the id names output files: checked wherever a case is made
         check_case_id(self.case_id, self.images[0] if self.images else None)
@@ -126,71 +126,6 @@ def find_case_modalities(folder: Path, subsets) -> tuple[tuple[Path, ...], tuple
         return find_modalities(folder, modalities), ()  # names what was looked for and what is there
     missing = subsets.check(found, folder)
     return tuple(found[m] for m in modalities if m in found), missing
-
-
-def resolve_case(path: str | Path, modalities: list[str], series: str | None = None, subsets=None) -> CaseFiles:
-    """A case folder (one file per modality), a DICOM series folder, a 4D NIfTI, or a single-modality NIfTI.
-
-    A DICOM series (``series``: its SeriesInstanceUID when the folder holds several) is converted
-    once to a cached NIfTI on the scanner grid, which then stands for the study. With ``subsets``
-    (``medseg.modalities.ModalitySubsets``) a case folder may lack the sequences the bundle can do without.
-    """
-    path = Path(path)
-    if path.is_dir():
-        if not any(is_nifti(p) for p in path.iterdir()) and is_dicom_folder(path):
-            chosen = select_series(path, series)
-            return CaseFiles(case_id_from_path(path), (series_to_nifti(path, series, selected=chosen),),
-                             dicom_series=chosen.files)
-        if subsets is not None:
-            images, missing = find_case_modalities(path, subsets)
-            return CaseFiles(case_id_from_path(path), images, missing=missing)
-        return CaseFiles(case_id_from_path(path), find_modalities(path, modalities))
-    if not path.exists():
-        raise InputError("input not found", path)
-    if not is_nifti(path):
-        if is_xray_file(path):
-            return CaseFiles(case_id_from_path(path, modalities), (path,))
-        raise InputError("expected a case folder, a .nii/.nii.gz file or an X-ray (DICOM, PNG, JPEG)", path)
-    return CaseFiles(case_id_from_path(path, modalities), (path,))
-
-
-def check_case_headers(case: CaseFiles, num_channels: int, spatial_dims: int = 3) -> tuple[int, ...]:
-    """Header-level checks: readable, same grid across modalities, right channel count.
-
-    Returns the spatial shape of the case. X-rays (DICOM, PNG, JPEG) are checked by ``medseg.io.xray``.
-    """
-    if not is_nifti(case.reference):
-        return check_xray_case(case, num_channels, spatial_dims)
-    headers = [load_nifti_header(p) for p in case.images]
-    check_unusual_headers(case.images, headers, spatial_dims)
-    ref = headers[0]
-    ref_shape = tuple(int(s) for s in ref.shape[:spatial_dims])
-    if len(ref.shape) < spatial_dims or (spatial_dims == 3 and min(ref.shape[:3]) == 1):
-        raise InputError(f"image is 2D (shape {tuple(ref.shape)}), the bundle needs 3D volumes", case.reference)
-    if spatial_dims == 2 and len(ref.shape) >= 3 and ref.shape[2] > 1:
-        raise InputError(f"image is 3D (shape {tuple(ref.shape)}), the bundle needs 2D images (X x Y x 1)",
-                         case.reference)
-    channels = 0
-    for path, header in zip(case.images, headers):
-        shape = tuple(int(s) for s in header.shape)
-        if shape[:spatial_dims] != ref_shape:
-            raise InputError(f"shape {shape[:spatial_dims]} differs from {case.reference.name} {ref_shape} "
-                             "(sequences on their own grids: use medseg infer --register)", path)
-        if not np.allclose(header.affine, ref.affine, atol=AFFINE_TOLERANCE):
-            raise InputError(f"affine differs from {case.reference.name} (modalities must be co-registered; "
-                             "medseg infer --register registers them)", path)
-        channels += int(np.prod(shape[spatial_dims:], dtype=int))
-    if channels != num_channels:
-        raise InputError(
-            f"found {channels} image channel(s), the bundle needs {num_channels}", case.reference
-        )
-    if case.label is not None:
-        label = load_nifti_header(case.label)
-        if tuple(label.shape[:spatial_dims]) != ref_shape or not np.allclose(
-            label.affine, ref.affine, atol=AFFINE_TOLERANCE
-        ):
-            raise InputError(f"label grid {tuple(label.shape)} differs from the image grid {ref_shape}", case.label)
-    return ref_shape
 
 
 def check_study_size(shape: tuple[int, ...], path: str | Path) -> None:

@@ -170,12 +170,13 @@ def _(w, run):
     return _infer(run, w / "study", w / "out"), "study", "2 series in the folder, pick one with --series"
 
 
-@case("infer/neither T1ce nor FLAIR (the bundle can do without one of them, not both)")
+@case("infer/T1 and T2 only where the bundle needs T1ce or FLAIR")
 def _(w, run):
     _case(w)
     (w / "case" / "case_flair.nii.gz").unlink()
     (w / "case" / "case_t1ce.nii.gz").unlink()
-    return _infer(run, w / "case", w / "out"), "case", "missing sequences t1ce, flair; the bundle needs"
+    return _infer(run, w / "case", w / "out"), "case", \
+        "missing sequences t1ce, flair; the bundle needs any subset containing t1ce or flair"
 
 
 @case("infer/4D file with 3 channels")
@@ -729,10 +730,10 @@ def test_negative_pixdim_is_one_medseg_warning_not_a_nibabel_flood(tmp_path, run
         raw[76:108] = pixdim.tobytes()
         path.write_bytes(gzip.compress(bytes(raw)))
     lines = _warnings_of_a_real_run(tmp_path, run_dir, _infer(run_dir, tmp_path / "case", tmp_path / "out"))
-    lines = [line for line in lines if "implausible segmentation" not in line]  # the untrained network's mask
-    assert len(lines) == 4, lines  # one per modality file, nothing from nibabel
-    assert all(line.startswith("medseg: warning: ") and "negative voxel sizes" in line for line in lines), lines
-    assert {line.split(": ")[2] for line in lines} == {str(tmp_path / "case" / f"case_{m}.nii.gz") for m in MODALITIES}
+    assert all(line.startswith("medseg: warning: ") for line in lines), lines  # nothing from nibabel
+    pixdim = [line for line in lines if "negative voxel sizes" in line]  # (the tiny model may add a sanity line)
+    assert len(pixdim) == 4, lines  # one per modality file
+    assert {line.split(": ")[2] for line in pixdim} == {str(tmp_path / "case" / f"case_{m}.nii.gz") for m in MODALITIES}
 
 
 def test_rerunning_evaluate_replaces_its_own_csv(tmp_path):

@@ -77,3 +77,13 @@ def test_bundle_copy_writes_overrides_through_the_parser_and_seals(tmp_path):
     assert is_trusted(copy.root) and copy.files(weights=True) == copy.files()  # no weights yet
     with pytest.raises(BundleError, match="unknown --override key 'nope'"):
         source.copy_to(tmp_path / "other", {"nope": 1})
+
+
+def test_nested_overrides_never_edit_the_callers_dict():
+    """A whole sub-config given as an override, then one of its keys: the caller's dict stays as it was
+    (the shared test overrides once came back with spatial_dims 2 after a 2D test)."""
+    network = {"_target_": "monai.networks.nets.BasicUNet", "spatial_dims": 3, "in_channels": 4, "out_channels": 3}
+    overrides = {"network_def": network, "network_def#spatial_dims": 2}
+    parser = find_bundle("brain_tumor").parser("inference", overrides=overrides)
+    assert parser.get("network_def#spatial_dims") == 2
+    assert network["spatial_dims"] == 3

@@ -8,9 +8,9 @@ import numpy as np
 import pydicom
 import pytest
 
+from medseg.data.inputs import resolve_case
 from medseg.errors import InputError, MedsegWarning
 from medseg.io.dicom import list_series, read_series, series_to_nifti
-from medseg.io.read import resolve_case
 
 
 @pytest.fixture(scope="module")

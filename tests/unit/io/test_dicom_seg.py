@@ -81,9 +81,9 @@ def test_writer_puts_an_inferred_label_on_the_source_series(ct, tmp_path, monkey
 
     import highdicom as hd
 
+    from medseg.data.inputs import resolve_case
     from medseg.data.manifest import load_manifest
     from medseg.io.dicom_seg import DicomSegWriter
-    from medseg.io.read import resolve_case
     from medseg.io.write import NiftiLabelWriter, Prediction
 
     monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
@@ -116,8 +116,8 @@ def test_a_symlinked_data_root_gives_the_same_series(ct, tmp_path, monkeypatch):
     """Data behind symlinks (common on clusters): a manifest (resolved root) and a folder path agree."""
     import json
 
+    from medseg.data.inputs import resolve_case
     from medseg.data.manifest import load_manifest
-    from medseg.io.read import resolve_case
 
     monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
     series, _ = ct

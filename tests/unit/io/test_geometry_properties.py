@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from medseg.bundles import find_bundle
+from medseg.data.inputs import resolve_case
 from medseg.engine.infer import Predictor
-from medseg.io.read import resolve_case
 from medseg.io.write import write_label_like
 from medseg.transforms.volume import inference_transforms
 
