@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import resource
 import signal
 import statistics
 import sys
@@ -177,6 +178,8 @@ def worker(args) -> dict:
         result = train_medseg(args.manifest, args.run_dir / "medseg", args.minutes, args.seed)
         result["rows"] = score_medseg(args.manifest, args.run_dir / "medseg")
     result["load_average"] = [round(load[0], 2), round(os.getloadavg()[0], 2)]
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # what the shared CPU actually gave this column
+    result["cpu_minutes"] = round((usage.ru_utime + usage.ru_stime) / 60.0, 2)
     return result
 
 
@@ -193,7 +196,8 @@ def report(columns: dict[str, dict]) -> str:
         keys = [k for k in ("WT", "TC", "ET", "WT_hd95", "TC_hd95", "ET_hd95") if any(k in r for r in rows)]
         body = [[r["case"], r["sequences"], *[r.get(k, math.nan) for k in keys]] for r in rows]
         body.append(["mean", "", *[_mean(rows, k) for k in keys]])
-        lines += [f"\n{name}: trained {result['train_minutes']:.1f} min, load average {result['load_average']}",
+        lines += [f"\n{name}: trained {result['train_minutes']:.1f} min wall, {result.get('cpu_minutes', '?')} CPU min "
+                  f"in all, load average {result['load_average']}",
                   table(["case", "sequences", *[k.replace("_hd95", " HD95 mm") for k in keys]], body)]
     return "\n".join(lines)
 

@@ -23,7 +23,7 @@ def test_train_writes_the_plan_into_the_run_and_overrides_win(tiny_dataset, tmp_
     assert plan["device"] == "cpu" and plan["network"]["deep_supervision"]
     assert inference["spacing"] == plan["spacing"]  # inference resamples like training did
     assert inference["network_def"]["_target_"] == "monai.networks.nets.DynUNet"
-    assert inference["network_def"]["filters"] == TINY["network_def#filters"]  # --override wins over the plan
+    assert inference["network_def"]["filters"] == TINY["network_def"]["filters"]  # --override wins over the plan
     assert train["learning_rate"] == 0.002 and train["augmentation"] == "nnunet"
     assert train["optimizer"]["_target_"] == "torch.optim.SGD" and train["optimizer"]["nesterov"] is True
     assert (run / "models" / "model.pt").is_file()
