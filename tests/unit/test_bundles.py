@@ -68,10 +68,10 @@ def test_bundle_copy_writes_overrides_through_the_parser_and_seals(tmp_path):
     from medseg.trust import is_trusted
 
     source = find_bundle("brain_tumor")
-    copy = source.copy_to(tmp_path / "copy", {"epochs": 3, "network_def#channels#0": 8, "roi_size": [32, 32, 32]})
+    copy = source.copy_to(tmp_path / "copy", {"epochs": 3, "network_def#strides#0": 1, "roi_size": [32, 32, 32]})
     train = json.loads((copy.root / "configs" / "train.json").read_text())
     inference = json.loads((copy.root / "configs" / "inference.json").read_text())
-    assert train["epochs"] == 3 and inference["network_def"]["channels"][0] == 8
+    assert train["epochs"] == 3 and inference["network_def"]["strides"][0] == 1
     assert inference["roi_size"] == [32, 32, 32]
     assert {p.as_posix() for p in copy.files()} == {p.as_posix() for p in source.files()} | {"configs/.medseg-seal"}
     assert is_trusted(copy.root) and copy.files(weights=True) == copy.files()  # no weights yet
