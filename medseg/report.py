@@ -10,7 +10,7 @@ from medseg.io.atomic import atomic_path, copy_file_atomic, write_text_atomic
 from medseg.io.read import is_nifti
 from medseg.labels import LabelSchema
 from medseg.measure import read_measurements
-from medseg.metrics import summarise
+from medseg.metrics import CASE_COLUMNS, summarise
 from medseg.overlay import render_outlines, render_overlays
 
 
@@ -102,7 +102,7 @@ def _evaluation_table(path: Path) -> str:
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     table: dict[str, dict[str, str]] = {}
-    for column in (c for c in (rows[0].keys() if rows else []) if c != "case"):
+    for column in (c for c in (rows[0].keys() if rows else []) if c not in CASE_COLUMNS):
         structure, _, metric = column.partition("/")
         stats = summarise([float(row[column]) if row[column] not in ("", "nan") else float("nan") for row in rows])
         cell = "undefined" if stats["n"] == 0 else f"{stats['mean']:.3f} ± {stats['std']:.3f} ({stats['median']:.3f})"

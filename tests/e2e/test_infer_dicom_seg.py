@@ -89,7 +89,7 @@ def test_infer_on_a_dicom_series_writes_a_dicom_seg(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _phantoms(tmp_path)
     assert run("bundle", "new", "body", "--from-folder", "vols", "segs", "--labels", "body").exit_code == 0
-    result = run("train", "body", "--output-dir", "run", "--epochs", 3, "--device", "cpu",
+    result = run("train", "body", "--output-dir", "run", "--epochs", 3, "--device", "cpu", "--no-plan",
                  *_overrides({**TINY, "cache_dir": str(tmp_path / "cache")}))
     assert result.exit_code == 0, result.output
     uids = write_ct_series(tmp_path / "study" / "ct")
