@@ -78,8 +78,8 @@ def worker_medseg(case: Path, bundle_dir: Path, out: Path) -> dict:
     import monai.inferers  # noqa: F401 - imported before the clock starts, as in the plain worker
     import monai.transforms  # noqa: F401
 
+    from medseg.data.inputs import resolve_case
     from medseg.engine.infer import Predictor
-    from medseg.io.read import resolve_case
 
     start = time.perf_counter()
     predictor = Predictor.from_bundle(bundle_dir, device="cpu")
@@ -125,7 +125,7 @@ def main() -> None:
     else:
         from medseg.bundles import find_bundle
 
-        bundle_dir = Path(shutil.copytree(find_bundle("brain_tumor").root, tmp / "bundle"))
+        bundle_dir = find_bundle("brain_tumor").copy_to(tmp / "bundle").root  # sealed: medseg wrote the copy
         torch.manual_seed(0)
         (bundle_dir / "models").mkdir()
         torch.save(_network(bundle_dir).state_dict(), bundle_dir / "models" / "model.pt")

@@ -14,7 +14,7 @@ from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import copy_file_atomic, write_text_atomic
 from medseg.labels import LabelSchema
 from medseg.locations import bundle_dirs, default_cache_dir
-from medseg.trust import SEAL, check_trusted, seal
+from medseg.trust import SEAL, check_includes, check_trusted, seal
 
 METADATA_SCHEMA = Path(__file__).resolve().parent / "schemas" / "bundle_metadata.schema.json"
 _MISSING = object()
@@ -129,6 +129,7 @@ class Bundle:
         check_trusted(self.root, trust)
         parser = ConfigParser()
         parser.read_config([str(p) for p in self.config_files(*names)])
+        check_includes(self.root, parser.get(), trust)  # macros and imports reach beyond the sealed configs
         parser.read_meta(str(self.root / "configs" / "metadata.json"))
         parser["bundle_root"] = str(self.root)
         for key, value in (overrides or {}).items():

@@ -59,3 +59,10 @@ def find_medseg_error(exc: BaseException | None) -> MedsegError | None:
 
 class MedsegWarning(Warning):
     """Something the user should know (a partial DICOM series); shown even where UserWarnings are not."""
+
+
+def warn(problem: str, path: str | Path | None = None) -> None:
+    """Issue a ``MedsegWarning`` that the CLI prints as ``medseg: warning: <file>: <problem>``."""
+    import warnings
+
+    warnings.warn(f"{path}: {problem}" if path is not None else problem, MedsegWarning, stacklevel=3)

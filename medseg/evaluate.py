@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 
 from medseg.data.manifest import load_manifest
-from medseg.errors import InputError
+from medseg.errors import InputError, warn
 from medseg.io.atomic import ensure_not_input, write_text_atomic
+from medseg.io.caseid import check_case_id, check_unique_ids
 from medseg.io.masks import MaskCoding, is_bitmap, read_mask, resize_nearest
 from medseg.io.read import AFFINE_TOLERANCE, case_id_from_path, is_nifti, load_nifti_header
 from medseg.io.validate import check_voxels, read_voxels
 from medseg.labels import LabelSchema
-from medseg.metrics import EMPTY_RULES, METRICS, dice, structure_metrics, summarise
+from medseg.metrics import EMPTY_RULES, METRICS, dice, structure_metrics, summarise, union_box
 
 __all__ = ["dice", "score_case", "case_metrics", "evaluate_predictions", "Evaluation"]
 
@@ -45,7 +46,13 @@ def _structures(schema: LabelSchema) -> list[tuple[str, tuple[int, ...]]]:
 def case_metrics(
     pred: np.ndarray, truth: np.ndarray, schema: LabelSchema, spacing: tuple[float, ...], tolerance_mm: float = 2.0
 ) -> dict[str, float]:
-    """Every metric for every structure: ``<name>`` is Dice, ``<name>/<metric>`` the others."""
+    """Every metric for every structure: ``<name>`` is Dice, ``<name>/<metric>`` the others.
+
+    Everything is computed inside the bounding box of both maps' structures (``union_box``), where
+    the metrics equal the whole grid's: a tumour fills a few percent of a brain volume.
+    """
+    box = union_box(pred, truth)
+    pred, truth = pred[box], truth[box]
     row: dict[str, float] = {}
     for name, values in _structures(schema):
         scores = structure_metrics(np.isin(pred, values), np.isin(truth, values), spacing, tolerance_mm)
@@ -62,6 +69,11 @@ class Side:
     label: np.ndarray
     channels: np.ndarray | None = None
     image: object | None = None  # nibabel image
+
+    def crop(self, box: tuple[slice, ...]) -> Side:
+        """The same side inside ``box`` (of the label's axes), for metrics that do not change there."""
+        channels = None if self.channels is None else self.channels[(slice(None), *box)]
+        return Side(self.label[box], channels, self.image)
 
     def structure(self, schema: LabelSchema, name: str, values: tuple[int, ...]) -> np.ndarray:
         names = schema.channel_names
@@ -129,8 +141,8 @@ def _case_id(path: Path, tags: tuple[str, ...] = ("seg", "label")) -> str:
     stem = path.name[: path.name.rfind(".")]
     for tag in tags:
         if stem.lower().endswith(f"_{tag}") or stem.lower().endswith(f"-{tag}"):
-            return stem[: -len(tag) - 1]
-    return stem
+            return check_case_id(stem[: -len(tag) - 1], path)
+    return check_case_id(stem, path)
 
 
 def _labelled(files: list[Path]) -> list[Path]:
@@ -147,26 +159,50 @@ def _truth_files(truth: Path, schema_modalities: list[str]) -> tuple[dict[str, P
         files = [p for p in sorted(truth.rglob("*")) if _is_label_file(p)]
         tagged = [p for p in files if any(f"{sep}{tag}." in p.name.lower() for sep in "_-"
                                           for tag in ("seg", "label", "mask"))]
-        return {_case_id(p, ("seg", "label", "mask")): p for p in (tagged or files)}, True
+        chosen = tagged or files
+        check_unique_ids(((_case_id(p, ("seg", "label", "mask")), p) for p in chosen), truth)  # two folders, one id
+        return {_case_id(p, ("seg", "label", "mask")): p for p in chosen}, True
     raise InputError("truth must be a folder of label files or a manifest (.json)", truth)
 
 
-def pair_predictions(pred_dir: Path, truth: Path, modalities: list[str] = ()) -> list[tuple[str, Path, Path]]:
-    """Pair ``<case>_seg.nii.gz`` / ``<case>_seg.png`` predictions with truths by case id; unpaired are errors."""
+def pair_predictions(pred_dir: Path, truth: Path, modalities: list[str] = (), cases: list[str] | None = None,
+                     allow_missing: bool = False) -> list[tuple[str, Path, Path]]:
+    """Pair ``<case>_seg.nii.gz`` / ``<case>_seg.png`` predictions with truths by case id; unpaired are errors.
+
+    ``cases``: score only these ids. ``allow_missing``: skip cases that lack a prediction or a
+    truth (one warning says how many) instead of refusing, e.g. to score a run still in progress.
+    """
     if not pred_dir.is_dir():
         raise InputError("prediction folder not found", pred_dir)
     files = [p for p in sorted(pred_dir.iterdir()) if p.is_file() and _is_label_file(p)]
-    preds = {_case_id(p): p for p in _labelled(files)}  # not <case>_probabilities.nii.gz
+    chosen = _labelled(files)  # not <case>_probabilities.nii.gz
+    check_unique_ids(((_case_id(p), p) for p in chosen), pred_dir)  # case.nii.gz and case.png
+    preds = {_case_id(p): p for p in chosen}
     if not preds:
         raise InputError("no predicted label files (*.nii.gz, *.png, *.tif) found", pred_dir)
     truths, need_all = _truth_files(truth, list(modalities))
+    if cases is not None:
+        unknown = sorted(set(cases) - set(preds) - set(truths))
+        if unknown:
+            raise InputError(f"--cases names case(s) {unknown} found in neither the predictions nor the truth",
+                             pred_dir)
+        preds = {k: v for k, v in preds.items() if k in cases}
+        truths = {k: v for k, v in truths.items() if k in cases}
+        need_all = True
     missing_truth = sorted(set(preds) - set(truths))
-    if missing_truth:
-        raise InputError(f"no ground truth for predicted case(s) {missing_truth}", truth)
-    missing_pred = sorted(set(truths) - set(preds))
-    if need_all and missing_pred:
-        raise InputError(f"no prediction for ground-truth case(s) {missing_pred}", pred_dir)
-    return [(case, preds[case], truths[case]) for case in sorted(preds)]
+    missing_pred = sorted(set(truths) - set(preds)) if need_all else []
+    if allow_missing and (missing_truth or missing_pred):
+        warn(f"{len(missing_pred)} case(s) without a prediction and {len(missing_truth)} without a truth are "
+             "not scored (--allow-missing)", pred_dir)
+    elif missing_truth:
+        raise InputError(f"no ground truth for predicted case(s) {missing_truth} (--allow-missing skips them)", truth)
+    elif missing_pred:
+        raise InputError(f"no prediction for ground-truth case(s) {missing_pred} (--cases or --allow-missing "
+                         "scores a subset)", pred_dir)
+    paired = sorted(set(preds) & set(truths))
+    if not paired:
+        raise InputError("no case has both a prediction and a truth", pred_dir)
+    return [(case, preds[case], truths[case]) for case in paired]
 
 
 @dataclass
@@ -261,6 +297,12 @@ def _spacing(image, shape: tuple[int, ...]) -> tuple[float, ...]:
     return kept if len(kept) == len(shape) else tuple(float(z) for z in zooms[: len(shape)])
 
 
+def default_csv(pred_dir: str | Path) -> Path:
+    """``predictions/`` → ``predictions_evaluation.csv`` beside it: the prediction folder holds predictions only."""
+    folder = Path(pred_dir).resolve()
+    return folder.parent / f"{folder.name}_evaluation.csv"
+
+
 def _sequences(pred_dir: Path, case: str) -> dict[str, str]:
     """The input sequences a case was segmented from (``sequences`` column), as inference recorded
     them in ``<case>_measurements.json``; nothing when it did not."""
@@ -284,7 +326,13 @@ def _on_grid(truth: Side, shape: tuple[int, ...], path: Path) -> Side:
 
 def side_metrics(pred: Side, truth: Side, schema: LabelSchema, spacing: tuple[float, ...],
                  tolerance_mm: float = 2.0) -> dict[str, float]:
-    """``case_metrics`` on two sides, using per-structure masks where they were stored apart."""
+    """``case_metrics`` on two sides, using per-structure masks where they were stored apart.
+
+    As there, everything is computed inside the bounding box of both sides' structures.
+    """
+    stored = [side.channels for side in (pred, truth) if side.channels is not None]
+    box = union_box(pred.label, truth.label, *(np.any(c, axis=0) for c in stored))
+    pred, truth = pred.crop(box), truth.crop(box)
     row: dict[str, float] = {}
     for name, values in _structures(schema):
         scores = structure_metrics(pred.structure(schema, name, values), truth.structure(schema, name, values),
@@ -296,20 +344,22 @@ def side_metrics(pred: Side, truth: Side, schema: LabelSchema, spacing: tuple[fl
 
 def evaluate_predictions(
     pred_dir: str | Path, truth: str | Path, schema: LabelSchema, modalities: list[str] = (),
-    tolerance_mm: float = 2.0, mask_coding: MaskCoding | None = None,
+    tolerance_mm: float = 2.0, mask_coding: MaskCoding | None = None, cases: list[str] | None = None,
+    allow_missing: bool = False,
 ) -> Evaluation:
     """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest).
 
     Predictions and truths may be NIfTI or PNG/JPEG/TIFF; a bitmap truth is read through
     ``mask_coding`` (the bundle's, from ``medseg bundle new``) or the manifest's ``label_map``, and
     resized onto the prediction's grid when it was stored smaller. Distances are in mm when the
-    prediction has a NIfTI header (X-rays too), else in pixels.
+    prediction has a NIfTI header (X-rays too), else in pixels. ``cases`` / ``allow_missing``: score
+    a subset (see ``pair_predictions``).
     """
     rows: list[dict[str, float | str]] = []
     label_map = {}
     if Path(truth).suffix == ".json":
         label_map = load_manifest(truth, modalities=list(modalities)).label_map
-    pairs = pair_predictions(Path(pred_dir), Path(truth), modalities)
+    pairs = pair_predictions(Path(pred_dir), Path(truth), modalities, cases, allow_missing)
     units = "mm"
     for case, pred_path, truth_path in pairs:
         pred = _read_prediction(case, pred_path, schema)

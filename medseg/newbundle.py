@@ -20,12 +20,15 @@ from typing import Any
 import numpy as np
 
 from medseg.bundles import Bundle, verify_bundle
-from medseg.data.check import PLANAR_SUFFIXES, read_header, voxels
 from medseg.data.importers import pair_folders, write_imported
-from medseg.data.plan2d import fingerprint, plan_2d
+from medseg.data.plan2d import fingerprint, has_handedness, plan_2d
+from medseg.data.plan3d import describe as describe_intensity
+from medseg.data.plan3d import volume_intensity
 from medseg.errors import BundleError, InputError, OutputError
 from medseg.io.atomic import write_text_atomic
+from medseg.io.checks import PLANAR_SUFFIXES, read_header, voxels
 from medseg.io.masks import LabelSpec, MaskCoding, infer_coding
+from medseg.planning import plan_for_bundle
 from medseg.trust import seal
 
 PALETTE = [(230, 60, 50), (90, 200, 80), (250, 220, 40), (60, 120, 230), (240, 140, 40), (160, 80, 200),
@@ -212,10 +215,14 @@ def new_bundle(
             [e.label for e in imported.cases], len(names), dims)
         lines.append(f"coding: {_describe_map(mapping)}")
         plan = None
+        intensity = volume_intensity([e.images[0] for e in imported.cases], [e.label for e in imported.cases])
+        lines.append(describe_intensity(intensity))
 
     kind = "planar" if dims == 2 else "volume"
     values = {"name": name, "in_channels": channels, "out_channels": len(names) + 1}
-    if plan is not None:
+    if plan is None:
+        values["intensity"] = json.dumps(intensity)
+    else:
         values.update(image_size=json.dumps(plan.resize), patch_size=json.dumps(plan.patch_size),
                       image_type=plan.image_type, sw_overlap=plan.sw_overlap, epochs=plan.epochs,
                       batch_size=plan.batch_size, samples_per_case=plan.samples_per_case,
@@ -224,6 +231,7 @@ def new_bundle(
                       flip_axes=json.dumps(plan.flip_axes), rotate=round(plan.rotate, 4), scale=plan.scale,
                       elastic=json.dumps(plan.elastic), colour_jitter=json.dumps(plan.colour_jitter))
     metadata = _metadata(name, names, dims, channels, str(images))
+    metadata["medseg"]["lateral_labels"] = has_handedness(names)  # mirrors must not swap sided labels
     if plan is not None:
         metadata["medseg"]["plan"] = plan.to_json()
         metadata["medseg"]["mask_coding"] = coding.to_json()
@@ -254,4 +262,7 @@ def new_bundle(
     write_imported(imported, bundle, root / "dataset.json", data_root, label_map=mapping,
                    mask_coding=coding.to_json() if coding is not None else None)
     seal(root)  # medseg wrote these configs from its own templates, so they run without --trust
+    if dims == 3:  # spacing, patch, network and schedule: the planner, which medseg train runs too
+        lines += ["plan (medseg train plans again on the device it runs on; --no-plan keeps the template):",
+                  *plan_for_bundle(bundle, root / "dataset.json", "auto").table().splitlines()]
     return NewBundle(root, lines)

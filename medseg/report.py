@@ -6,11 +6,12 @@ import csv
 from pathlib import Path
 
 from medseg.errors import InputError
-from medseg.io.atomic import atomic_path, write_text_atomic
+from medseg.io.atomic import atomic_path, copy_file_atomic, write_text_atomic
+from medseg.io.read import is_nifti
 from medseg.labels import LabelSchema
 from medseg.measure import read_measurements
 from medseg.metrics import summarise
-from medseg.overlay import render_overlays
+from medseg.overlay import render_outlines, render_overlays
 
 
 def plot_curves(metrics_csv: str | Path, output: str | Path) -> Path:
@@ -123,7 +124,11 @@ def _case_section(json_path: Path, output_dir: Path) -> str:
     label_path = json_path.parent / f"{case}_seg.nii.gz"
     parts = [f"<section><h2>{html.escape(case)}</h2>",
              f"<p class='path'>image: {html.escape(document['image'])}<br>mask: {html.escape(str(label_path))}</p>"]
-    if label_path.is_file() and Path(document["image"]).is_file():
+    overlay = json_path.parent / f"{case}_overlay.png"  # an X-ray's own overlay (medseg.io.xray_write)
+    if overlay.is_file() and not is_nifti(document["image"]):
+        png = copy_file_atomic(overlay, output_dir / overlay.name)
+        parts.append(f'<img src="{html.escape(png.name)}" alt="{html.escape(case)} overlay">')
+    elif label_path.is_file() and Path(document["image"]).is_file() and is_nifti(document["image"]):
         schema = LabelSchema.from_metadata({"medseg": {"mode": "exclusive", "labels": document["labels"]}})
         for png in render_overlays(document["image"], label_path, schema, output_dir / case, title=case):
             parts.append(f'<img src="{html.escape(png.name)}" alt="{html.escape(case)} overlay">')
@@ -139,9 +144,6 @@ def _case_section(json_path: Path, output_dir: Path) -> str:
 def _registration_part(document: dict, folder: Path, label_path: Path, output_dir: Path) -> str:
     """Every sequence on the reference grid with the mask outline, and the registration table."""
     import html
-
-    from medseg.labels import LabelSchema
-    from medseg.overlay import render_outlines
 
     registration, case = document["registration"], document["case"]
     images = {name: folder / entry["aligned"] if not Path(entry["aligned"]).is_absolute() else Path(entry["aligned"])
@@ -167,7 +169,8 @@ def build_report(source: str | Path, output_dir: str | Path | None = None) -> Pa
     """``index.html`` and PNGs for a prediction folder or a training run (curves, then any predictions).
 
     Cases are the ``<case>_measurements.json`` files found under ``source``; a run's ``metrics.csv``
-    adds its loss/Dice curves; an ``evaluation.csv`` next to predictions adds its summary.
+    adds its loss/Dice curves; an ``evaluation.csv`` among the predictions or ``<folder>_evaluation.csv``
+    beside them adds its summary.
     """
     import html
     import time
@@ -179,6 +182,8 @@ def build_report(source: str | Path, output_dir: str | Path | None = None) -> Pa
     output_dir.mkdir(parents=True, exist_ok=True)
     cases = sorted(p for p in source.rglob("*_measurements.json") if output_dir not in p.parents)
     evaluations = sorted(p for p in source.rglob("evaluation.csv") if output_dir not in p.parents)
+    beside = source.resolve().parent / f"{source.resolve().name}_evaluation.csv"  # medseg evaluate's default
+    evaluations += [beside] if beside.is_file() else []
     metrics_csv = source / "metrics.csv"
     if not cases and not metrics_csv.is_file():
         raise InputError("no training metrics (metrics.csv) or predictions (*_measurements.json) found", source)

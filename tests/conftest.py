@@ -11,14 +11,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MEDSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
 
-# A network small enough to train in seconds (a 3-level DynUNet, whatever the plan chose); patches and
-# windows to match; one pass over the cases per epoch instead of the plan's iterations.
+# A network small enough to train in seconds: a 3-level DynUNet with deep supervision, as the planner
+# builds, replacing whatever network the plan or the bundle chose; patches and windows to match; one
+# pass over the cases per epoch instead of the plan's iterations.
 TINY = {
-    "network_def#filters": [4, 8, 16],
-    "network_def#kernel_size": [3, 3, 3],  # one int per level: the same along every axis, in 2D or 3D
-    "network_def#strides": [1, 2, 2],
-    "network_def#upsample_kernel_size": [2, 2],
-    "network_def#deep_supr_num": 1,
+    "network_def": {"_target_": "monai.networks.nets.DynUNet", "spatial_dims": 3, "in_channels": 4, "out_channels": 3,
+                    "kernel_size": [3, 3, 3], "strides": [1, 2, 2], "upsample_kernel_size": [2, 2],
+                    "filters": [4, 8, 16], "norm_name": "instance", "deep_supervision": True, "deep_supr_num": 1,
+                    "res_block": False},
     "iterations_per_epoch": None,
     "patch_size": [32, 32, 32],
     "roi_size": [48, 48, 48],

@@ -10,6 +10,8 @@ import warnings
 
 import click
 
+from medseg.errors import MedsegWarning
+
 
 class MedsegGroup(click.Group):
     """Print every ``MedsegError`` (and unexpected errors) as one line; tracebacks only with --debug."""
@@ -49,17 +51,15 @@ def main(ctx: click.Context, debug: bool) -> None:
     """Medical image segmentation on MONAI: train, infer, evaluate, manage bundles."""
     ctx.obj = {"debug": debug}
     _show_medseg_warnings()
-    if not debug:
-        warnings.filterwarnings("ignore", category=UserWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning)
+    if not debug:  # library warnings are internals: only medseg's own reach the user (--debug shows all)
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", category=MedsegWarning)  # once per file and problem
 
 
 _PYTHON_SHOWWARNING = warnings.showwarning
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    from medseg.errors import MedsegWarning
-
     if issubclass(category, MedsegWarning):
         click.echo(f"medseg: warning: {message}", err=True)
     else:
@@ -73,6 +73,8 @@ def _show_medseg_warnings() -> None:
     warnings.showwarning = _show_warning
     # MONAI announces at import that an optional GPU DICOM decoder is absent; not the user's concern.
     logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
+    # nibabel logs header fixes (negative pixdim ...) on every load; medseg warns once per file instead.
+    logging.getLogger("nibabel.global").setLevel(logging.CRITICAL)
 
 
 def _register() -> None:

@@ -37,7 +37,7 @@ def bundle_verify(bundle) -> None:
 def bundle_trust(path) -> None:
     """Seal the bundle at PATH after reading its configs: medseg then runs it without --trust.
 
-    The seal covers every configs/*.json; editing one of them needs a new seal.
+    The seal covers every file under configs/ and every .py file of the bundle; editing one needs a new seal.
     """
     from medseg.bundles import find_bundle
     from medseg.trust import seal

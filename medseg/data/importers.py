@@ -24,6 +24,7 @@ from medseg.bundles import Bundle, find_bundle
 from medseg.data.layouts import layout_cases
 from medseg.data.manifest import write_manifest
 from medseg.errors import InputError
+from medseg.io.caseid import check_case_id, check_unique_ids
 from medseg.io.dicom import is_dicom_folder
 from medseg.io.read import find_case_modalities, is_nifti, strip_nifti_suffix
 from medseg.modalities import ModalitySubsets
@@ -51,6 +52,9 @@ class Entry:
     images: list[Path]
     label: Path | list[Path] | None = None  # a list: one mask file per structure (``layouts``)
     missing: list[str] = field(default_factory=list)  # bundle modalities the case lacks (supported subsets)
+
+    def __post_init__(self) -> None:  # the id names output files later: one rule (medseg.io.caseid)
+        check_case_id(self.case_id, self.images[0] if self.images else None)
 
 
 @dataclass
@@ -319,6 +323,7 @@ def write_imported(
     """Map labels onto ``target``'s schema, assign folds and test cases, write the manifest."""
     if not imported.cases:
         raise InputError("no labelled cases found", root)
+    check_unique_ids(((e.case_id, e.images[0]) for e in [*imported.cases, *imported.test]), root)
     explicit = label_map or {}
     names = {v: n for v, n in (imported.label_names or {}).items() if v not in explicit}
     mapping = {**label_map_for(names, target, root), **explicit}

@@ -21,7 +21,8 @@ from typing import Any
 
 from medseg.errors import InputError
 from medseg.io.atomic import write_text_atomic
-from medseg.io.dicom import is_dicom_folder, select_series, series_to_nifti
+from medseg.io.caseid import check_case_id
+from medseg.io.dicom import is_dicom_folder, series_image
 from medseg.io.read import CaseFiles, case_id_from_path
 
 SECTIONS = ("training", "validation", "test")
@@ -105,10 +106,7 @@ def data_root_for(manifest_path: Path, raw: dict[str, Any], data_root: str | Pat
 
 def _image_path(path: Path, series: str | None) -> tuple[Path, tuple[Path, ...]]:
     """A file as is; a DICOM series folder as its cached NIfTI conversion (see ``medseg.io.dicom``) and its slices."""
-    if path.is_dir() and is_dicom_folder(path):
-        chosen = select_series(path, series)
-        return series_to_nifti(path, series, selected=chosen), chosen.files
-    return path, ()
+    return series_image(path, series) if path.is_dir() and is_dicom_folder(path) else (path, ())
 
 
 def _entry_to_case(entry: Any, root: Path, modalities: list[str], where: str, manifest: Path) -> CaseFiles:
@@ -122,7 +120,7 @@ def _entry_to_case(entry: Any, root: Path, modalities: list[str], where: str, ma
     if isinstance(raw_label, list):  # one mask file per structure
         label = tuple(root / p for p in raw_label)
     named_by = label if isinstance(label, Path) else image_paths[0]
-    case_id = str(entry.get("id") or case_id_from_path(named_by, modalities))
+    case_id = check_case_id(entry["id"], manifest) if "id" in entry else case_id_from_path(named_by, modalities)
     missing = tuple(str(m) for m in entry.get("missing") or ())
     unknown = sorted(set(missing) - set(modalities)) if modalities else []
     if unknown:

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from medseg.data.check import read_header
 from medseg.errors import InputError
+from medseg.io.checks import read_header
 from medseg.io.masks import MaskCoding, read_mask
 
 SAMPLE = 40  # images and masks read for the fingerprint

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from medseg.bundles import Bundle
 from medseg.errors import CheckpointError
 from medseg.io.atomic import atomic_path
 
@@ -47,7 +48,7 @@ def init_weights(network: torch.nn.Module, bundle_root: str | Path) -> Path:
     A different architecture is refused in one line rather than loaded partly: a half-loaded
     network would train from a mix of pretrained and random weights without saying so.
     """
-    path = Path(bundle_root) / "models" / "model.pt"
+    path = Path(bundle_root) / Bundle.WEIGHTS
     state = load_checkpoint(path)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]

@@ -11,20 +11,22 @@ import numpy as np
 import torch
 
 from medseg.bundles import find_bundle
-from medseg.data.manifest import load_manifest
+from medseg.data.inputs import resolve_inputs
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
 from medseg.errors import BundleError, MedsegWarning, find_medseg_error
-from medseg.io.atomic import prepare_output_dir
+from medseg.io.atomic import atomic_set, prepare_output_dir
+from medseg.io.caseid import check_unique_ids
+from medseg.io.checks import check_case_headers
 from medseg.io.geometry import viewer_affine, voxel_volume
 from medseg.io.probabilities import ProbabilityWriter
-from medseg.io.read import CaseFiles, check_case_headers, load_nifti_header, resolve_case
+from medseg.io.read import CaseFiles, check_study_size, is_nifti, load_nifti_header
 from medseg.io.validate import explain_load_failure
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
 from medseg.modalities import ModalitySubsets, missing_sequences_message
 from medseg.postprocess import PostProcessing
-from medseg.study import StudyOptions, prepare_study
+from medseg.study import StudyOptions
 from medseg.tta import FlipTTA
 
 
@@ -70,7 +72,6 @@ class Predictor:
         self.postprocessing = postprocessing
         self.tta = tta
         self.postprocess = postprocess  # overlapping mode: binary masks (C, *spatial) -> cleaned masks
-        self.channel_orders: dict[CaseFiles, list[int]] = {}  # 4D cases from manifests (MSD channel order)
         # which sequences a study may lack (the bundle's metadata ``modality_subsets``; none by default)
         self.subsets = ModalitySubsets.build(self.modalities, require_any)
         self.members: list[Predictor] = []  # further runs whose probabilities are averaged (``ensemble``)
@@ -168,20 +169,23 @@ class Predictor:
         return self.schema.argmax_to_label_map(probabilities.argmax(0))
 
     def check_case(self, case: CaseFiles) -> None:
-        """Header-level checks (readable, one grid, channel count, dimensionality) before any pixels load.
+        """Header-level checks (readable, one grid, channel count, dimensionality, size) before any pixels load.
 
         A study may lack the sequences the bundle can do without (``self.subsets``)."""
         if case.missing:
             self.subsets.check([m for m in self.modalities if m not in case.missing], case.reference)
-        check_case_headers(case, self.network_in_channels - len(case.missing), self.spatial_dims)
+        shape = check_case_headers(case, self.network_in_channels, self.spatial_dims,
+                                   self.schema.mode == "overlapping")
+        if is_nifti(case.reference):  # X-rays are checked by medseg.io.xray
+            check_study_size(tuple(s for s in shape if s > 1) if self.spatial_dims == 2 else shape, case.reference)
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
         """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused."""
         self.check_case(case)
         images = [str(p) for p in case.images]
         item: dict[str, Any] = {"image": images if len(images) > 1 else images[0]}
-        if case in self.channel_orders:
-            item["channel_order"] = self.channel_orders[case]
+        if case.channel_order is not None:
+            item["channel_order"] = list(case.channel_order)
         if case.missing:  # zero channels after the z-score, as modality dropout blanks them in training
             item["missing_channels"] = self.subsets.channel_indices(case.missing)
         try:
@@ -247,29 +251,21 @@ class Predictor:
         return self
 
     def predict_to_files(self, case: CaseFiles, output_dir: str | Path) -> list[Path]:
-        """Run every output writer (by default the NIfTI label map) for one case."""
+        """Run every output writer (by default the NIfTI label map) for one case.
+
+        The case's files appear together or not at all (``atomic_set``): a writer failing late
+        leaves none of the earlier writers' files behind.
+        """
         prediction = self.predict(case)
-        return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
+        with atomic_set():
+            return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
 
     def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None,
                        study: StudyOptions | None = None) -> list[CaseFiles]:
-        """Case folders, DICOM series folders (``series``: which UID), NIfTI files, or manifests
-        (their test cases, else all cases). With ``study``, folders are clinical studies: their
-        sequences are identified and registered onto the reference (``medseg.study``)."""
-        cases: list[CaseFiles] = []
-        for item in inputs:
-            if str(item).endswith(".json"):
-                manifest = load_manifest(item, modalities=self.modalities)
-                chosen = manifest.cases("test") or manifest.all_cases()
-                if manifest.channel_order is not None:
-                    self.channel_orders.update({case: list(manifest.channel_order) for case in chosen})
-                cases.extend(chosen)
-            elif study is not None:
-                cases.append(prepare_study(item, self.modalities, study, self.subsets))
-            else:
-                subsets = self.subsets if self.subsets.allows_missing else None
-                cases.append(resolve_case(item, self.modalities, series, subsets))
-        return cases
+        """What ``--input`` means (``medseg.data.inputs``): case folders, DICOM series folders (``series``:
+        which UID), NIfTI files, X-rays, or manifests (their test cases, else all cases). With ``study``,
+        folders are clinical studies: their sequences are identified and registered (``medseg.study``)."""
+        return resolve_inputs(inputs, self.modalities, series, subsets=self.subsets, study=study)
 
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
                        series: str | None = None, study: StudyOptions | None = None) -> list[Path]:
@@ -277,6 +273,7 @@ class Predictor:
         from tqdm.auto import tqdm
 
         cases = self.resolve_inputs(inputs, series, study)
+        check_unique_ids((case.case_id, case.images[0]) for case in cases)  # one case's files would replace another's
         for case in cases:  # every header first: a bad case late in a list fails before any output
             self.check_case(case)
         prepare_output_dir(output_dir)

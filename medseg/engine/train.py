@@ -25,6 +25,7 @@ from medseg.data.manifest import load_manifest
 from medseg.engine import distributed
 from medseg.engine.checkpoint import network_in_channels, save_checkpoint
 from medseg.engine.device import resolve_device, use_amp
+from medseg.engine.epoch_log import log_epoch
 from medseg.engine.state import Progress, StopRequest, load_training_state, save_training_state
 from medseg.errors import TrainingStopped
 from medseg.io.atomic import write_text_atomic
@@ -313,6 +314,8 @@ class Trainer:
                 save_training_state(self, state, self.run_dir / LAST)
                 self._write_metrics(state.history)
                 epochs.set_postfix(loss=f"{row['train_loss']:.3f}", best_dice=f"{max(state.best_metric, 0):.3f}")
+                if self.progress:
+                    log_epoch(row, self.epochs, bar_shown=not epochs.disable)
                 clock.validated(row)
                 if last:
                     break

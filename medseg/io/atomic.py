@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import uuid
@@ -10,6 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from medseg.errors import OutputError
+
+# Inside ``atomic_set``: the (temporary, target) pairs written so far, renamed together at the end.
+_PENDING: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar("medseg_pending",
+                                                                                          default=None)
 
 
 @contextlib.contextmanager
@@ -23,15 +28,59 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     prepare_output_dir(target.parent)
     tmp = target.parent / f".tmp-{uuid.uuid4().hex[:8]}-{target.name}"
+    pending = _PENDING.get()
     try:
         yield tmp
+        if pending is not None:  # renamed with the rest of its set (``atomic_set``)
+            pending.append((tmp, target))
+            return
         os.replace(tmp, target)
     except OSError as exc:
-        reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-        raise OutputError(f"cannot write output ({reason}); nothing was written", target) from exc
+        raise _write_error(exc, target, pending is not None) from exc
     finally:
+        if pending is None or (tmp, target) not in pending:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def _write_error(exc: OSError, target: Path, in_set: bool = False) -> OutputError:
+    reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    what = "no file of this case was kept" if in_set else "nothing was written"
+    return OutputError(f"cannot write output ({reason}); {what}", target)
+
+
+@contextlib.contextmanager
+def atomic_set() -> Iterator[None]:
+    """Every ``atomic_path`` write inside appears together at the end, or none of them does.
+
+    A case's outputs (label map, Slicer segmentation, measurements, DICOM SEG) are one result: a
+    failure in the third writer (a full disk) must not leave the first two behind. Files stay
+    temporary until the block ends, then are renamed one after the other; on any failure every
+    temporary file, and every target already renamed, is removed.
+    """
+    pending: list[tuple[Path, Path]] = []
+    token = _PENDING.set(pending)
+    try:
+        yield
+    except BaseException:
+        _remove(tmp for tmp, _ in pending)
+        raise
+    finally:
+        _PENDING.reset(token)
+    renamed: list[Path] = []
+    try:
+        for tmp, target in pending:
+            os.replace(tmp, target)
+            renamed.append(target)
+    except OSError as exc:
+        _remove([*renamed, *(tmp for tmp, _ in pending)])
+        raise _write_error(exc, target, True) from exc
+
+
+def _remove(paths) -> None:
+    for path in paths:
         with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+            Path(path).unlink()
 
 
 def prepare_output_dir(folder: str | Path) -> Path:

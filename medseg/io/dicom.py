@@ -34,6 +34,7 @@ class Series:
     files: tuple[Path, ...]
     positions: tuple[float, ...]
     instances: tuple[int, ...]
+    problem: str = ""  # why the slices cannot make one regular grid (tilt, mixed pixel sizes); see check_series
 
     def summary(self) -> str:
         return f"{self.uid or '(no SeriesInstanceUID)'} ({self.modality} '{self.description}', {len(self.files)} files)"
@@ -57,7 +58,7 @@ def list_series(folder: str | Path) -> list[Series]:
     """Every series in ``folder`` (headers only), each with its slices in spatial order."""
     import pydicom
 
-    folder = Path(folder)
+    folder = Path(folder).resolve()  # one identity for a series however it was reached (symlinked data roots)
     groups: dict[str, list] = {}
     for path in sorted(p for p in folder.iterdir() if is_dicom_file(p)):
         try:
@@ -85,7 +86,36 @@ def _ordered(uid: str, slices: list) -> Series:
         uid, str(first.get("Modality", "")), str(first.get("SeriesDescription", "")),
         tuple(p for _, p, _ in keyed), tuple(pos for pos, _, _ in keyed),
         tuple(int(ds.get("InstanceNumber", 0) or 0) for _, _, ds in keyed),
+        _grid_problem([(p, ds) for _, p, ds in keyed], normal),
     )
+
+
+def _grid_problem(slices: list, normal: np.ndarray) -> str:
+    """Why ordered slices are not one regular grid that a single affine describes, or ``""``.
+
+    A gantry-tilted series steps sideways from slice to slice (its slice positions do not run
+    along the slice normal), and slices of differing pixel size or matrix cannot share a grid;
+    both would put a mask millimetres off, so they are refused rather than resampled.
+    """
+    sizes = {(int(ds.get("Rows", 0)), int(ds.get("Columns", 0))) for _, ds in slices}
+    if len(sizes) > 1:
+        return f"slices differ in matrix size ({', '.join(f'{r}x{c}' for r, c in sorted(sizes))}); not one volume"
+    spacing = {tuple(np.round(np.asarray(ds.get("PixelSpacing", [0, 0]), float), 4)): p.name for p, ds in slices}
+    if len(spacing) > 1:
+        shown = "; ".join(f"{a:g} x {b:g} mm in {name}" for (a, b), name in sorted(spacing.items()))
+        return f"pixel spacing differs between slices ({shown}); cannot build one regular volume"
+    if len(slices) < 2:
+        return ""
+    positions = np.asarray([np.asarray(ds.ImagePositionPatient, float) for _, ds in slices])
+    steps = positions - positions[0]
+    along = steps @ normal
+    sideways = np.linalg.norm(steps - along[:, None] * normal[None], axis=1)
+    if sideways.max() > 0.01 + 1e-3 * abs(along[-1]):
+        tilt = np.degrees(np.arctan2(sideways[-1], abs(along[-1])))
+        return (f"slices step sideways along the series (gantry tilt of about {tilt:.1f} degrees, "
+                f"{sideways.max():.1f} mm off the slice normal at the last slice); medseg does not resample "
+                "tilted series: reconstruct it without tilt, or convert it with dcm2niix first")
+    return ""
 
 
 def select_series(folder: str | Path, series_uid: str | None = None) -> Series:
@@ -105,6 +135,8 @@ def select_series(folder: str | Path, series_uid: str | None = None) -> Series:
 
 def check_series(series: Series, folder: Path) -> None:
     """Refuse what is not one regular grid; warn when the series looks partial."""
+    if series.problem:
+        raise InputError(series.problem, folder)
     if len(series.files) < 2:
         return
     gaps = np.diff(np.asarray(series.positions))
@@ -184,3 +216,9 @@ def series_to_nifti(folder: str | Path, series_uid: str | None = None, cache_dir
     else:
         check_series(series, folder)  # repeat the warning for a cached partial series
     return target
+
+
+def series_image(folder: str | Path, series_uid: str | None = None) -> tuple[Path, tuple[Path, ...]]:
+    """A series folder as the study medseg reads: its cached NIfTI (``series_to_nifti``) and its ordered slices."""
+    chosen = select_series(folder, series_uid)
+    return series_to_nifti(folder, series_uid, selected=chosen), chosen.files

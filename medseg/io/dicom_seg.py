@@ -9,6 +9,7 @@ Segments are the schema labels present in the mask (segment numbers 1…N in sch
 the schema's name and colour. Each name is coded with SNOMED CT where pydicom's segmentation
 property CIDs know it (CID 7151 anatomic structures, CID 7159 abnormal structures; laterality words
 and British spellings are normalised for the look-up), otherwise with a private ``99MEDSEG`` code.
+A left or right structure carries its side as a property type modifier (CID 244, SNOMED CT Left/Right).
 
 Anonymised series that lost their UIDs (the SOP UIDs survive in the file meta) are completed: SOP
 class/instance UIDs from the file meta, missing study/series UIDs with deterministic ones, absent
@@ -19,13 +20,12 @@ SEG to the original study.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from medseg.errors import InputError, MedsegWarning, OutputError
+from medseg.errors import InputError, OutputError, warn
 from medseg.io.atomic import atomic_path, ensure_not_beside_input, ensure_not_input
 from medseg.io.dicom import check_series, select_series
 from medseg.io.geometry import ras_to_lps, viewer_affine
@@ -138,11 +138,28 @@ def segment_descriptions(labels: list[Label], algorithm: str, version: str) -> l
     out = []
     for number, label in enumerate(labels, start=1):
         category, property_type = _code(label.name)
-        out.append(hd.seg.SegmentDescription(
+        description = hd.seg.SegmentDescription(
             segment_number=number, segment_label=label.name[:64], segmented_property_category=category,
             segmented_property_type=property_type, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=algorithm_id, display_color=hd.color.CIELabColor.from_rgb(*label.color)))
+            algorithm_identification=algorithm_id, display_color=hd.color.CIELabColor.from_rgb(*label.color))
+        side = laterality(label.name)
+        if side is not None:  # "right lung" is coded Lung + modifier Right, as DICOM CID 244 has it
+            description.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence = [
+                hd.sr.CodedConcept(side.value, side.scheme_designator, side.meaning)]
+        out.append(description)
     return out
+
+
+def laterality(name: str):
+    """SNOMED CT Right/Left (DICOM CID 244) for a structure named with a side, else ``None``."""
+    from pydicom.sr.codedict import codes
+
+    words = set(re.findall(r"[a-z]+", name.lower()))
+    if words & {"right", "r"} and not words & {"left", "l"}:
+        return codes.cid244.Right
+    if words & {"left", "l"} and not words & {"right", "r"}:
+        return codes.cid244.Left
+    return None
 
 
 def segmentation(
@@ -178,9 +195,13 @@ def write_dicom_seg(
     (``series_uid``: which one, when the folder holds several); never over the label or a source file."""
     ensure_not_input(output, [label_nifti, *Path(series).glob("*")])
     image = load_nifti_header(label_nifti)
+    data = np.asarray(image.dataobj)
+    if not np.array_equal(data, np.rint(data)):
+        raise InputError("not a label map (it holds non-integer values)", label_nifti)
+    schema.check_label_values(data, label_nifti)  # an unknown value would be dropped or misnamed
     try:
-        seg = segmentation(np.asarray(image.dataobj), viewer_affine(image), source_instances(series, series_uid),
-                           schema, algorithm, version)
+        seg = segmentation(data, viewer_affine(image), source_instances(series, series_uid), schema, algorithm,
+                           version)
     except InputError as exc:
         raise InputError(exc.message, exc.path or label_nifti) from exc
     if seg is None:
@@ -210,7 +231,7 @@ class DicomSegWriter:
         seg = segmentation(np.asarray(image.dataobj), viewer_affine(image), source_instances(case.dicom_series),
                            prediction.schema, self.algorithm, self.version)
         if seg is None:
-            warnings.warn(f"{case.case_id}: no structure found, no DICOM SEG written", MedsegWarning, stacklevel=2)
+            warn("no structure found, no DICOM SEG written", case.dicom_series[0].parent)
             return []
         with atomic_path(output) as tmp:
             seg.save_as(tmp)

@@ -1,8 +1,8 @@
-"""Find and check the files of a study before anything heavy runs.
+"""The files of a study (``CaseFiles``) and their NIfTI headers, read before anything heavy runs.
 
 Pixel loading itself goes through MONAI's ``LoadImaged`` (nibabel underneath) in the transform
-chains; this module resolves *which* files make a case and checks their headers up front, so a
-bad study fails with one line naming the file instead of a stack trace deep in a transform.
+chains; this module names *which* files make a case (``medseg.data.inputs`` turns an ``--input``
+into cases) and opens their headers, which ``medseg.io.checks`` holds to the bundle's rules.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from medseg.errors import InputError
-from medseg.io.dicom import is_dicom_folder, select_series, series_to_nifti
-from medseg.io.xray import check_xray_case, is_xray_file
+from medseg.errors import InputError, warn
+from medseg.io.caseid import check_case_id
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 AFFINE_TOLERANCE = 1e-4
+MIN_VOXELS = 8  # per axis: below this a network sees no anatomy (a thumbnail, a 2-slice slab), only padding
 
 
 def strip_nifti_suffix(name: str) -> str:
@@ -62,6 +62,11 @@ class CaseFiles:
     dicom_series: tuple[Path, ...] = field(default=(), repr=False)
     # bundle modalities the study lacks (``images`` holds the others, in bundle order); see medseg.modalities
     missing: tuple[str, ...] = ()
+    # a 4D image from a manifest: which of its channels feeds each bundle modality (MSD order)
+    channel_order: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:  # the id names output files: checked wherever a case is made
+        check_case_id(self.case_id, self.images[0] if self.images else None)
 
     @property
     def reference(self) -> Path:
@@ -73,13 +78,13 @@ def case_id_from_path(path: str | Path, modalities: list[str] | tuple[str, ...] 
     """``Brats_001_t1.nii.gz`` → ``Brats_001``; ``case7_seg.nii.gz`` → ``case7``; folders keep their name."""
     path = Path(path)
     if path.is_dir():
-        return path.name
+        return check_case_id(path.resolve().name, path)  # resolved: ``--input .`` is the folder's name
     stem = strip_nifti_suffix(path.name)
     for suffix in ("seg", "label", *modalities):
         match = re.fullmatch(rf"(.+?)[_-]{re.escape(suffix)}", stem, flags=re.IGNORECASE)
         if match:
-            return match.group(1)
-    return stem
+            return check_case_id(match.group(1), path)
+    return check_case_id(stem, path)
 
 
 def find_present_modalities(folder: Path, modalities: list[str]) -> dict[str, Path]:
@@ -123,64 +128,45 @@ def find_case_modalities(folder: Path, subsets) -> tuple[tuple[Path, ...], tuple
     return tuple(found[m] for m in modalities if m in found), missing
 
 
-def resolve_case(path: str | Path, modalities: list[str], series: str | None = None, subsets=None) -> CaseFiles:
-    """A case folder (one file per modality), a DICOM series folder, a 4D NIfTI, or a single-modality NIfTI.
+def check_study_size(shape: tuple[int, ...], path: str | Path) -> None:
+    """Refuse a study with fewer than ``MIN_VOXELS`` along an axis (3 x 3 x 3, a 2-slice slab) before inference:
+    the network would see only padding and label it anyway (a 3 x 3 x 3 study came out all tumour)."""
+    if shape and min(shape) < MIN_VOXELS:
+        raise InputError(f"image is only {' x '.join(map(str, shape))} voxels; at least {MIN_VOXELS} per axis are "
+                         "needed to segment it (a thumbnail or a slab of a few slices is not a study)", path)
 
-    A DICOM series (``series``: its SeriesInstanceUID when the folder holds several) is converted
-    once to a cached NIfTI on the scanner grid, which then stands for the study. With ``subsets``
-    (``medseg.modalities.ModalitySubsets``) a case folder may lack the sequences the bundle can do without.
+
+def check_unusual_headers(paths: tuple[Path, ...], headers: list, spatial_dims: int) -> None:
+    """Headers that load but cannot be segmented as they are (errors), or that viewers read differently (warnings).
+
+    * 5D files (X, Y, Z, 1, C: the NIfTI vector convention) and anything beyond: one clear line.
+    * Negative pixdim: nibabel silently takes the absolute values, so the qform may not be what the writer
+      meant (a warning, once per file).
+    * Modalities whose sforms agree but qforms differ: refused, since nibabel uses the sform, 3D Slicer and
+      ITK the qform, and MONAI's loader rectifies each header on its own, so they would not line up.
     """
-    path = Path(path)
-    if path.is_dir():
-        if not any(is_nifti(p) for p in path.iterdir()) and is_dicom_folder(path):
-            chosen = select_series(path, series)
-            return CaseFiles(path.name, (series_to_nifti(path, series, selected=chosen),), dicom_series=chosen.files)
-        if subsets is not None:
-            images, missing = find_case_modalities(path, subsets)
-            return CaseFiles(path.name, images, missing=missing)
-        return CaseFiles(path.name, find_modalities(path, modalities))
-    if not path.exists():
-        raise InputError("input not found", path)
-    if not is_nifti(path):
-        if is_xray_file(path):
-            return CaseFiles(case_id_from_path(path, modalities), (path,))
-        raise InputError("expected a case folder, a .nii/.nii.gz file or an X-ray (DICOM, PNG, JPEG)", path)
-    return CaseFiles(case_id_from_path(path, modalities), (path,))
-
-
-def check_case_headers(case: CaseFiles, num_channels: int, spatial_dims: int = 3) -> tuple[int, ...]:
-    """Header-level checks: readable, same grid across modalities, right channel count.
-
-    Returns the spatial shape of the case. X-rays (DICOM, PNG, JPEG) are checked by ``medseg.io.xray``.
-    """
-    if not is_nifti(case.reference):
-        return check_xray_case(case, num_channels, spatial_dims)
-    headers = [load_nifti_header(p) for p in case.images]
-    ref = headers[0]
-    ref_shape = tuple(int(s) for s in ref.shape[:spatial_dims])
-    if len(ref.shape) < spatial_dims or (spatial_dims == 3 and min(ref.shape[:3]) == 1):
-        raise InputError(f"image is 2D (shape {tuple(ref.shape)}), the bundle needs 3D volumes", case.reference)
-    if spatial_dims == 2 and len(ref.shape) >= 3 and ref.shape[2] > 1:
-        raise InputError(f"image is 3D (shape {tuple(ref.shape)}), the bundle needs 2D images (X x Y x 1)",
-                         case.reference)
-    channels = 0
-    for path, header in zip(case.images, headers):
+    for path, header in zip(paths, headers):
         shape = tuple(int(s) for s in header.shape)
-        if shape[:spatial_dims] != ref_shape:
-            raise InputError(f"shape {shape[:spatial_dims]} differs from {case.reference.name} {ref_shape} "
-                             "(sequences on their own grids: use medseg infer --register)", path)
-        if not np.allclose(header.affine, ref.affine, atol=AFFINE_TOLERANCE):
-            raise InputError(f"affine differs from {case.reference.name} (modalities must be co-registered; "
-                             "medseg infer --register registers them)", path)
-        channels += int(np.prod(shape[spatial_dims:], dtype=int))
-    if channels != num_channels:
-        raise InputError(
-            f"found {channels} image channel(s), the bundle needs {num_channels}", case.reference
-        )
-    if case.label is not None:
-        label = load_nifti_header(case.label)
-        if tuple(label.shape[:spatial_dims]) != ref_shape or not np.allclose(
-            label.affine, ref.affine, atol=AFFINE_TOLERANCE
-        ):
-            raise InputError(f"label grid {tuple(label.shape)} differs from the image grid {ref_shape}", case.label)
-    return ref_shape
+        if len(shape) > 4:
+            raise InputError(f"{len(shape)}D NIfTI (shape {shape}); medseg reads 3D volumes or 4D (X, Y, Z, channels) "
+                             "stacks: drop the empty axes first (e.g. numpy.squeeze)", path)
+        pixdim = _raw_pixdim(path, type(header.header))
+        if np.any(pixdim < 0):
+            warn(f"negative voxel sizes in the header (pixdim {pixdim.tolist()}); read as their absolute values "
+                 "(nibabel does the same): check the orientation of the mask in your viewer", path)
+    ref = headers[0]
+    for path, header in zip(paths[1:], headers[1:]):
+        same_sform = np.allclose(header.get_sform(), ref.get_sform(), atol=AFFINE_TOLERANCE)
+        if same_sform and int(header.header["qform_code"]) > 0 and int(ref.header["qform_code"]) > 0 \
+                and not np.allclose(header.get_qform(), ref.get_qform(), atol=AFFINE_TOLERANCE):
+            raise InputError(f"its qform differs from {paths[0].name} while the sforms agree: 3D Slicer and ITK "
+                             "(qform) and nibabel (sform) would place the modalities differently; give every "
+                             "modality the same qform (e.g. nibabel: img.set_qform(img.get_sform()))", path)
+
+
+def _raw_pixdim(path: Path, header_class) -> np.ndarray:
+    """The voxel sizes as stored (``nib.load`` already replaced negative ones by their absolute values)."""
+    from nibabel.openers import ImageOpener
+
+    with ImageOpener(str(path)) as handle:
+        return np.asarray(header_class.from_fileobj(handle, check=False)["pixdim"][1:4], float)

@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 from monai.data import ImageReader
 
-from medseg.errors import InputError
+from medseg.errors import InputError, MedsegWarning
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 BITMAP_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_SPACING_MM = 1.0
 
 
-class GeometryWarning(RuntimeWarning):
+class GeometryWarning(MedsegWarning):
     """A header lacks usable geometry and a documented default is used (not a UserWarning, so the CLI shows it)."""
 
 
@@ -179,21 +179,6 @@ def read_xray_grid(path: str | Path) -> tuple[tuple[int, int], tuple[float, floa
         raise
     except Exception as exc:
         raise InputError(f"not a readable image ({type(exc).__name__}: {exc})", path) from exc
-
-
-def check_xray_case(case: Any, num_channels: int, spatial_dims: int = 2) -> tuple[int, int]:
-    """Header checks for one X-ray case: a single grey 2D image, masks of the same aspect ratio."""
-    shape, _ = read_xray_grid(case.reference)  # a broken file names its own problem first
-    if spatial_dims != 2:
-        raise InputError(f"a 2D X-ray was given, the bundle needs {spatial_dims}D volumes", case.reference)
-    if len(case.images) != num_channels:
-        raise InputError(f"found {len(case.images)} image(s), the bundle needs {num_channels}", case.reference)
-    labels = case.label if isinstance(case.label, tuple) else (case.label,) if case.label else ()
-    for label in labels:
-        mask_shape, _ = read_xray_grid(label)
-        if abs(mask_shape[0] / mask_shape[1] - shape[0] / shape[1]) > 0.01:
-            raise InputError(f"mask size {mask_shape} does not cover the image {shape} (aspect ratio differs)", label)
-    return shape
 
 
 class XRayReader(ImageReader):

@@ -7,26 +7,26 @@ Exclusive schemas get one segment per label. Names are coded like the series SEG
 (``medseg.io.dicom_seg``).
 
 An X-ray has no patient frame of reference: the SEG lies on the image's pixel matrix (rows,
-columns) and references the image's SOP instance. Pixel spacing is the one medseg used (PixelSpacing,
-else ImagerPixelSpacing). Slice thickness is left out: the standard requires it only with a frame
-of reference (highdicom 0.28's ``segread`` nonetheless insists on it; pydicom reads the SEG).
+columns) and references the image's SOP instance. Pixel Measures (which ``highdicom.seg.segread``
+needs) carry the source's own spacing (PixelSpacing, else ImagerPixelSpacing); a source without a
+usable spacing keeps its own values (e.g. 0 \\ 0, "unknown"), never the 1 mm medseg assumes for
+measuring. Slice thickness is nominal for a projection: the source's SliceThickness when it has
+one, else the row spacing.
 Missing study/series UIDs and empty type-2 patient/study attributes, common in anonymised files,
 are completed as for series, so the SEG is valid.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from medseg.errors import MedsegWarning
+from medseg.errors import warn
 from medseg.io.atomic import atomic_path, ensure_not_input
 from medseg.io.dicom import is_dicom_file
 from medseg.io.dicom_seg import complete_source, segment_descriptions
 from medseg.io.write import Prediction
-from medseg.io.xray import read_xray_grid
 from medseg.io.xray_write import structure_masks
 from medseg.labels import Label
 
@@ -64,10 +64,9 @@ class XRayDicomSegWriter:
         ensure_not_input(output, list(case.images))
         found = segments(prediction)
         if not found:
-            warnings.warn(f"{case.case_id}: no structure found, no DICOM SEG written", MedsegWarning, stacklevel=2)
+            warn("no structure found, no DICOM SEG written", case.reference)
             return []
         source = complete_source(pydicom.dcmread(case.reference))
-        _, (x_spacing, y_spacing) = read_xray_grid(case.reference)
         pixel_array = np.stack([mask for _, mask in found], axis=-1)[None]  # (1 frame, rows, columns, segments)
         seg = hd.seg.Segmentation(
             source_images=[source], pixel_array=pixel_array, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
@@ -75,8 +74,29 @@ class XRayDicomSegWriter:
             series_instance_uid=generate_uid(), series_number=900, sop_instance_uid=generate_uid(), instance_number=1,
             manufacturer="medseg", manufacturer_model_name=self.algorithm, software_versions=self.version,
             device_serial_number="0", series_description=f"{self.algorithm} segmentation",
-            pixel_measures=hd.PixelMeasuresSequence(pixel_spacing=(y_spacing, x_spacing), slice_thickness=None),
+            pixel_measures=source_pixel_measures(source),
         )
         with atomic_path(output) as tmp:
             seg.save_as(tmp)
         return [output]
+
+
+def source_pixel_measures(source):
+    """Pixel Measures claiming no more than the source: its spacing as stored, a nominal thickness."""
+    import highdicom as hd
+
+    spacing = (0.0, 0.0)
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        try:
+            values = tuple(float(v) for v in source.get(keyword) or ())
+        except (TypeError, ValueError):
+            continue
+        if len(values) == 2 and all(np.isfinite(values)):
+            spacing = values
+            if min(values) > 0:
+                break
+    try:
+        thickness = float(source.get("SliceThickness"))
+    except (TypeError, ValueError):
+        thickness = spacing[0]
+    return hd.PixelMeasuresSequence(pixel_spacing=spacing, slice_thickness=thickness)

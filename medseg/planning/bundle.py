@@ -80,3 +80,23 @@ def plan_overrides(bundle: Bundle, plan: Plan, trust: bool = False) -> dict[str,
     parser = bundle.parser("inference", "train", trust=trust)
     return {key: value for key, value in plan.overrides(in_channels, out_channels).items()
             if parser.get(key, _MISSING) is not _MISSING}
+
+
+def recipe_lines(bundle: Bundle, trust: bool = False) -> list[str]:
+    """What a bundle that does not plan (no ``plan`` key) trains with, read from its configs."""
+    parser = bundle.parser("inference", "train", trust=trust)
+    network = _network(bundle, trust)
+
+    def value(key: str) -> Any:
+        found = parser.get(key, None)
+        return found if not isinstance(found, str) or not found.startswith("@") else parser.get(found[1:], None)
+
+    size = value("patch_size") or value("roi_size")
+    return [
+        f"{bundle.name}: no plan (its train.json has no 'plan' key); the bundle's own recipe:",
+        f"network: {str(network.get('_target_', '?')).rsplit('.', 1)[-1]}, "
+        f"{len(network.get('channels') or network.get('filters') or [])} levels",
+        f"input size: {' x '.join(map(str, size)) if size else 'whole image'}"
+        + (f", sliding window {' x '.join(map(str, value('roi_size')))}" if value("roi_size") else ""),
+        f"training: {value('epochs')} epochs, batch {value('batch_size')}, learning rate {value('learning_rate')}",
+    ]

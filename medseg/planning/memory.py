@@ -88,11 +88,12 @@ def estimate_memory_gb(topology: Topology, patch_size: Sequence[int], filters: S
 
 
 def measure_iteration(network, batch: tuple, loss_fn) -> dict[str, float]:
-    """Run one forward/backward on the CPU and measure what autograd kept (GB) and how long it took.
+    """Run one forward/backward and measure what autograd kept (GB) and how long it took.
 
     Saved tensors are counted once per storage through ``torch.autograd.graph.saved_tensors_hooks``,
-    which sees exactly what the graph holds between forward and backward on any device; parameters,
-    their gradients and an SGD momentum buffer are added as the formula does.
+    which sees exactly what the graph holds between forward and backward on any device, the ``meta``
+    device included (shapes only: the count for a GPU-sized configuration without allocating it);
+    parameters, their gradients and an SGD momentum buffer are added as the formula does.
     """
     import time
 
@@ -102,7 +103,7 @@ def measure_iteration(network, batch: tuple, loss_fn) -> dict[str, float]:
 
     def pack(tensor):
         storage = tensor.untyped_storage()
-        seen.setdefault(storage.data_ptr(), storage.nbytes())
+        seen.setdefault(storage._cdata, storage.nbytes())
         return tensor
 
     image, target = batch
@@ -111,8 +112,8 @@ def measure_iteration(network, batch: tuple, loss_fn) -> dict[str, float]:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss = loss_fn(network(image), target)
     forward_s = time.perf_counter() - start
-    param_ids = {p.untyped_storage().data_ptr() for p in network.parameters()}
-    saved = sum(n for ptr, n in seen.items() if ptr not in param_ids)
+    param_ids = {p.untyped_storage()._cdata for p in network.parameters()}
+    saved = sum(n for key, n in seen.items() if key not in param_ids)
     loss.backward()
     seconds = time.perf_counter() - start
     params = sum(p.numel() for p in network.parameters())

@@ -20,6 +20,7 @@ LEARNING_RATE = 0.01
 MOMENTUM = 0.99
 WEIGHT_DECAY = 3e-5
 POLY_EXPONENT = 0.9
+EMA_PER_EPOCH = 0.9  # nnU-Net smooths its validation Dice by 0.9 per epoch; we validate every val_interval
 
 
 @dataclass
@@ -83,6 +84,9 @@ class Plan:
             "optimizer": {"_target_": "torch.optim.SGD", "_mode_": "callable", "lr": "@learning_rate",
                           "momentum": self.optimizer["momentum"], "nesterov": True,
                           "weight_decay": self.optimizer["weight_decay"]},
+            "scheduler": {"_target_": "torch.optim.lr_scheduler.PolynomialLR", "_mode_": "callable",
+                          "total_iters": "@epochs", "power": self.optimizer["poly_exponent"]},
+            "metric_ema": round(EMA_PER_EPOCH**self.val_interval, 4),
             "augmentation": "nnunet",
             "time_limit_min": self.time_limit_min,
             "plan": self.to_dict(),

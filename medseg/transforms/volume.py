@@ -59,21 +59,32 @@ def _resample(keys: list[str], spacing: Sequence[float] | None) -> list:
     return [mt.Spacingd(keys, pixdim=[float(s) for s in spacing], mode=modes)]
 
 
+def normalise(intensity: dict | None = None) -> list:
+    """Intensity normalisation by image type: MR (default) z-score over the foreground (non-zero) voxels;
+    CT (``{"kind": "ct", "clip": [lo, hi], "mean": m, "std": s}``, from the dataset's foreground, as
+    nnU-Net does) clipped to the window then z-scored with the dataset's statistics."""
+    if not intensity or intensity.get("kind", "mr") == "mr":
+        return [mt.NormalizeIntensityd("image", nonzero=True, channel_wise=True)]
+    low, high = (float(v) for v in intensity["clip"])
+    return [mt.ScaleIntensityRanged("image", a_min=low, a_max=high, b_min=low, b_max=high, clip=True),
+            mt.NormalizeIntensityd("image", subtrahend=float(intensity["mean"]), divisor=float(intensity["std"]))]
+
+
 def inference_transforms(axcodes: str = "RAS", crop_margin: int = 4,
-                         spacing: Sequence[float] | None = None) -> mt.Compose:
+                         spacing: Sequence[float] | None = None, intensity: dict | None = None) -> mt.Compose:
     """What inference applies to an image before the network (``crop_margin < 0``: no crop)."""
     return mt.Compose(
         [
             *_load(["image"], axcodes),
             *_crop(["image"], crop_margin),
             *_resample(["image"], spacing),
-            mt.NormalizeIntensityd("image", nonzero=True, channel_wise=True),
+            *normalise(intensity),
         ]
     )
 
 
 def validation_transforms(schema: LabelSchema, axcodes: str = "RAS", crop_margin: int = 4,
-                          spacing: Sequence[float] | None = None) -> mt.Compose:
+                          spacing: Sequence[float] | None = None, intensity: dict | None = None) -> mt.Compose:
     """Inference preprocessing plus the label turned into target channels."""
     return mt.Compose(
         [
@@ -81,7 +92,7 @@ def validation_transforms(schema: LabelSchema, axcodes: str = "RAS", crop_margin
             *_crop(["image", "label"], crop_margin),
             *_resample(["image", "label"], spacing),
             LabelToChannelsd("label", schema),
-            mt.NormalizeIntensityd("image", nonzero=True, channel_wise=True),
+            *normalise(intensity),
         ]
     )
 
@@ -95,6 +106,7 @@ def training_transforms(
     augment: bool | str = True,
     spacing: Sequence[float] | None = None,
     modality_dropout: RandModalityDropoutd | None = None,
+    intensity: dict | None = None,
 ) -> mt.Compose:
     """Validation chain plus foreground-weighted patch sampling and augmentation.
 
@@ -109,7 +121,7 @@ def training_transforms(
     axes = schema.mirror_axes(len(patch_size)) if flip_axes is None else tuple(flip_axes)
     return mt.Compose(
         [
-            *validation_transforms(schema, axcodes, spacing=spacing).transforms,
+            *validation_transforms(schema, axcodes, spacing=spacing, intensity=intensity).transforms,
             mt.SpatialPadd(keys, spatial_size=list(patch_size)),
             *_foreground_crop(schema, keys, patch_size, samples_per_case),
             *augmentation(augment, keys, axes, len(patch_size)),

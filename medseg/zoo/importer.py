@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medseg.bundles import Bundle
 from medseg.engine.checkpoint import load_weights, save_checkpoint
 from medseg.errors import BundleError, OutputError
 from medseg.trust import seal
@@ -106,7 +107,7 @@ def _import_folder(folder: Path, output: Path, version: str | None, origin: str)
         _write_text(tmp / "configs" / "inference.json", json.dumps(config, indent=2) + "\n")
         _write_text(tmp / "configs" / "metadata.json",
                     json.dumps(_metadata(zoo, name, mapping, origin), indent=2) + "\n")
-        save_checkpoint(model.state_dict(), tmp / "models" / "model.pt")
+        save_checkpoint(model.state_dict(), tmp / Bundle.WEIGHTS)
         _write_text(tmp / "docs" / "README.md", _readme(zoo, name, origin, result))
         for extra, target in (("docs/README.md", "docs/zoo_README.md"), ("docs/license.txt", "LICENSE"),
                               ("LICENSE", "LICENSE")):
@@ -176,7 +177,7 @@ def _inference_config(name: str, network: dict[str, Any], steps: list[dict[str, 
         "postprocessing": {"_target_": "medseg.postprocess.PostProcessing", "region_hierarchy": False,
                            "largest_component": largest, "min_island_mm3": 0},
         "use_tta": False,
-        "tta": {"_target_": "medseg.tta.FlipTTA", "axes": [0, 1, 2], "lateral_axis": 0, "swap_channels": []},
+        "tta": None,  # the zoo declares none; guessed flips would swap left/right labels (wholeBody_ct_segmentation)
         "writers": writers,
         "input_paths": [],
         "output_dir": "$@bundle_root + '/predictions'",

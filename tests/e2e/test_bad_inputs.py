@@ -95,8 +95,8 @@ def _dicom(path: Path, series: str) -> Path:
     return path
 
 
-def _image_dicom(path: Path, series: str, index: int) -> Path:
-    """A small CT slice with pixel data, in series ``series``."""
+def _image_dicom(path: Path, series: str, index: int, sideways: float = 0.0, spacing: float = 1.0) -> Path:
+    """A small CT slice with pixel data, in series ``series`` (``sideways``: mm per slice off the normal)."""
     import pydicom
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -108,8 +108,8 @@ def _image_dicom(path: Path, series: str, index: int) -> Path:
     ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
     ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "CT", series, "1.2"
-    ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, index], [1, 0, 0, 0, 1, 0]
-    ds.PixelSpacing, ds.SliceThickness, ds.InstanceNumber = [1, 1], 1, index + 1
+    ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, sideways * index, index], [1, 0, 0, 0, 1, 0]
+    ds.PixelSpacing, ds.SliceThickness, ds.InstanceNumber = [spacing, spacing], 1, index + 1
     ds.Rows = ds.Columns = 4
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
@@ -519,6 +519,130 @@ def _(w, run):
     return _evaluate(pred, truth, "--csv", w / "reports" / "e.csv"), "reports", "cannot create output directory"
 
 
+@case("evaluate/prediction with a truncated body")
+def _(w, run):
+    pred, truth = _eval_set(w)
+    path = pred / "case_seg.nii.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[: len(raw) // 2]))
+    return _evaluate(pred, truth), "case_seg.nii.gz", "truncated or corrupt"
+
+
+@case("infer/output into the case folder over its ground truth")
+def _(w, run):
+    _case(w)
+    return _infer(run, w / "case", w / "case"), "case_seg.nii.gz", "already in the input folder"
+
+
+@case("infer/gantry-tilted DICOM series")
+def _(w, run):
+    (w / "tilted").mkdir()
+    for index in range(4):
+        _image_dicom(w / "tilted" / f"{index}.dcm", "1.2.3", index, sideways=0.3)
+    return _infer(run, w / "tilted", w / "out"), "tilted", "gantry tilt of about 16.7 degrees"
+
+
+@case("infer/DICOM slices with differing pixel spacing")
+def _(w, run):
+    (w / "mixed").mkdir()
+    for index in range(4):
+        _image_dicom(w / "mixed" / f"{index}.dcm", "1.2.3", index, spacing=0.8 if index == 2 else 1.0)
+    return _infer(run, w / "mixed", w / "out"), "mixed", "pixel spacing differs between slices"
+
+
+@case("infer/DICOM slices at uneven positions")
+def _(w, run):
+    (w / "uneven").mkdir()
+    for index in (0, 1, 2, 4):
+        _image_dicom(w / "uneven" / f"{index}.dcm", "1.2.3", index)
+    return _infer(run, w / "uneven", w / "out"), "uneven", "about 1 slice(s) missing"
+
+
+@case("dicom-seg/label values outside the bundle's schema")
+def _(w, run):
+    (w / "series").mkdir()
+    for index in range(4):
+        _image_dicom(w / "series" / f"{index}.dcm", "1.2.3", index)
+    label = _nifti(w / "ct_seg.nii.gz", np.arange(64, dtype=np.uint8).reshape(4, 4, 4) % 9)
+    args = ["dicom-seg", label, "--series", w / "series", "--bundle", "brain_tumor", "--output", w / "seg.dcm"]
+    return args, "ct_seg.nii.gz", "label values [3, 5, 6, 7, 8] are not in the schema [1, 2, 4]"
+
+
+# -- degenerate studies ---------------------------------------------------------------------------
+@case("infer/5D NIfTI (X, Y, Z, 1, C)")
+def _(w, run):
+    _case(w)
+    stack = np.stack([np.asarray(nib.load(w / "case" / f"case_{m}.nii.gz").dataobj) for m in MODALITIES], -1)
+    path = _nifti(w / "study.nii.gz", stack[:, :, :, None, :], nib.load(w / "case" / "case_t1.nii.gz").affine)
+    return _infer(run, path, w / "out"), "study.nii.gz", "5D NIfTI (shape"
+
+
+@case("infer/3 x 3 x 3 study")
+def _(w, run):
+    path = _nifti(w / "tiny.nii.gz", np.random.default_rng(0).random((3, 3, 3, 4)).astype(np.float32))
+    return _infer(run, path, w / "out"), "tiny.nii.gz", "image is only 3 x 3 x 3 voxels"
+
+
+@case("infer/2-slice slab")
+def _(w, run):
+    _case(w)
+    for m in MODALITIES:
+        _edit(w / "case" / f"case_{m}.nii.gz", lambda a: a[:, :, 6:8])
+    return _infer(run, w / "case", w / "out"), "case_t1.nii.gz", "x 2 voxels; at least 8 per axis"
+
+
+@case("infer/modalities whose qforms disagree while their sforms agree")
+def _(w, run):
+    _case(w)
+    path = w / "case" / "case_t2.nii.gz"
+    image = nib.load(path)
+    image.set_qform(image.get_qform() @ np.diag([1.0, 1.0, 1.2, 1.0]), code=1)  # the sform is untouched
+    nib.save(image, path)
+    return _infer(run, w / "case", w / "out"), "case_t2.nii.gz", "its qform differs from case_t1.nii.gz"
+
+
+@case("infer/output over the ground truth through a symlinked data root")
+def _(w, run):
+    entry = _case(w / "data")
+    (w / "link").symlink_to(w / "data", target_is_directory=True)  # data behind a symlink, as on clusters
+    manifest = _manifest(w / "m.json", data_root=str(w / "link"), test=[entry])
+    return _infer(run, manifest, w / "data" / "case"), "case_seg.nii.gz", "output path is one of the inputs"
+
+
+# -- case ids: they name output files -------------------------------------------------------------
+@case("infer/manifest id that climbs out of the output folder")
+def _(w, run):
+    entry = {**_case(w), "id": "../x/gt"}
+    return _infer(run, _manifest(w / "data.json", test=[entry]), w / "out"), "data.json", "not a plain file name"
+
+
+@case("infer/manifest id that is an absolute path")
+def _(w, run):
+    entry = {**_case(w), "id": str(w / "elsewhere")}
+    return _infer(run, _manifest(w / "data.json", test=[entry]), w / "out"), "data.json", "not a plain file name"
+
+
+@case("infer/manifest id '.' (hidden outputs)")
+def _(w, run):
+    entry = {**_case(w), "id": "."}
+    return _infer(run, _manifest(w / "data.json", test=[entry]), w / "out"), "data.json", "starts with '.'"
+
+
+@case("infer/two manifest entries with one id")
+def _(w, run):
+    first, second = _case(w, "a", seed=4), _case(w, "b", seed=5)
+    manifest = _manifest(w / "data.json", test=[{**first, "id": "same"}, {**second, "id": "same"}])
+    return _infer(run, manifest, w / "out"), "data.json", "two cases have the id 'same'"
+
+
+@case("infer/two --input folders with one name")
+def _(w, run):
+    _case(w / "site_a", seed=4)
+    _case(w / "site_b", seed=5)
+    args = [*_infer(run, w / "site_a" / "case", w / "out"), "--input", w / "site_b" / "case"]
+    return args, "case", "two cases have the id 'case'"
+
+
 # -- the matrix ----------------------------------------------------------------------------------
 def snapshot(root: Path) -> dict[str, str]:
     """Every file under ``root`` (hidden and temporary ones included) with its SHA-256.
@@ -537,7 +661,7 @@ def displayed_lines(text: str) -> list[str]:
 
 def test_the_matrix_is_complete():
     assert len(CASES) >= 25
-    assert {name.split("/")[0] for name in CASES} == {"infer", "train", "evaluate"}
+    assert {name.split("/")[0] for name in CASES} >= {"infer", "train", "evaluate", "dicom-seg"}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -555,15 +679,6 @@ def test_bad_input(name, tmp_path, run_dir, monkeypatch):
     assert named in lines[0] and problem in lines[0], lines[0]
     assert "Traceback" not in result.output
     assert snapshot(tmp_path) == before, "outputs were left behind or an input changed"
-
-
-@case("evaluate/prediction with a truncated body")
-def _(w, run):
-    pred, truth = _eval_set(w)
-    path = pred / "case_seg.nii.gz"
-    raw = gzip.decompress(path.read_bytes())
-    path.write_bytes(gzip.compress(raw[: len(raw) // 2]))
-    return _evaluate(pred, truth), "case_seg.nii.gz", "truncated or corrupt"
 
 
 @pytest.mark.parametrize("name", ["infer/truncated .nii.gz", "infer/checkpoint with a pickle payload",
@@ -593,10 +708,31 @@ def test_debug_shows_the_traceback(tmp_path, run_dir):
     assert "NaN or Inf" in str(result.exception)
 
 
-@case("infer/output into the case folder over its ground truth")
-def _(w, run):
-    _case(w)
-    return _infer(run, w / "case", w / "case"), "case_seg.nii.gz", "already in the input folder"
+def _warnings_of_a_real_run(tmp_path: Path, run: Path, args: list) -> list[str]:
+    """stderr lines of ``medseg infer`` in a real process (nibabel and Python warnings write there directly)."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "medseg", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "MEDSEG_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    return [line for line in done.stderr.splitlines() if line.strip()]
+
+
+def test_negative_pixdim_is_one_medseg_warning_not_a_nibabel_flood(tmp_path, run_dir):
+    _case(tmp_path)
+    for m in MODALITIES:
+        path = tmp_path / "case" / f"case_{m}.nii.gz"  # nibabel refuses to save this, so patch the bytes
+        raw = bytearray(gzip.decompress(path.read_bytes()))
+        pixdim = np.frombuffer(bytes(raw[76:108]), "<f4").copy()
+        pixdim[1:4] = -np.abs(pixdim[1:4])
+        raw[76:108] = pixdim.tobytes()
+        path.write_bytes(gzip.compress(bytes(raw)))
+    lines = _warnings_of_a_real_run(tmp_path, run_dir, _infer(run_dir, tmp_path / "case", tmp_path / "out"))
+    assert len(lines) == 4, lines  # one per modality file, nothing from nibabel
+    assert all(line.startswith("medseg: warning: ") and "negative voxel sizes" in line for line in lines), lines
+    assert {line.split(": ")[2] for line in lines} == {str(tmp_path / "case" / f"case_{m}.nii.gz") for m in MODALITIES}
 
 
 def test_rerunning_evaluate_replaces_its_own_csv(tmp_path):
@@ -605,4 +741,20 @@ def test_rerunning_evaluate_replaces_its_own_csv(tmp_path):
     for _ in range(2):
         result = CliRunner().invoke(main, [str(a) for a in _evaluate(pred, truth)])
         assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in pred.iterdir()) == ["case_seg.nii.gz", "evaluation.csv"]
+    assert sorted(p.name for p in pred.iterdir()) == ["case_seg.nii.gz"]
+    assert (pred.parent / "pred_evaluation.csv").is_file()
+
+
+def test_evaluate_scores_a_subset_with_cases_or_allow_missing(tmp_path):
+    _case(tmp_path / "truth", "other", seed=6)  # a truth with no prediction yet
+    pred, truth = _eval_set(tmp_path)
+    refused = CliRunner().invoke(main, [str(a) for a in _evaluate(pred, truth)])
+    assert refused.exit_code == 1 and "no prediction for ground-truth case(s) ['other']" in refused.output
+    for option in (["--cases", "case"], ["--allow-missing"]):
+        result = CliRunner().invoke(main, [str(a) for a in _evaluate(pred, truth, "--json", *option)])
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.output.strip().splitlines()[-1])
+        assert [row["case"] for row in document["per_case"]] == ["case"]
+        assert document["summary"]["WT"]["mean"] == 1.0
+    unknown = CliRunner().invoke(main, [str(a) for a in _evaluate(pred, truth, "--cases", "case,nobody")])
+    assert unknown.exit_code == 1 and "['nobody'] found in neither" in unknown.output

@@ -109,7 +109,7 @@ def test_volume_bundle_segments_a_dicom_series_on_its_own_grid(shared_data, tmp_
     assert run("bundle", "new", "body", "--from-folder", "vols", "segs", "--labels", "body").exit_code == 0
     tiny = {"roi_size": [64, 64, 16], "patch_size": [16, 16, 8], "network_def#channels": [4, 8],
             "network_def#strides": [2], "val_interval": 1, "samples_per_case": 1}
-    result = run("train", "body", "--output-dir", "run", "--epochs", 1, "--device", "cpu",
+    result = run("train", "body", "--output-dir", "run", "--epochs", 1, "--device", "cpu", "--no-plan",
                  *_overrides(tiny, tmp_path / "cache"))
     assert result.exit_code == 0, result.output
 
@@ -246,3 +246,49 @@ def test_photographs_with_thin_structures_plan_native_resolution(tmp_path, monke
 
     assert stored_plan(metadata).lines() == [line for line in result.output.splitlines() if line.split(":")[0] in (
         "data", "plan", "normalisation", "training", "augmentation")]
+
+
+@pytest.mark.slow
+def test_volume_bundle_normalises_ct_by_its_hounsfield_window_and_prints_the_plan(tmp_path, monkeypatch):
+    """3D: CT (air at -1000 HU) is clipped to its labelled window and z-scored; the planner's plan is printed."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    for folder in ("vols", "segs"):
+        (tmp_path / folder).mkdir()
+    for i in range(3):
+        seg = np.zeros((24, 24, 12), np.uint8)
+        seg[6:16, 8:18, 3:9] = 1
+        volume = np.where(seg > 0, 60.0, -1000.0) + rng.normal(0, 20, seg.shape)
+        affine = np.diag([2.0, 2.0, 3.0, 1])
+        nib.save(nib.Nifti1Image(volume.astype(np.float32), affine), tmp_path / "vols" / f"c{i}.nii.gz")
+        nib.save(nib.Nifti1Image(seg, np.diag([2.0, 2.0, 3.0, 1])), tmp_path / "segs" / f"c{i}.nii.gz")
+    result = run("bundle", "new", "spleen", "--from-folder", "vols", "segs", "--labels", "spleen")
+    assert result.exit_code == 0, result.output
+    assert "normalisation: CT: clip to [" in result.output and "patch size" in result.output
+    inference = json.loads((tmp_path / "spleen" / "configs" / "inference.json").read_text())
+    low, high = inference["intensity"]["clip"]
+    assert inference["intensity"]["kind"] == "ct" and 0 < low < 60 < high < 130
+    metadata = json.loads((tmp_path / "spleen" / "configs" / "metadata.json").read_text())
+    assert metadata["medseg"]["lateral_labels"] is False  # "spleen" names no side: mirrors allowed
+    result = run("train", "spleen", "--output-dir", "run", "--epochs", 1, "--device", "cpu",
+                 "--override", "iterations_per_epoch=2", "--override", f"cache_dir={json.dumps(str(tmp_path / 'c'))}")
+    assert result.exit_code == 0, result.output
+    trained = json.loads((tmp_path / "run" / "configs" / "train.json").read_text())
+    network = json.loads((tmp_path / "run" / "configs" / "inference.json").read_text())["network_def"]
+    assert trained["plan"]["patch_size"] and network["_target_"] == "monai.networks.nets.DynUNet"
+    assert run("infer", "run", "--input", "vols/c0.nii.gz", "--output-dir", "pred", "--device", "cpu").exit_code == 0
+    out = nib.load(tmp_path / "pred" / "c0_seg.nii.gz")
+    np.testing.assert_allclose(out.affine, nib.load(tmp_path / "vols" / "c0.nii.gz").affine)
+
+
+def test_plan_command_works_on_any_bundle(tmp_path, monkeypatch):
+    """A 2D bundle from bundle new prints its stored plan; a bundle without a plan prints its recipe."""
+    _pairs(tmp_path, 3, _grey, lambda s: Image.fromarray((s * 255).astype(np.uint8)))
+    output = _new_and_check(tmp_path, monkeypatch, "--labels", "thing")
+    result = run("plan", "task")
+    assert result.exit_code == 0 and result.output.splitlines() == [
+        line for line in output.splitlines() if line.split(":")[0] in ("data", "plan", "normalisation", "training",
+                                                                       "augmentation")]
+    assert json.loads(run("plan", "task", "--json").output)["patch_size"] == [48, 48]
+    result = run("plan", "chest_xray")
+    assert result.exit_code == 0 and "no plan" in result.output and "120 epochs, batch 4" in result.output

@@ -51,7 +51,8 @@ def test_train_infer_evaluate(tiny_dataset, tmp_path):
     summary = json.loads(result.output)
     assert summary["cases"] == 4
     assert set(summary["summary"]) >= {"WT", "TC", "ET", "enhancing tumour"}
-    assert (tmp_path / "pred" / "evaluation.csv").is_file()
+    assert (tmp_path / "pred_evaluation.csv").is_file()  # beside the predictions, not among them
+    assert not (tmp_path / "pred" / "evaluation.csv").exists()
 
 
 def test_truth_against_itself_scores_one(tiny_dataset, tmp_path):

@@ -51,6 +51,6 @@ def test_dicom_series_trains_with_a_label_on_its_grid(shared_data, tmp_path, mon
                 "cache_dir": str(tmp_path / "cache" / "pre")}
         args = [a for k, v in tiny.items() for a in ("--override", f"{k}={json.dumps(v)}")]
         result = run("train", bundle, "--data", manifest, "--output-dir", tmp_path / "run", "--epochs", 1,
-                     "--device", "cpu", *args)
+                     "--device", "cpu", "--no-plan", *args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "models" / "model.pt").is_file()

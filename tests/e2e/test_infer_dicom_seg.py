@@ -124,3 +124,18 @@ def test_nifti_cases_get_no_dicom_seg(tiny_run, tiny_dataset, tmp_path):
     written = predictor.predict_to_dir([case], tmp_path / "out", progress=False)
     assert written and not any(p.suffix == ".dcm" for p in written)
     assert not list((tmp_path / "out").glob("*.dcm"))
+
+
+@pytest.mark.real_data
+def test_dicom_seg_refuses_a_label_map_with_values_outside_the_schema(shared_data, tmp_path):
+    """The real TotalSegmentator CT map (117 structures) against brain_tumor: one line, no SEG."""
+    ct = shared_data / "dicom" / "ct_totalseg_example"
+    label = ct / "example_seg_dicom_MODEL_PREDICTION.nii.gz"
+    result = CliRunner().invoke(main, ["dicom-seg", str(label), "--series", str(ct / "series"),
+                                       "--bundle", "brain_tumor", "--output", str(tmp_path / "seg.dcm")])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    expected = f"medseg: error: {label}: label values [5, 6, 7, 8, 20, 32, ..., 114, 115, 117] (30 values)"
+    assert len(lines) == 1 and lines[0].startswith(expected), lines
+    assert "values) are not in the schema [1, 2, 4]" in lines[0]
+    assert list(tmp_path.iterdir()) == []

@@ -23,7 +23,7 @@ def test_train_writes_the_plan_into_the_run_and_overrides_win(tiny_dataset, tmp_
     assert plan["device"] == "cpu" and plan["network"]["deep_supervision"]
     assert inference["spacing"] == plan["spacing"]  # inference resamples like training did
     assert inference["network_def"]["_target_"] == "monai.networks.nets.DynUNet"
-    assert inference["network_def"]["filters"] == TINY["network_def#filters"]  # --override wins over the plan
+    assert inference["network_def"]["filters"] == TINY["network_def"]["filters"]  # --override wins over the plan
     assert train["learning_rate"] == 0.002 and train["augmentation"] == "nnunet"
     assert train["optimizer"]["_target_"] == "torch.optim.SGD" and train["optimizer"]["nesterov"] is True
     assert (run / "models" / "model.pt").is_file()
@@ -39,7 +39,7 @@ def test_demo_recipe_and_no_plan_keep_the_bundle_configs(tiny_dataset, tmp_path)
 def test_time_limit_stops_training_and_ends_the_learning_rate_decay(tiny_dataset, tmp_path):
     run = tmp_path / "run"
     result = medseg.train("brain_tumor", data=tiny_dataset, output_dir=run, epochs=500, device="cpu",
-                          overrides={**TINY, "val_interval": 100}, progress=False, time_limit_min=0.25)
+                          overrides={**TINY, "val_interval": 100}, progress=False, time_limit=0.25)
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert 1 <= len(rows) < 500 and result.best_epoch == len(rows)
     assert "dice_mean" in rows[-1] and rows[-1]["dice_ema"]  # the last epoch is validated

@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from medseg.cli import main
+from medseg.data.inputs import resolve_case
 from medseg.engine.infer import Predictor
-from medseg.io.read import check_case_headers, resolve_case
+from medseg.io.checks import check_case_headers
 
 MODALITIES = ["t1", "t1ce", "t2", "flair"]
 CASES = ["Brats18_2013_2_1", "Brats18_TCIA05_396_1"]

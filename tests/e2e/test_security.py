@@ -126,3 +126,72 @@ def test_an_unwritable_config_folder_leaves_runs_unsealed_but_training_goes_on(t
     assert not is_trusted(run)
     run.joinpath("configs", ".medseg-seal").write_text("0" * 64 + "\n")  # a forged seal, with no key here
     assert not is_trusted(run)
+
+
+def _sealed_copy(tmp_path: Path, inference_change) -> Path:
+    """A copy of brain_tumor whose inference config is changed, then sealed (``medseg bundle trust``)."""
+    root = Path(shutil.copytree(REPO_BUNDLES / "brain_tumor", tmp_path / "sealed"))
+    config = json.loads((root / "configs" / "inference.json").read_text())
+    inference_change(root, config)
+    (root / "configs" / "inference.json").write_text(json.dumps(config))
+    result, _ = invoke("bundle", "trust", root)
+    assert result.exit_code == 0
+    return root
+
+
+def test_a_file_pulled_in_by_a_macro_is_sealed_too(tmp_path):
+    """``%configs/parts.json::sw`` reads another file: editing it breaks the seal, so its code never runs."""
+    marker = tmp_path / "MACRO_CODE_RAN"
+
+    def use_parts(root, config):
+        (root / "configs" / "parts.json").write_text(json.dumps({"sw": 1}))
+        config["sw_batch_size"] = f"%{root / 'configs' / 'parts.json'}::sw"
+
+    root = _sealed_copy(tmp_path, use_parts)
+    assert find_bundle(root).parser("inference").get_parsed_content("sw_batch_size") == 1
+    (root / "configs" / "parts.json").write_text(json.dumps({"sw": f"$open({str(marker)!r}, 'w').close() or 1"}))
+    result, lines = invoke("infer", root, "--input", tmp_path / "case", "--output-dir", tmp_path / "out")
+    assert result.exit_code == 1 and len(lines) == 1 and "--trust" in lines[0] and str(root) in lines[0]
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_macro_file_outside_configs_is_refused_even_when_sealed(tmp_path):
+    def use_outside(root, config):
+        (tmp_path / "parts.json").write_text(json.dumps({"sw": 1}))
+        config["sw_batch_size"] = f"%{tmp_path / 'parts.json'}::sw"
+
+    root = _sealed_copy(tmp_path, use_outside)
+    with pytest.raises(BundleError, match=r"parts.json through a MONAI '%' macro, which the seal does not cover"):
+        find_bundle(root).parser("inference")
+    assert find_bundle(root).parser("inference", trust=True).get_parsed_content("sw_batch_size") == 1
+
+
+def test_imported_modules_are_sealed_or_refused(tmp_path, monkeypatch):
+    """``$import helper`` and ``_target_: helper.X``: a module of the bundle is sealed, one from elsewhere refused."""
+    marker = tmp_path / "IMPORT_CODE_RAN"
+
+    def use_helper(root, config):
+        (root / "helper.py").write_text("SW = 1\n")
+        config["imports"] = [*config.get("imports", []), "$import helper"]
+        config["sw_batch_size"] = "$helper.SW"
+
+    root = _sealed_copy(tmp_path, use_helper)
+    monkeypatch.syspath_prepend(str(root))
+    assert find_bundle(root).parser("inference").get_parsed_content("sw_batch_size") == 1
+    (root / "helper.py").write_text(f"open({str(marker)!r}, 'w').close()\nSW = 1\n")
+    with pytest.raises(BundleError, match="--trust"):
+        find_bundle(root).parser("inference")
+    assert not marker.exists()
+
+    elsewhere = tmp_path / "site"
+    elsewhere.mkdir()
+    (elsewhere / "lurking.py").write_text("class Net: ...\n")
+    monkeypatch.syspath_prepend(str(elsewhere))
+
+    def use_target(root, config):
+        config["network_def"] = {"_target_": "lurking.Net"}
+
+    shutil.rmtree(root)
+    root = _sealed_copy(tmp_path, use_target)
+    with pytest.raises(BundleError, match=r"imports 'lurking.Net' from .*lurking.py, outside the installed"):
+        find_bundle(root).parser("inference")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from medseg.data.inputs import resolve_case
 from medseg.engine.infer import Predictor
-from medseg.io.read import resolve_case
 from medseg.metrics import dice
 from medseg.study import StudyOptions
 from medseg.study.register import RegistrationSettings

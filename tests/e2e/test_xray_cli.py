@@ -58,6 +58,18 @@ def test_import_train_infer_on_dicom(tmp_path):
     assert set(frames) == set(found)
     for name, mask in found.items():
         np.testing.assert_array_equal(frames[name], mask)
+    # measurements in mm² on the pixel grid, so `medseg report` takes the X-ray folder
+    rows = {r["structure"]: r for r in json.loads((tmp_path / "out" / "cxr_measurements.json").read_text())[
+        "structures"]}
+    for structure, mask in masks.items():
+        assert rows[structure]["voxels"] == int(mask.sum())
+        assert rows[structure]["area_mm2"] == pytest.approx(mask.sum() * 0.3 * 0.4, rel=1e-4)
+        assert (rows[structure]["centroid_ras"] is None) == (not mask.any())
+    result = run("report", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "out" / "report" / "index.html").read_text()
+    assert "area (mm²)" in page and '<img src="cxr_overlay.png"' in page
+    assert (tmp_path / "out" / "report" / "cxr_overlay.png").is_file()
 
 
     from PIL import Image

@@ -125,6 +125,31 @@ def test_api_writes_the_csv_and_the_json_document(tmp_path, schema):
         result.write_csv(tmp_path / "truth" / "a_seg.nii.gz")
 
 
+def test_cropped_metrics_equal_monai_on_the_whole_grid():
+    """The bounding-box crop and the shared edge pass change no figure (anisotropic spacing, masks at the border)."""
+    import torch
+    from monai.metrics import compute_hausdorff_distance, compute_surface_dice
+
+    from medseg.metrics import structure_metrics, union_box
+
+    rng = np.random.default_rng(0)
+    grid = np.indices((40, 36, 30)).transpose(1, 2, 3, 0)
+    truth = np.linalg.norm((grid - [12, 18, 10]) / [7, 9, 5], axis=-1) < 1
+    pred = np.linalg.norm((grid - [14, 17, 11]) / [8, 8, 6], axis=-1) < 1
+    pred |= rng.random(pred.shape) > 0.999  # scattered false positives far from the truth
+    pred[0, 0, :4] = True  # and one touching the grid's border
+    spacing = (0.8, 1.1, 2.5)
+    ours = structure_metrics(pred, truth, spacing, tolerance_mm=2.0)
+    y_pred, y = (torch.from_numpy(m.astype(np.float32))[None, None] for m in (pred, truth))
+    hd95 = compute_hausdorff_distance(y_pred, y, include_background=True, percentile=95, spacing=list(spacing))
+    nsd = compute_surface_dice(y_pred, y, [2.0], include_background=True, spacing=list(spacing))
+    assert ours["hd95_mm"] == pytest.approx(float(hd95), abs=1e-6)
+    assert ours["surface_dice"] == pytest.approx(float(nsd), abs=1e-6)
+    assert union_box(pred, truth) == (slice(0, 40), slice(0, 36), slice(0, 30))  # the noise spans the grid
+    assert union_box(truth) == (slice(5, 20), slice(9, 28), slice(5, 16))  # one voxel of margin around it
+    assert union_box(pred[:1, :1]) == (slice(0, 1), slice(0, 1), slice(0, 5))  # clipped at the border
+
+
 def _png(path, array):
     from PIL import Image
 

@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
+from medseg.data.inputs import resolve_case
 from medseg.data.synthetic import make_phantom, save_phantom
-from medseg.io.read import resolve_case
 from medseg.tta import FlipTTA
 from tests.unit.engine.test_infer import MODALITIES, _predictor
 

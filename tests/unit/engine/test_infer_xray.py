@@ -5,8 +5,8 @@ import torch
 from monai.networks.nets import UNet
 from PIL import Image
 
+from medseg.data.inputs import resolve_case
 from medseg.engine.infer import Predictor
-from medseg.io.read import resolve_case
 from medseg.labels import LabelSchema
 from medseg.transforms.xray import LargestComponents, inference_transforms
 from tests.xray_helpers import chest_phantom

@@ -132,8 +132,8 @@ def test_infer_on_a_full_disk_says_so_in_one_line(tiny_dataset, tiny_run, tmp_pa
                                        str(tmp_path / "out"), "--device", "cpu"])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and "phantom_006_oblique_seg.nii.gz: cannot write output (disk full); nothing was written" \
-        in lines[0], result.output
+    assert len(lines) == 1 and "phantom_006_oblique_seg.nii.gz: cannot write output (disk full); no file of this " \
+        "case was kept" in lines[0], result.output
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -143,3 +143,39 @@ def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path, monkeypa
     monkeypatch.setattr("os.access", lambda path, mode: False)  # what a non-root user sees on a 0555 folder
     with pytest.raises(OutputError, match="out: output directory is not writable"):
         prepare_output_dir(tmp_path / "out")
+
+
+def test_a_case_whose_last_writer_fails_leaves_none_of_its_files(tiny_dataset, tiny_run, tmp_path, monkeypatch):
+    """The label map is written first; the Slicer segmentation after it fails: the label map goes too."""
+    import nrrd
+
+    from medseg.cli import main
+
+    original = nrrd.write
+
+    def failing(path, data, *args, **kwargs):  # nrrd.write takes the path first
+        _half_then_enospc(lambda d, p, *a, **k: original(p, d, *a, **k))(data, path, *args, **kwargs)
+
+    monkeypatch.setattr(nrrd, "write", failing)
+    case = tiny_dataset.parent / "phantom_006_oblique"
+    result = CliRunner().invoke(main, ["infer", str(tiny_run), "--input", str(case), "--output-dir",
+                                       str(tmp_path / "out"), "--device", "cpu"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "phantom_006_oblique.seg.nrrd: cannot write output (disk full); no file of this case " \
+        "was kept" in lines[0], lines
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_atomic_set_renames_together_or_not_at_all(tmp_path):
+    from medseg.io.atomic import atomic_set, write_text_atomic
+
+    with pytest.raises(RuntimeError), atomic_set():
+        write_text_atomic(tmp_path / "a.txt", "a")
+        assert not (tmp_path / "a.txt").exists()  # not visible before the set is complete
+        raise RuntimeError("the second writer failed")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_set():
+        write_text_atomic(tmp_path / "a.txt", "a")
+        write_text_atomic(tmp_path / "b.txt", "b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]

@@ -8,9 +8,9 @@ import numpy as np
 import pydicom
 import pytest
 
+from medseg.data.inputs import resolve_case
 from medseg.errors import InputError, MedsegWarning
 from medseg.io.dicom import list_series, read_series, series_to_nifti
-from medseg.io.read import resolve_case
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +106,35 @@ def test_cli_names_the_partial_series_in_one_warning_line(shared_data, tmp_path,
     assert any(line.startswith("medseg: warning:") and "series looks partial" in line for line in lines)
     assert "mprage: " in result.output and "found 1 image channel(s), the bundle needs 4" in result.output
     assert result.exit_code == 1
+
+
+def _rewrite(path, change) -> None:
+    ds = pydicom.dcmread(path)
+    change(ds)
+    ds.save_as(path)
+
+
+@pytest.mark.real_data
+def test_a_gantry_tilted_series_is_refused_before_any_output(ct, tmp_path, monkeypatch):
+    """The real CT, its slices stepped sideways as a 15-degree gantry tilt stores them: refused, naming the folder."""
+    monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
+    folder, files = _copy(ct, tmp_path)
+    z0 = float(pydicom.dcmread(folder / files[0].name).ImagePositionPatient[2])
+
+    def tilt(ds):
+        ds.ImagePositionPatient[1] = float(ds.ImagePositionPatient[1]) + np.tan(np.radians(15)) * (
+            float(ds.ImagePositionPatient[2]) - z0)
+
+    for path in files:
+        _rewrite(folder / path.name, tilt)
+    with pytest.raises(InputError, match=r"series: slices step sideways .*gantry tilt of about 15.0 degrees"):
+        resolve_case(folder, ["image"])
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").rglob("*.nii.gz"))
+
+
+@pytest.mark.real_data
+def test_slices_of_differing_pixel_spacing_are_refused(ct, tmp_path):
+    folder, files = _copy(ct, tmp_path)
+    _rewrite(folder / files[4].name, lambda ds: setattr(ds, "PixelSpacing", [0.9, 0.9]))
+    with pytest.raises(InputError, match=rf"pixel spacing differs between slices \(.*0.9 x 0.9 mm in {files[4].name}"):
+        read_series(folder)

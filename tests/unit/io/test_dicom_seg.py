@@ -18,9 +18,15 @@ SCHEMA = LabelSchema.from_metadata({"medseg": {"mode": "exclusive", "labels": [
 
 
 @pytest.fixture(scope="module")
-def ct(shared_data):
+def ct(shared_data, tmp_path_factory):
+    """The series, and its TotalSegmentator map kept to the schema's classes (other values would be refused)."""
     folder = shared_data / "dicom" / "ct_totalseg_example"
-    return folder / "series", folder / "example_seg_dicom_MODEL_PREDICTION.nii.gz"
+    full = nib.load(folder / "example_seg_dicom_MODEL_PREDICTION.nii.gz")
+    data = np.asarray(full.dataobj)
+    subset = tmp_path_factory.mktemp("ct") / "example_seg_subset.nii.gz"
+    nib.save(nib.Nifti1Image(np.where(np.isin(data, list(CLASSES)), data, 0).astype(data.dtype), full.affine,
+                             full.header), subset)
+    return folder / "series", subset
 
 
 def test_seg_reads_back_to_the_same_voxels(ct, tmp_path):
@@ -48,7 +54,9 @@ def test_seg_reads_back_to_the_same_voxels(ct, tmp_path):
     codes = {s.SegmentLabel: s.SegmentedPropertyTypeCodeSequence[0] for s in seg.SegmentSequence}
     assert (codes["liver"].CodingSchemeDesignator, codes["liver"].CodeValue) == ("SCT", "10200004")
     assert (codes["adrenal gland right"].CodeValue, codes["adrenal gland right"].CodeMeaning) == (
-        "23451007", "Adrenal gland")  # laterality word dropped for the look-up
+        "23451007", "Adrenal gland")  # laterality word dropped for the look-up, and coded as a modifier:
+    assert codes["adrenal gland right"].SegmentedPropertyTypeModifierCodeSequence[0].CodeValue == "24028007"
+    assert "SegmentedPropertyTypeModifierCodeSequence" not in codes["liver"]
     assert codes["vertebrae L1"].CodingSchemeDesignator == "99MEDSEG"  # no standard code found: private
     colour = hd.color.CIELabColor.from_dicom_value(seg.SegmentSequence[0].RecommendedDisplayCIELabValue).to_rgb()
     assert np.allclose(colour, SCHEMA.color_of(1), atol=2)
@@ -73,9 +81,9 @@ def test_writer_puts_an_inferred_label_on_the_source_series(ct, tmp_path, monkey
 
     import highdicom as hd
 
+    from medseg.data.inputs import resolve_case
     from medseg.data.manifest import load_manifest
     from medseg.io.dicom_seg import DicomSegWriter
-    from medseg.io.read import resolve_case
     from medseg.io.write import NiftiLabelWriter, Prediction
 
     monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
@@ -102,6 +110,24 @@ def test_writer_puts_an_inferred_label_on_the_source_series(ct, tmp_path, monkey
     lut = np.array([0] + [next(v for v, n in CLASSES.items() if n == s.SegmentLabel) for s in seg.SegmentSequence])
     np.testing.assert_array_equal(lut[numbers], expected)
     assert expected.astype(bool).sum() > 100_000
+
+
+def test_a_symlinked_data_root_gives_the_same_series(ct, tmp_path, monkeypatch):
+    """Data behind symlinks (common on clusters): a manifest (resolved root) and a folder path agree."""
+    import json
+
+    from medseg.data.inputs import resolve_case
+    from medseg.data.manifest import load_manifest
+
+    monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
+    series, _ = ct
+    link = tmp_path / "data"
+    link.symlink_to(series.parent, target_is_directory=True)
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"data_root": "data", "test": [{"image": "series"}]}))
+    case = resolve_case(link / "series", ["image"])
+    assert load_manifest(manifest).all_cases()[0].dicom_series == case.dicom_series
+    assert resolve_case(series, ["image"]).dicom_series == case.dicom_series
 
 
 def _split_series(series, tmp_path):

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from medseg.bundles import find_bundle
+from medseg.data.inputs import resolve_case
 from medseg.engine.infer import Predictor
-from medseg.io.read import resolve_case
 from medseg.io.write import write_label_like
 from medseg.transforms.volume import inference_transforms
 
@@ -48,7 +48,7 @@ quaternions = st.tuples(unit, unit, unit, unit).filter(lambda q: np.linalg.norm(
 def grids(draw, two_d: bool | None = None) -> dict:
     """A random voxel grid: shape, the sform affine, and a qform that may differ from it."""
     two_d = draw(st.booleans()) if two_d is None else two_d
-    shape = (draw(st.integers(3, 9)), draw(st.integers(3, 9)), 1 if two_d else draw(st.integers(3, 9)))
+    shape = (draw(st.integers(8, 12)), draw(st.integers(8, 12)), 1 if two_d else draw(st.integers(8, 12)))  # MIN_VOXELS
     spacing = np.array([draw(st.floats(0.3, 5.0)) for _ in range(3)])
     flips = np.array([draw(st.sampled_from([-1.0, 1.0])) for _ in range(3)])
     permutation = np.eye(3)[list(draw(st.permutations([0, 1, 2])))]

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+from medseg.data.inputs import resolve_case
 from medseg.data.synthetic import make_phantom, save_phantom
 from medseg.engine.infer import Predictor
 from medseg.io.probabilities import ProbabilityWriter
-from medseg.io.read import resolve_case
 from medseg.io.write import NiftiLabelWriter
 from medseg.labels import LabelSchema
 from medseg.transforms.volume import inference_transforms

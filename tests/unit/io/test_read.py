@@ -2,8 +2,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from medseg.data.inputs import resolve_case
 from medseg.errors import InputError
-from medseg.io.read import CaseFiles, case_id_from_path, check_case_headers, resolve_case
+from medseg.io.checks import check_case_headers
+from medseg.io.read import CaseFiles, case_id_from_path
 
 MODALITIES = ["t1", "t1ce", "t2", "flair"]
 

@@ -74,3 +74,37 @@ def test_png_inputs_and_empty_predictions_write_no_seg(tmp_path):
     with pytest.warns(MedsegWarning, match="no structure found"):
         assert XRayDicomSegWriter()(_prediction(source, np.zeros((5, 10, 6), bool)), tmp_path / "out") == []
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_highdicom_reads_the_seg_back_with_sides_coded(tmp_path):
+    import highdicom as hd
+
+    source = write_dicom(tmp_path / "cxr.dcm", np.full((6, 10), 900, dtype=np.uint16), PixelSpacing=[0.25, 0.5])
+    (path,) = XRayDicomSegWriter()(_prediction(source, _masks()), tmp_path / "out")
+    seg = hd.seg.segread(path)  # needs Pixel Measures with SliceThickness
+    measures = seg.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
+    assert [float(v) for v in measures.PixelSpacing] == [0.25, 0.5] and float(measures.SliceThickness) == 0.25
+    modifier = "SegmentedPropertyTypeModifierCodeSequence"
+    sides = {s.SegmentLabel: [(m.CodeValue, m.CodeMeaning) for m in s.SegmentedPropertyTypeCodeSequence[0].get(
+        modifier, [])] for s in seg.SegmentSequence}
+    assert sides == {"right lung": [("24028007", "Right")], "right clavicle": [("24028007", "Right")], "heart": []}
+
+
+@pytest.mark.real_data
+def test_a_real_cr_without_pixel_spacing_gets_no_invented_spacing(shared_data, tmp_path):
+    """RG1_UNCR.dcm stores PixelSpacing 0\\0: the SEG says the same, not the 1 mm medseg measures with."""
+    import highdicom as hd
+
+    from medseg.io.xray import read_xray_grid
+
+    source = shared_data / "dicom" / "cr_chest_pydicom_data" / "RG1_UNCR.dcm"
+    with pytest.warns(MedsegWarning, match="no usable PixelSpacing"):
+        (columns, rows), _ = read_xray_grid(source)
+    masks = np.zeros((5, columns, rows), bool)
+    masks[1, 900:1400, 400:1500] = True  # left lung, image right
+    (path,) = XRayDicomSegWriter()(_prediction(source, masks), tmp_path / "out")
+    seg = hd.seg.segread(path)
+    measures = seg.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
+    assert [float(v) for v in measures.PixelSpacing] == [0.0, 0.0]
+    assert seg.SegmentSequence[0].SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence[
+        0].CodeMeaning == "Left"

@@ -49,6 +49,7 @@ def test_brats_maps_zoo_channels_onto_medseg_modalities_and_brats_regions(zoo, t
     assert config["preprocessing"]["steps"] == [
         {"_target_": "monai.transforms.NormalizeIntensityd", "keys": "image", "nonzero": True, "channel_wise": True}]
     assert config["preprocessing"]["axcodes"] == "LPS"
+    assert config["tta"] is None  # the zoo declares no test-time augmentation; medseg does not guess flips
     state = torch.load(result.root / "models" / "model.pt", weights_only=True)
     assert all(key.startswith("network.") for key in state)
 
