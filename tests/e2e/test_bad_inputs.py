@@ -730,6 +730,8 @@ def test_negative_pixdim_is_one_medseg_warning_not_a_nibabel_flood(tmp_path, run
         raw[76:108] = pixdim.tobytes()
         path.write_bytes(gzip.compress(bytes(raw)))
     lines = _warnings_of_a_real_run(tmp_path, run_dir, _infer(run_dir, tmp_path / "case", tmp_path / "out"))
+    # the tiny test model's mask may also get the case's sanity warning (medseg.plausibility); not counted here
+    lines = [line for line in lines if "implausible segmentation" not in line]
     assert len(lines) == 4, lines  # one per modality file, nothing from nibabel
     assert all(line.startswith("medseg: warning: ") and "negative voxel sizes" in line for line in lines), lines
     assert {line.split(": ")[2] for line in lines} == {str(tmp_path / "case" / f"case_{m}.nii.gz") for m in MODALITIES}
