@@ -102,7 +102,7 @@ def _evaluation_table(path: Path) -> str:
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     table: dict[str, dict[str, str]] = {}
-    for column in (c for c in (rows[0].keys() if rows else []) if c != "case"):
+    for column in (c for c in (rows[0].keys() if rows else []) if c not in ("case", "sequences")):
         structure, _, metric = column.partition("/")
         stats = summarise([float(row[column]) if row[column] not in ("", "nan") else float("nan") for row in rows])
         cell = "undefined" if stats["n"] == 0 else f"{stats['mean']:.3f} ± {stats['std']:.3f} ({stats['median']:.3f})"
