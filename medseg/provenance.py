@@ -65,7 +65,8 @@ def measured_section(history: Sequence[dict[str, Any]], best_epoch: int, data: d
         lines.append("This run validated on no case, so it has no measured Dice; `models/model.pt` holds the "
                      "weights of its last epoch. Score it with `medseg evaluate` on held-out cases before use.")
     else:
-        dice = {k[len("dice_"):]: v for k, v in row.items() if k.startswith("dice_") and k != "dice_mean"}
+        dice = {k[len("dice_"):]: v for k, v in row.items()
+                if k.startswith("dice_") and k not in ("dice_mean", "dice_ema")}  # per channel only
         header = " | ".join(dice)
         cells = " | ".join("n/a" if math.isnan(float(v)) else f"{float(v):.3f}" for v in dice.values())
         lines += [f"Validation Dice of the kept weights (epoch {best_epoch}), on {n_val} validation case(s) "
