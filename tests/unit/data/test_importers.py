@@ -175,7 +175,8 @@ def test_msd_coding_reaches_inference_and_evaluation(tiny_run, tmp_path):
         channels = np.random.default_rng(10 + i).random(SHAPE + (4,)).astype(np.float32) + 1
         _save(path, channels)
     manifest = import_dataset("msd", root, "brain_tumor", tmp_path / "msd.json", test_fraction=0.5)
-    predictor = Predictor.from_bundle(tiny_run, device="cpu")
+    # on the native grid (the planned run resamples), so channels compare voxel for voxel with the source
+    predictor = Predictor.from_bundle(tiny_run, device="cpu", overrides={"spacing": None})
     case = predictor.resolve_inputs([manifest])[0]
     image = predictor.load(case)["image"].numpy()
     source = np.asarray(nib.load(case.images[0]).dataobj)[::-1, ::-1]  # LPS-like grid → RAS
