@@ -28,18 +28,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"refusing to load checkpoint: not a readable PyTorch file ({reason})", path) from exc
 
 
-def load_weights(network: torch.nn.Module, path: str | Path) -> None:
-    """Load a state dict into ``network``; a shape/key mismatch names the checkpoint."""
+def load_weights(network: torch.nn.Module, path: str | Path, prefix: str = "",
+                 refusal: str = "checkpoint does not fit this bundle's network", hint: str = "") -> None:
+    """Load a state dict into ``network`` (strict); a shape/key mismatch names the checkpoint and the first
+    difference. ``prefix``/``refusal``/``hint`` word the one-line error for the caller's context."""
     state = load_checkpoint(path)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     if not isinstance(state, dict):
-        raise CheckpointError("checkpoint does not hold a state dict", path)
+        raise CheckpointError(f"{prefix}checkpoint does not hold a state dict", path)
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint does not fit this bundle's network ({_mismatch(network, state)})",
-                              path) from exc
+        raise CheckpointError(f"{prefix}{refusal} ({_mismatch(network, state)}){hint}", path) from exc
 
 
 def init_weights(network: torch.nn.Module, bundle_root: str | Path) -> Path:
@@ -49,18 +50,10 @@ def init_weights(network: torch.nn.Module, bundle_root: str | Path) -> Path:
     network would train from a mix of pretrained and random weights without saying so.
     """
     path = Path(bundle_root) / Bundle.WEIGHTS
-    state = load_checkpoint(path)
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]
-    if not isinstance(state, dict):
-        raise CheckpointError("--init-from: checkpoint does not hold a state dict", path)
-    try:
-        network.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"--init-from: these weights are for another network than the one this bundle trains "
-            f"({_mismatch(network, state)}); train the same network, e.g. --override network_def=... "
-            f"as in {Path(bundle_root) / 'configs' / 'inference.json'}", path) from exc
+    load_weights(network, path, prefix="--init-from: ",
+                 refusal="these weights are for another network than the one this bundle trains",
+                 hint=f"; train the same network, e.g. --override network_def=... as in "
+                      f"{Path(bundle_root) / 'configs' / 'inference.json'}")
     return path
 
 
