@@ -109,12 +109,7 @@ def _save_figure(panels: list, schema: LabelSchema, window, columns: int, output
         _draw(ax, panel, schema, window)
     handles = [Patch(color=np.array(item.color) / 255.0, label=item.name) for item in schema.labels]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, labelcolor="white")
-    fig.suptitle(title, color="white", fontsize=12)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
-    with atomic_path(output) as tmp:
-        fig.savefig(tmp, format="png", dpi=80, facecolor="black")
-    plt.close(fig)
-    return Path(output)
+    return _save(fig, title, output, rect=(0, 0.07, 1, 0.95))
 
 
 def render_overlays(image_path: str | Path, label_path: str | Path, schema: LabelSchema, output_stem: str | Path,
@@ -161,8 +156,15 @@ def render_outlines(images: dict[str, str | Path], label_path: str | Path, schem
                                linewidths=0.8)
             ax.set_title(f"{name}: {view}", color="white", fontsize=10)
             ax.axis("off")
+    return _save(fig, title, output, rect=(0, 0, 1, 0.97))
+
+
+def _save(fig, title: str, output: str | Path, rect: tuple[float, float, float, float]) -> Path:
+    """Title, lay out and write a figure atomically (a half-written PNG never lands), then free it."""
+    import matplotlib.pyplot as plt
+
     fig.suptitle(title, color="white", fontsize=12)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.tight_layout(rect=rect)
     with atomic_path(output) as tmp:
         fig.savefig(tmp, format="png", dpi=80, facecolor="black")
     plt.close(fig)
