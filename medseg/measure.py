@@ -103,7 +103,8 @@ def reference_affine(reference: str | Path) -> tuple[np.ndarray, str]:
 class MeasurementWriter:
     """``<case>_measurements.json`` and ``.csv`` beside the mask (the JSON also names the source image).
 
-    Overlapping regions are measured on the probabilities at ``threshold`` (the Predictor's default).
+    Overlapping structures are measured on the masks the Predictor wrote (post-processed), or on the
+    probabilities at ``threshold`` when a prediction carries none.
     """
 
     def __init__(self, threshold: float = 0.5, plausibility: dict[str, Any] | None = None) -> None:
@@ -114,7 +115,9 @@ class MeasurementWriter:
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
         case, schema = prediction.case, prediction.schema
         affine, coordinates = reference_affine(case.reference)
-        masks = prediction.probabilities > self.threshold if schema.mode == "overlapping" else None
+        masks = None
+        if schema.mode == "overlapping":  # the masks as written (post-processed), else the raw thresholds
+            masks = prediction.masks if prediction.masks is not None else prediction.probabilities > self.threshold
         rows = measure_label(prediction.label, affine, schema, masks)
         base = Path(output_dir) / f"{case.case_id}_measurements"
         json_path, csv_path = base.with_suffix(".json"), base.with_suffix(".csv")

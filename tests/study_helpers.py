@@ -69,3 +69,17 @@ def write_dicom_study(nifti_study: Path, case: str, output: Path) -> Path:
         write_dicom_series(image, output / f"{number:02d}_{description.replace(' ', '_')}", description, number,
                            study_uid, frame_uid, agent, echo)
     return output
+
+
+def tumour_rule_network():
+    """Fixed weights that outline real tumours (none trained on tumours exist offline): a 5-voxel box mean of
+    the z-scored FLAIR above 1 SD is the whole tumour, of the T1ce above 1.5 / 2.5 SD the core / enhancing."""
+    import torch
+
+    conv = torch.nn.Conv3d(4, 3, kernel_size=5, padding=2)
+    with torch.no_grad():
+        conv.weight.zero_()
+        for out, (channel, threshold) in enumerate(((3, 1.0), (1, 1.5), (1, 2.5))):  # t1, t1ce, t2, flair
+            conv.weight[out, channel] = 8.0 / 125
+            conv.bias[out] = -8.0 * threshold
+    return conv.eval()

@@ -77,6 +77,15 @@ def atomic_set() -> Iterator[None]:
         raise _write_error(exc, target, True) from exc
 
 
+def staged(target: str | Path) -> Path:
+    """Where ``target``'s newest content is: its pending temporary inside ``atomic_set`` (a later writer
+    of the same case amends an earlier one's file before anything is renamed), else ``target`` itself."""
+    for tmp, final in reversed(_PENDING.get() or []):
+        if Path(final) == Path(target):
+            return Path(tmp)
+    return Path(target)
+
+
 def _remove(paths) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):

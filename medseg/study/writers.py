@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from medseg.io.atomic import copy_file_atomic, ensure_not_input, write_text_atomic
+from medseg.io.atomic import copy_file_atomic, ensure_not_input, staged, write_text_atomic
 from medseg.io.write import Prediction, write_label_like
 from medseg.study.prepare import StudyCase, to_array
 from medseg.study.register import read_image, write_transform
@@ -74,8 +74,8 @@ class StudyWriter:
                 entry["label_on_own_grid"] = on_grid.name
             summary["sequences"][item.sequence] = entry
         measurements = output_dir / f"{case.case_id}_measurements.json"
-        if measurements.is_file():
-            document = json.loads(measurements.read_text())
+        if staged(measurements).is_file():  # the measurement writer's file, still pending in the case's set
+            document = json.loads(staged(measurements).read_text())
             document["image"] = summary["reference_image"]  # the reference itself, not a resampled copy
             document["registration"] = summary
             write_text_atomic(measurements, json.dumps(document, indent=2) + "\n")

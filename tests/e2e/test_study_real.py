@@ -6,7 +6,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
-import torch
 
 from medseg.data.inputs import resolve_case
 from medseg.engine.infer import Predictor
@@ -14,21 +13,10 @@ from medseg.metrics import dice
 from medseg.study import StudyOptions
 from medseg.study.register import RegistrationSettings
 from medseg.study.simulate import CLINICAL, brain_lattice, simulate_study, target_registration_error
+from tests.study_helpers import tumour_rule_network
 
 CASE = "Brats18_2013_2_1"
 MODALITIES = ["t1", "t1ce", "t2", "flair"]
-
-
-def _rule_network() -> torch.nn.Module:
-    """Fixed weights that outline real tumours (none trained on tumours exist offline): a 5-voxel box mean of
-    the z-scored FLAIR above 1 SD is the whole tumour, of the T1ce above 1.5 / 2.5 SD the core / enhancing."""
-    conv = torch.nn.Conv3d(4, 3, kernel_size=5, padding=2)
-    with torch.no_grad():
-        conv.weight.zero_()
-        for out, (channel, threshold) in enumerate(((3, 1.0), (1, 1.5), (1, 2.5))):  # t1, t1ce, t2, flair
-            conv.weight[out, channel] = 8.0 / 125
-            conv.bias[out] = -8.0 * threshold
-    return conv.eval()
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +27,7 @@ def registered(shared_data, tiny_run, tmp_path_factory):
     truth = simulate_study(shared_data / "brats2018" / CASE, root / "study" / CASE)
     predictor = Predictor.from_bundle(tiny_run, device="cpu", overrides={"roi_size": [128, 128, 128],
                                                                           "sw_overlap": 0.25})
-    predictor.network = _rule_network()  # the same weights for the study and the original case
+    predictor.network = tumour_rule_network()  # the same weights for the study and the original case
     options = StudyOptions(settings=RegistrationSettings(samples=20_000))  # fewer samples than the default
     from medseg.study.writers import StudyWriter
 

@@ -179,3 +179,18 @@ def test_atomic_set_renames_together_or_not_at_all(tmp_path):
         write_text_atomic(tmp_path / "a.txt", "a")
         write_text_atomic(tmp_path / "b.txt", "b")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_a_later_writer_of_the_set_amends_an_earlier_ones_pending_file(tmp_path):
+    """Inside a case's set nothing is renamed yet: ``staged`` finds the pending file, and the amended
+    version is the one that lands (the study writer adds its registration to the measurements)."""
+    from medseg.io.atomic import atomic_set, staged, write_text_atomic
+
+    target = tmp_path / "case_measurements.json"
+    with atomic_set():
+        write_text_atomic(target, "first")
+        assert not target.exists() and staged(target).read_text() == "first"
+        write_text_atomic(target, staged(target).read_text() + " amended")
+    assert target.read_text() == "first amended"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case_measurements.json"]  # no temporary left
+    assert staged(target) == target
