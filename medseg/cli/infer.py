@@ -49,10 +49,8 @@ def infer(bundle, inputs, output_dir, series, device, overrides, save_probabilit
     study = None
     if register:
         from medseg.study import StudyOptions
-        from medseg.study.writers import StudyWriter
 
         study = StudyOptions(reference, parse_sequences(sequences), all_grids, allow_skull)
-        predictor.writers.append(StudyWriter(all_grids))
     elif sequences or all_grids or allow_skull or reference != "t1ce":
         raise click.UsageError("--reference, --sequence, --all-grids and --allow-skull need --register")
     for path in predictor.predict_to_dir(list(inputs), output_dir, series=series, study=study):

@@ -27,6 +27,7 @@ from medseg.labels import LabelSchema
 from medseg.modalities import ModalitySubsets, missing_sequences_message
 from medseg.postprocess import PostProcessing
 from medseg.study import StudyOptions
+from medseg.study.writers import StudyWriter
 from medseg.tta import FlipTTA
 
 
@@ -269,9 +270,12 @@ class Predictor:
 
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
                        series: str | None = None, study: StudyOptions | None = None) -> list[Path]:
-        """Segment every case; show a progress bar; return the written paths."""
+        """Segment every case; show a progress bar; return the written paths. With ``study`` (``medseg infer
+        --register``) the study's own files are written too (``medseg.study.writers.StudyWriter``)."""
         from tqdm.auto import tqdm
 
+        if study is not None and not any(isinstance(w, StudyWriter) for w in self.writers):
+            self.writers.append(StudyWriter(study.all_grids))  # transforms, aligned sequences, registration figures
         cases = self.resolve_inputs(inputs, series, study)
         check_unique_ids((case.case_id, case.images[0]) for case in cases)  # one case's files would replace another's
         for case in cases:  # every header first: a bad case late in a list fails before any output

@@ -12,7 +12,6 @@ from medseg.engine.infer import Predictor
 from medseg.study import StudyOptions
 from medseg.study.register import RegistrationSettings
 from medseg.study.simulate import simulate_study
-from medseg.study.writers import StudyWriter
 from tests.study_helpers import tumour_rule_network, write_dicom_study
 
 CASE = "Brats18_2013_2_1"
@@ -31,7 +30,6 @@ def test_dicom_study_end_to_end(shared_data, tiny_run, tmp_path):
     predictor = Predictor.from_bundle(tiny_run, device="cpu", overrides={"roi_size": [128, 128, 128],
                                                                           "sw_overlap": 0.25})
     predictor.network = tumour_rule_network()
-    predictor.writers.append(StudyWriter(all_grids=True))
     options = StudyOptions(all_grids=True, settings=RegistrationSettings(samples=20_000))  # as test_study_real
     predictor.predict_to_dir([study], out, progress=False, study=options)
     names = {p.name for p in out.iterdir()}

@@ -29,9 +29,7 @@ def registered(shared_data, tiny_run, tmp_path_factory):
                                                                           "sw_overlap": 0.25})
     predictor.network = tumour_rule_network()  # the same weights for the study and the original case
     options = StudyOptions(settings=RegistrationSettings(samples=20_000))  # fewer samples than the default
-    from medseg.study.writers import StudyWriter
 
-    predictor.writers.append(StudyWriter())
     predictor.predict_to_dir([root / "study" / CASE], root / "out", progress=False, study=options)
     original = predictor.predict(resolve_case(shared_data / "brats2018" / CASE, MODALITIES))
     aligned = predictor.predict(resolve_case(_aligned_by_truth(root / "study" / CASE, truth, root / "aligned"),
