@@ -54,18 +54,22 @@ def truth_on_grid(mask_path: Path, shape_xy: tuple[int, int]) -> np.ndarray:
 
 def manifests(args: argparse.Namespace, work: Path) -> tuple[Path, list[dict]]:
     """The training manifest and the test entries (a seeded split when both folders are the same)."""
-    from medseg.data.xray_import import import_xray_folder
+    from medseg.data.importers import import_dataset
+
+    def import_structures(folder: Path, name: str, fraction: float = 0.0) -> Path:
+        return import_dataset("folder", folder, "chest_xray", work / name, layout="structures",
+                              test_fraction=fraction, seed=args.seed)
 
     same = args.train_dir.resolve() == args.test_dir.resolve()
     fraction = args.test_cases / len(list((args.train_dir / "images").glob("*.png"))) if same else 0.0
-    train_manifest = import_xray_folder(args.train_dir, work / "train.json", test_fraction=fraction, seed=args.seed)
+    train_manifest = import_structures(args.train_dir, "train.json", fraction)
     if same:
         test = json.loads(train_manifest.read_text())["test"]
         root = args.train_dir
     else:
-        test = json.loads(import_xray_folder(args.test_dir, work / "test.json").read_text())["training"]
+        test = json.loads(import_structures(args.test_dir, "test.json").read_text())["training"]
         root = args.test_dir
-    return train_manifest, [{**e, "root": str(root.resolve())} for e in test]
+    return train_manifest, [{**e, "image": e["image"][0], "root": str(root.resolve())} for e in test]
 
 
 def train(args: argparse.Namespace, manifest: Path) -> float:

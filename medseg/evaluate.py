@@ -22,7 +22,7 @@ from medseg.data.manifest import load_manifest
 from medseg.errors import InputError, warn
 from medseg.io.atomic import ensure_not_input, write_text_atomic
 from medseg.io.caseid import check_case_id, check_unique_ids
-from medseg.io.masks import MaskCoding, is_bitmap, read_mask, resize_nearest
+from medseg.io.masks import MaskCoding, is_bitmap, read_mask, read_structure_masks, resize_nearest
 from medseg.io.read import AFFINE_TOLERANCE, case_id_from_path, is_nifti, load_nifti_header
 from medseg.io.validate import check_voxels, read_voxels
 from medseg.labels import LabelSchema
@@ -82,9 +82,13 @@ class Side:
         return np.isin(self.label, values)
 
 
-def _read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | None = None,
+def read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | None = None,
                 coding: MaskCoding | None = None) -> Side:
-    """A label file: NIfTI as stored (then ``label_map``), a bitmap through its mask coding."""
+    """A truth or predicted label file: NIfTI as stored (then ``label_map``), a bitmap through its mask coding.
+
+    The one reader for label files that are scored (``evaluate``, ``postchoice``); values are checked
+    against ``schema``.
+    """
     if is_bitmap(path):
         data = read_mask(path, coding if coding is not None else MaskCoding(values=dict(label_map or {})))
         schema.check_label_values(data, path)
@@ -104,13 +108,10 @@ def _read_label(path: Path, schema: LabelSchema, label_map: dict[int, int] | Non
 
 def _read_structures(paths: tuple[Path, ...], schema: LabelSchema) -> Side:
     """One binary mask file per overlapping channel (e.g. SCR: one PNG per structure), overlaps kept."""
-    if len(paths) != len(schema.channel_names) or schema.mode != "overlapping":
-        raise InputError(f"{len(paths)} mask files for this case, the bundle has {len(schema.channel_names)} "
-                         "overlapping structure(s)", paths[0])
-    binary = MaskCoding(threshold=128)
-    masks = [read_mask(p, binary) > 0 if is_bitmap(p) else _read_label(p, schema).label > 0 for p in paths]
-    masks = [m if m.shape == masks[0].shape else resize_nearest(m, masks[0].shape, p) for p, m in zip(paths, masks)]
-    channels = np.stack(masks)
+    if schema.mode != "overlapping":
+        raise InputError(f"{len(paths)} mask files for one case, but the bundle's labels are exclusive "
+                         "(one label map per case)", paths[0])
+    channels = read_structure_masks(paths, schema.channel_names)
     return Side(schema.channels_to_label_map(channels).astype(np.int64), channels)
 
 
@@ -123,10 +124,10 @@ def _structure_files(pred_path: Path, case: str, schema: LabelSchema) -> tuple[P
 
 
 def _read_prediction(case: str, path: Path, schema: LabelSchema) -> Side:
-    side = _read_label(path, schema)
+    side = read_label(path, schema)
     structures = _structure_files(path, case, schema)
     if structures is not None:
-        side.channels = np.stack([np.squeeze(_read_label(p, schema).label) > 0 for p in structures])
+        side.channels = np.stack([np.squeeze(read_label(p, schema).label) > 0 for p in structures])
     return side
 
 
@@ -367,7 +368,7 @@ def evaluate_predictions(
             truth_side = _read_structures(truth_path, schema)
         else:
             coding = mask_coding if mask_coding is not None and not label_map else None
-            truth_side = _read_label(truth_path, schema, label_map, coding)
+            truth_side = read_label(truth_path, schema, label_map, coding)
         truth_side = _on_grid(truth_side, pred.label.shape, pred_path)
         if pred.image is not None and truth_side.image is not None and not np.allclose(
                 pred.image.affine, truth_side.image.affine, atol=AFFINE_TOLERANCE):

@@ -23,7 +23,7 @@ import numpy as np
 from medseg.bundles import Bundle
 from medseg.data.manifest import load_manifest
 from medseg.engine.infer import Predictor
-from medseg.evaluate import _read_label, score_case
+from medseg.evaluate import read_label, score_case
 from medseg.io.atomic import write_text_atomic
 from medseg.labels import LabelSchema
 from medseg.postprocess import PostProcessing
@@ -76,7 +76,7 @@ def validation_predictions(run_dir: Path, device: str = "cpu") -> tuple[list[tup
         with warnings.catch_warnings():  # missing-sequence and plausibility lines are for users, not this search
             warnings.simplefilter("ignore")
             label = predictor.predict(case).label
-        pairs.append((label, _read_label(Path(case.label), predictor.schema, manifest.label_map).label))
+        pairs.append((label, read_label(Path(case.label), predictor.schema, manifest.label_map).label))
     return pairs, [c.case_id for c in cases]
 
 

@@ -13,6 +13,9 @@
   total is smaller (``per: "total"``, the BraTS winners' rule for enhancing tumour), get the label
   ``replace_with`` (1: relabel small ET as necrosis; 0: remove). ``medseg.postchoice`` picks the rule
   on a run's validation cases and writes it here.
+
+``LargestComponents`` is the mask-level step for overlapping 2D structures (chest X-rays), which a
+label map cannot hold: each structure's largest piece, holes filled.
 """
 
 from __future__ import annotations
@@ -124,3 +127,22 @@ class PostProcessing:
             label = relabel_small(label, structures[rule["structure"]], int(rule["min_voxels"]),
                                   int(rule["replace_with"]), rule.get("per", "component"))
         return label
+
+
+class LargestComponents:
+    """Keep each structure's largest connected component and fill its holes (masks ``(C, *spatial)``).
+
+    Every SCR structure is one connected region; stray islands and pin-holes are network noise.
+    """
+
+    def __call__(self, masks: np.ndarray) -> np.ndarray:
+        from scipy import ndimage
+
+        out = np.zeros_like(masks, dtype=bool)
+        for c, mask in enumerate(np.asarray(masks, dtype=bool)):
+            labels, count = ndimage.label(mask)
+            if count == 0:
+                continue
+            sizes = np.bincount(labels.ravel())[1:]
+            out[c] = ndimage.binary_fill_holes(labels == int(np.argmax(sizes)) + 1)
+        return out

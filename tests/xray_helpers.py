@@ -78,3 +78,10 @@ def write_structure_folder(root: Path, n_cases: int, size: tuple[int, int] = (96
             half = Image.fromarray((mask * 255).astype(np.uint8)).resize((size[1] // 2, size[0] // 2), Image.NEAREST)
             half.save(root / "masks" / name / f"case{i:02d}.png")
     return root
+
+
+def import_xray(root, output, layout="structures", test_fraction=0.0, seed=0):
+    """What ``medseg data import-xray`` runs: the folder importer with a chest X-ray layout."""
+    from medseg.data.importers import import_dataset
+
+    return import_dataset("folder", root, "chest_xray", output, layout=layout, test_fraction=test_fraction, seed=seed)

@@ -142,6 +142,25 @@ def read_mask(path: str | Path, coding: MaskCoding | None = None, shape: Sequenc
     return label
 
 
+def read_structure_masks(paths: Sequence[str | Path], names: Sequence[str], shape: Sequence[int] | None = None,
+                         coding: MaskCoding | None = None) -> np.ndarray:
+    """One binary mask file per structure (SCR stores one PNG each), as (C, x, y) bool; overlaps kept.
+
+    Bitmaps are thresholded (``coding``'s threshold, else ``BINARY_THRESHOLD``: resized edges carry
+    intermediate values), NIfTI masks are ``> 0``. All land on ``shape`` (default: the first mask's).
+    """
+    if len(paths) != len(names):
+        raise InputError(f"{len(paths)} mask file(s) for this case, the bundle needs {len(names)} "
+                         f"(one per structure: {', '.join(names)})", paths[0] if paths else None)
+    binary = coding if coding is not None and coding.threshold is not None else MaskCoding(threshold=BINARY_THRESHOLD)
+    masks: list[np.ndarray] = []
+    for path in paths:
+        mask = read_mask(path, binary if is_bitmap(path) else None) > 0
+        target = tuple(shape) if shape is not None else masks[0].shape if masks else mask.shape
+        masks.append(mask if mask.shape == target else resize_nearest(mask, target, path))
+    return np.stack(masks)
+
+
 def resize_nearest(label: np.ndarray, shape: Sequence[int], path: str | Path | None = None) -> np.ndarray:
     """Nearest-neighbour resize of a 2D label map to ``shape``, refusing a different aspect ratio."""
     if abs(label.shape[0] / label.shape[1] - shape[0] / shape[1]) > 0.01 * shape[0] / shape[1]:

@@ -6,6 +6,10 @@ brightness (p 0.15, x0.75-1.25), contrast (p 0.15), low-resolution simulation (p
 gamma (p 0.3, also on the inverted image p 0.1) and mirroring (p 0.5 per allowed axis). The
 rotation/scaling runs on the sampled patch, as MONAI's ``RandAffined`` would on any patch, with
 reflection padding so no black corners appear. Targets are resampled by nearest neighbour.
+
+``planar`` (2D, the 2D planner's parameters: rotation, scaling, elastic, colour jitter, flips) and
+``radiograph`` (projection X-rays: a small fixed affine, gamma and noise, never a flip) are the two
+profiles of the one 2D chain (``medseg.transforms.planar``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from math import pi
 
+import numpy as np
 from monai import transforms as mt
 
 
@@ -42,6 +47,37 @@ def nnunet(keys: list[str], flip_axes: Sequence[int], dims: int = 3) -> list:
         mt.RandAdjustContrastd("image", prob=0.1, gamma=(0.7, 1.5), invert_image=True, retain_stats=True),
         mt.RandAdjustContrastd("image", prob=0.3, gamma=(0.7, 1.5), invert_image=False, retain_stats=True),
         *[mt.RandFlipd(keys, prob=0.5, spatial_axis=axis) for axis in flip_axes],
+    ]
+
+
+def planar(keys: list[str], flip_axes: Sequence[int], rotate: float = 0.1, scale: float = 0.1, elastic: bool = False,
+           colour_jitter: bool = False) -> list:
+    """2D images as the 2D planner sees them: ``rotate`` in radians; ``elastic`` for thin structures
+    (membranes, vessels); ``colour_jitter`` for photographs; flips only on the axes the labels allow."""
+    return [
+        mt.RandAffined(keys, prob=0.5, rotate_range=rotate, scale_range=scale, mode=("bilinear", "nearest"),
+                       padding_mode="zeros"),
+        *([mt.Rand2DElasticd(keys, spacing=(16, 16), magnitude_range=(1, 2), prob=0.3, mode=("bilinear", "nearest"),
+                             padding_mode="zeros")] if elastic else []),
+        *[mt.RandFlipd(keys, prob=0.5, spatial_axis=axis) for axis in flip_axes],
+        mt.RandScaleIntensityd("image", factors=0.1, prob=0.5, channel_wise=colour_jitter),
+        mt.RandShiftIntensityd("image", offsets=0.1, prob=0.5, channel_wise=colour_jitter),
+        *([mt.RandAdjustContrastd("image", prob=0.3, gamma=(0.8, 1.25))] if colour_jitter else []),
+    ]
+
+
+def radiograph(keys: list[str], size: Sequence[int] = ()) -> list:
+    """Projection X-rays: rotation ±10°, scaling ±10 %, shifts of 5 % of ``size`` (p 0.7), gamma, noise.
+
+    No flip on any axis: left and right are the patient's sides and the heart is not symmetric.
+    """
+    return [
+        mt.RandAffined(keys, prob=0.7, rotate_range=np.deg2rad(10.0), scale_range=(0.1, 0.1),
+                       translate_range=[0.05 * s for s in size] or None, mode=("bilinear", "nearest"),
+                       padding_mode="zeros"),
+        mt.RandAdjustContrastd("image", prob=0.5, gamma=(0.7, 1.5)),
+        mt.RandScaleIntensityd("image", factors=0.1, prob=0.5),
+        mt.RandGaussianNoised("image", prob=0.2, std=0.02),
     ]
 
 

@@ -1,11 +1,17 @@
-"""Transform chains for 2D images (photos, micrographs, radiographs, slices): PNG/JPEG/TIFF or NIfTI.
+"""The 2D transform chain: photos, micrographs, slices and projection X-rays (PNG/JPEG/TIFF, NIfTI, DICOM).
 
 Images load channel-first (RGB → 3 channels, grey and palette → 1, 16-bit grey kept 16-bit) and
 are normalised by image type: RGB photographs per channel, 8-bit grey by z-score, 16-bit grey
-clipped to its 0.5–99.5 percentiles first. By default they stay at native resolution and
-training samples patches (``patch_size``) while inference slides a window; ``size`` resizes
-instead (a MONAI ``Resized``, inverted by ``Invertd``). Masks are read through the bundle's
-``MaskCoding`` (``medseg.io.masks``) and put on the image's grid when stored at another size.
+clipped to its 0.5–99.5 percentiles first, and ``radiograph``: read as a viewer shows it
+(``medseg.io.xray``: DICOM CR/DX with its VOI LUT and MONOCHROME1 inversion, palette PNGs) and
+histogram-equalised, which makes DICOM, JSRT and Montgomery images look alike. By default images
+stay at native resolution and training samples patches (``patch_size``) while inference slides a
+window; ``size`` resizes instead (a MONAI ``Resized``, inverted by ``Invertd``).
+
+Masks are read through the bundle's ``MaskCoding`` (``medseg.io.masks``) onto the image's grid: one
+file is a label map; a list is one binary mask per structure (SCR's lungs, heart and clavicles),
+stacked as overlapping channels. Target channels are resized by nearest neighbour (exclusive
+schemas) or area-averaged and thresholded at one half (overlapping: each channel its own mask).
 """
 
 from __future__ import annotations
@@ -17,12 +23,15 @@ import numpy as np
 from monai import transforms as mt
 from monai.data import MetaTensor, PILReader
 
-from medseg.io.masks import MaskCoding, read_mask
+from medseg.io.masks import MaskCoding, read_mask, read_structure_masks
+from medseg.io.xray import XRayReader
 from medseg.labels import LabelSchema
+from medseg.transforms import augmentations
 from medseg.transforms.conform import ConformCased
-from medseg.transforms.labels import LabelToChannelsd
+from medseg.transforms.labels import STRUCTURE_CHANNELS, LabelToChannelsd
 
-IMAGE_TYPES = ("rgb", "grey8", "grey16")
+IMAGE_TYPES = ("rgb", "grey8", "grey16", "radiograph")
+AUGMENTATIONS = ("planar", "radiograph")
 WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "F")
 
 
@@ -53,26 +62,54 @@ class Planard(mt.MapTransform):
 
 
 class LoadMaskd(mt.MapTransform):
-    """Read a 2D mask through the item's ``mask_coding`` onto the loaded image's grid, as a (1, X, Y) map."""
+    """Read a 2D mask through the item's ``mask_coding`` onto the loaded image's grid.
 
-    def __init__(self, keys: Any = "label", image_key: str = "image") -> None:
+    One file gives a (1, X, Y) label map. A list gives one binary channel per file, in the schema's
+    channel order (``medseg.io.masks.read_structure_masks``, counted against ``schema``); the stack is
+    marked as already being the target (``STRUCTURE_CHANNELS``).
+    """
+
+    def __init__(self, keys: Any = "label", image_key: str = "image", schema: LabelSchema | None = None) -> None:
         super().__init__(keys)
         self.image_key = image_key
+        self.schema = schema
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         coding = MaskCoding.from_json(d.pop("mask_coding", None))
         image = d[self.image_key]
+        shape = tuple(image.shape[1:])
         for key in self.key_iterator(d):
-            label = read_mask(d[key], coding, shape=tuple(image.shape[1:]))
             meta = dict(image.meta) if isinstance(image, MetaTensor) else {}
-            meta["filename_or_obj"] = str(d[key])
-            d[key] = MetaTensor(label[None].astype(np.float32), meta=meta)
+            if isinstance(d[key], str | bytes) or not isinstance(d[key], Sequence):
+                label, meta["filename_or_obj"] = read_mask(d[key], coding, shape=shape)[None], str(d[key])
+            else:
+                names = self.schema.channel_names if self.schema is not None else [str(p) for p in d[key]]
+                label = read_structure_masks(list(d[key]), names, shape, coding)
+                meta["filename_or_obj"] = str(d[key][0])
+                meta[STRUCTURE_CHANNELS] = True
+            d[key] = MetaTensor(label.astype(np.float32), meta=meta)
         return d
 
+class ResizeTargetd(mt.MapTransform):
+    """Resize target channels: nearest (exclusive one-hot) or area then a threshold of one half (overlapping)."""
 
-def _load_image(channels: int) -> list:
-    reader = PILReader(converter=ToMode("RGB" if channels == 3 else "L"))
+    def __init__(self, keys: Any, size: Sequence[int], schema: LabelSchema) -> None:
+        super().__init__(keys)
+        mode = "nearest" if schema.mode == "exclusive" else "area"
+        self.resize = mt.Resized(keys, spatial_size=list(size), mode=mode)
+        self.binarise = mt.AsDiscreted(keys, threshold=0.5) if mode == "area" else None
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = self.resize(data)
+        return self.binarise(d) if self.binarise is not None else dict(d)
+
+
+def _load_image(channels: int, image_type: str) -> list:
+    if image_type == "radiograph":
+        reader = XRayReader()
+    else:
+        reader = PILReader(converter=ToMode("RGB" if channels == 3 else "L"))
     return [
         mt.LoadImaged("image", reader=reader, ensure_channel_first=True, image_only=True),
         Planard("image"),
@@ -84,34 +121,32 @@ def normalise(image_type: str = "grey8") -> list:
     """Intensity normalisation by image type (the plan's choice)."""
     if image_type not in IMAGE_TYPES:
         raise ValueError(f"image_type must be one of {IMAGE_TYPES}, got {image_type!r}")
+    if image_type == "radiograph":
+        return [mt.HistogramNormalized("image", num_bins=256, min=0, max=1)]
     clip = [mt.ScaleIntensityRangePercentilesd("image", lower=0.5, upper=99.5, b_min=0.0, b_max=1.0, clip=True,
                                                channel_wise=True)] if image_type == "grey16" else []
     return [*clip, mt.NormalizeIntensityd("image", channel_wise=True)]
 
 
-def _resize(keys: Sequence[str], size: Sequence[int] | None) -> list:
-    if not size:
-        return []
-    modes = {"image": "bilinear", "label": "nearest"}
-    return [mt.Resized(key, spatial_size=list(size), mode=modes[key], **({"anti_aliasing": True} if key == "image"
-                                                                         else {})) for key in keys]
+def _resize_image(size: Sequence[int] | None) -> list:
+    return [mt.Resized("image", spatial_size=list(size), mode="bilinear", anti_aliasing=True)] if size else []
 
 
 def inference_transforms(channels: int = 1, size: Sequence[int] | None = None, image_type: str = "grey8"
                          ) -> mt.Compose:
     """Load, optionally resize, normalise by image type."""
-    return mt.Compose([*_load_image(channels), ConformCased(), *_resize(["image"], size), *normalise(image_type)])
-
-
-def _labelled(channels: int, size: Sequence[int] | None, image_type: str) -> list:
-    return [*_load_image(channels), LoadMaskd("label"), ConformCased(), *_resize(["image", "label"], size),
-            *normalise(image_type)]
+    return mt.Compose([*_load_image(channels, image_type), ConformCased(), *_resize_image(size),
+                       *normalise(image_type)])
 
 
 def validation_transforms(schema: LabelSchema, channels: int = 1, size: Sequence[int] | None = None,
                           image_type: str = "grey8") -> mt.Compose:
-    """Inference chain plus the mask (on the image grid) turned into target channels."""
-    return mt.Compose([*_labelled(channels, size, image_type), LabelToChannelsd("label", schema)])
+    """Inference chain plus the mask on the image grid as target channels (resized with the image)."""
+    return mt.Compose([
+        *_load_image(channels, image_type), LoadMaskd("label", schema=schema), ConformCased(),
+        LabelToChannelsd("label", schema), *_resize_image(size),
+        *([ResizeTargetd("label", size, schema)] if size else []), *normalise(image_type),
+    ])
 
 
 def training_transforms(
@@ -126,11 +161,13 @@ def training_transforms(
     scale: float = 0.1,
     elastic: bool = False,
     colour_jitter: bool = False,
+    augmentation: str = "planar",
 ) -> mt.Compose:
-    """Validation chain, patches (foreground-weighted) and the plan's augmentation.
+    """Validation chain, patches (foreground-weighted) and an augmentation profile.
 
-    Flips only on request: a task with left/right labels must not flip. ``rotate`` is in radians;
-    ``elastic`` deforms thin structures (membranes, vessels); ``colour_jitter`` is for photographs.
+    ``planar`` takes the 2D planner's ``rotate`` (radians), ``scale``, ``elastic``, ``colour_jitter``
+    and ``flip_axes`` (a task with left/right labels must not flip); ``radiograph`` is the chest X-ray
+    recipe and takes none of them (``medseg.transforms.augmentations``).
     """
     keys = ["image", "label"]
     crop = []
@@ -143,15 +180,10 @@ def training_transforms(
                 if ratios else
                 mt.RandCropByPosNegLabeld(keys, label_key="label", spatial_size=list(patch_size), pos=2, neg=1,
                                           num_samples=samples_per_case)]
-    return mt.Compose([
-        *validation_transforms(schema, channels, size, image_type).transforms,
-        *crop,
-        mt.RandAffined(keys, prob=0.5, rotate_range=rotate, scale_range=scale, mode=("bilinear", "nearest"),
-                       padding_mode="zeros"),
-        *([mt.Rand2DElasticd(keys, spacing=(16, 16), magnitude_range=(1, 2), prob=0.3, mode=("bilinear", "nearest"),
-                             padding_mode="zeros")] if elastic else []),
-        *[mt.RandFlipd(keys, prob=0.5, spatial_axis=axis) for axis in flip_axes],
-        mt.RandScaleIntensityd("image", factors=0.1, prob=0.5, channel_wise=colour_jitter),
-        mt.RandShiftIntensityd("image", offsets=0.1, prob=0.5, channel_wise=colour_jitter),
-        *([mt.RandAdjustContrastd("image", prob=0.3, gamma=(0.8, 1.25))] if colour_jitter else []),
-    ])
+    if augmentation == "planar":
+        augment = augmentations.planar(keys, flip_axes, rotate, scale, elastic, colour_jitter)
+    elif augmentation == "radiograph":
+        augment = augmentations.radiograph(keys, patch_size or size or ())
+    else:
+        raise ValueError(f"augmentation must be one of {AUGMENTATIONS}, got {augmentation!r}")
+    return mt.Compose([*validation_transforms(schema, channels, size, image_type).transforms, *crop, *augment])

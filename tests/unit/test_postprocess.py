@@ -5,7 +5,7 @@ import pytest
 
 from medseg.bundles import find_bundle
 from medseg.errors import BundleError
-from medseg.postprocess import PostProcessing, enforce_region_hierarchy
+from medseg.postprocess import LargestComponents, PostProcessing, enforce_region_hierarchy
 
 
 @pytest.fixture()
@@ -42,3 +42,13 @@ def test_largest_component_of_a_region_and_islands_in_mm3(schema):
 def test_unknown_structure_is_a_bundle_error(schema):
     with pytest.raises(BundleError, match="unknown structure 'lung'"):
         PostProcessing(largest_component=["lung"]).on_label(np.zeros((4, 4, 4), np.uint8), schema, 1.0)
+
+
+def test_largest_components_drops_islands_and_fills_holes():
+    masks = np.zeros((2, 20, 20), dtype=bool)
+    masks[0, 2:12, 2:12] = True
+    masks[0, 6, 6] = False  # a hole
+    masks[0, 16:18, 16:18] = True  # an island
+    out = LargestComponents()(masks)
+    assert out[0, 6, 6] and not out[0, 16:18, 16:18].any() and out[0].sum() == 100
+    assert not out[1].any()

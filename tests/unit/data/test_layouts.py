@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medseg.data.importers import import_dataset
 from medseg.data.manifest import case_to_dict, load_manifest
 from medseg.errors import InputError
-from tests.xray_helpers import STRUCTURES, write_structure_folder
+from tests.xray_helpers import STRUCTURES, import_xray, write_structure_folder
 
 
 def test_structure_folders_become_one_mask_list_per_case(tmp_path):
@@ -58,8 +57,3 @@ def test_zero_validation_fraction_trains_on_every_case(tmp_path):
     training, validation = manifest.train_validation_split(0.0)
     assert len(training) == 4 and validation == []
     assert len(manifest.train_validation_split(0.25)[1]) == 1
-
-
-def import_xray(root, output, layout="structures", test_fraction=0.0, seed=0):
-    """What ``medseg data import-xray`` runs: the folder importer with a chest X-ray layout."""
-    return import_dataset("folder", root, "chest_xray", output, layout=layout, test_fraction=test_fraction, seed=seed)

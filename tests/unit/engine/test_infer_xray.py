@@ -8,7 +8,8 @@ from PIL import Image
 from medseg.data.inputs import resolve_case
 from medseg.engine.infer import Predictor
 from medseg.labels import LabelSchema
-from medseg.transforms.xray import LargestComponents, inference_transforms
+from medseg.postprocess import LargestComponents
+from medseg.transforms.planar import inference_transforms
 from tests.xray_helpers import chest_phantom
 
 
@@ -18,8 +19,8 @@ def test_prediction_lies_on_the_xray_grid_with_postprocessed_masks(tmp_path):
     torch.manual_seed(0)
     network = UNet(2, 1, 5, (4, 8), (2,), num_res_units=0)
     schema = LabelSchema.from_bundle("bundles/chest_xray")
-    predictor = Predictor(network, schema, inference_transforms((32, 32)), roi_size=(32, 32), device="cpu",
-                          postprocess=LargestComponents())
+    chain = inference_transforms(1, (32, 32), "radiograph")
+    predictor = Predictor(network, schema, chain, roi_size=(32, 32), device="cpu", postprocess=LargestComponents())
     case = resolve_case(tmp_path / "cxr.png", ["xray"])
     prediction = predictor.predict(case)
     assert prediction.probabilities.shape == (5, 50, 70)  # channels, columns, rows of the PNG
