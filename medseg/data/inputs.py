@@ -10,7 +10,7 @@ folder of NIfTI files                          one case: one ``*_<modality>.nii[
 DICOM series folder                            one case: the series (``series``: which UID) as cached NIfTI
 NIfTI file                                     one case (a 4D file holds every modality)
 X-ray file (DICOM, PNG, JPEG)                  one case
-``per_image`` (2D bundles): folder of images   one case per 2D image (PNG/JPEG/TIFF/NIfTI), named by file
+``per_image`` (2D bundles): folder of images   one case per 2D image (PNG/JPEG/TIFF/NIfTI/DICOM), named by file
 ``per_image``: a 2D image file                 one case
 =============================================  ==============================================================
 """
@@ -77,7 +77,10 @@ def resolve_case(path: str | Path, modalities: list[str], series: str | None = N
 
 
 def _is_image(path: Path) -> bool:
-    return path.is_file() and (path.name.lower().endswith(PLANAR_SUFFIXES) or is_nifti(path))
+    """A 2D image file; DICOM X-rays are found by content (CR/DX exports often have no suffix)."""
+    if not path.is_file() or path.name.upper() == "DICOMDIR":
+        return False
+    return path.name.lower().endswith(PLANAR_SUFFIXES) or is_nifti(path) or is_xray_file(path)
 
 
 def _images(item: Path) -> list[CaseFiles]:
@@ -85,11 +88,11 @@ def _images(item: Path) -> list[CaseFiles]:
     if item.is_dir():
         files = sorted(p for p in item.iterdir() if _is_image(p))
         if not files:
-            raise InputError("no 2D images (PNG/JPEG/TIFF/NIfTI) in the folder", item)
+            raise InputError("no 2D images (PNG/JPEG/TIFF/NIfTI/DICOM) in the folder", item)
         return [CaseFiles(_stem(p), (p,)) for p in files]
     if _is_image(item):
         return [CaseFiles(_stem(item), (item,))]
-    raise InputError("expected a 2D image file, a folder of them, or a manifest", item)
+    raise InputError("expected a 2D image file (PNG/JPEG/TIFF/NIfTI/DICOM), a folder of them, or a manifest", item)
 
 
 def _stem(path: Path) -> str:

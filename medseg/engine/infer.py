@@ -14,7 +14,7 @@ from medseg.bundles import find_bundle
 from medseg.data.inputs import resolve_inputs
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
-from medseg.errors import BundleError, MedsegWarning, find_medseg_error
+from medseg.errors import BundleError, InputError, MedsegWarning, find_medseg_error
 from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
 from medseg.io.checks import check_case_headers
@@ -265,7 +265,12 @@ class Predictor:
                        study: StudyOptions | None = None) -> list[CaseFiles]:
         """What ``--input`` means (``medseg.data.inputs``): case folders, DICOM series folders (``series``:
         which UID), NIfTI files, X-rays, or manifests (their test cases, else all cases). With ``study``,
-        folders are clinical studies: their sequences are identified and registered (``medseg.study``)."""
+        folders are clinical studies: their sequences are identified and registered (``medseg.study``).
+        A 2D bundle's folder is a batch of images, one case each (PNG/JPEG/TIFF/NIfTI, DICOM X-rays)."""
+        if self.spatial_dims == 2:
+            if study is not None:
+                raise InputError("a 2D bundle takes images, not clinical studies to register (drop --register)")
+            return resolve_inputs(inputs, self.modalities, series, per_image=True)
         return resolve_inputs(inputs, self.modalities, series, subsets=self.subsets, study=study)
 
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,

@@ -65,7 +65,7 @@ def list_series(folder: str | Path) -> list[Series]:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
         except Exception as exc:  # noqa: BLE001 - pydicom raises many types for broken files
             raise InputError(f"not a readable DICOM file ({type(exc).__name__}: {exc})", path) from exc
-        if "PixelSpacing" not in ds and "ImageOrientationPatient" not in ds:
+        if "Rows" not in ds:
             continue  # not an image (structured report, presentation state ...)
         groups.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((path, ds))
     if not groups:
@@ -75,6 +75,12 @@ def list_series(folder: str | Path) -> list[Series]:
 
 def _ordered(uid: str, slices: list) -> Series:
     first = slices[0][1]
+    if any("ImageOrientationPatient" not in ds or "ImagePositionPatient" not in ds for _, ds in slices):
+        files = tuple(p for p, _ in slices)
+        return Series(uid, str(first.get("Modality", "")), str(first.get("SeriesDescription", "")), files,
+                      (), tuple(int(ds.get("InstanceNumber", 0) or 0) for _, ds in slices),
+                      "slices without a patient position/orientation (projection X-rays, CR/DX?) are not a volume; "
+                      "a 2D bundle such as chest_xray segments them one by one")
     orientations = {tuple(np.round(np.asarray(ds.ImageOrientationPatient, float), 4)) for _, ds in slices}
     if len(orientations) != 1:
         raise InputError(f"series {uid or '(no UID)'} mixes {len(orientations)} slice orientations", slices[0][0])

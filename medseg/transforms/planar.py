@@ -27,6 +27,7 @@ from medseg.io.masks import MaskCoding, read_mask, read_structure_masks
 from medseg.io.xray import XRayReader
 from medseg.labels import LabelSchema
 from medseg.transforms import augmentations
+from medseg.transforms.checks import CheckedLoadImaged
 from medseg.transforms.conform import ConformCased
 from medseg.transforms.labels import STRUCTURE_CHANNELS, LabelToChannelsd
 
@@ -111,7 +112,7 @@ def _load_image(channels: int, image_type: str) -> list:
     else:
         reader = PILReader(converter=ToMode("RGB" if channels == 3 else "L"))
     return [
-        mt.LoadImaged("image", reader=reader, ensure_channel_first=True, image_only=True),
+        CheckedLoadImaged("image", reader=reader, ensure_channel_first=True, image_only=True),
         Planard("image"),
         mt.EnsureTyped("image", dtype="float32", track_meta=True),
     ]

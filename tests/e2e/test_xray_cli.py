@@ -71,6 +71,17 @@ def test_import_train_infer_on_dicom(tmp_path):
     assert "area (mm²)" in page and '<img src="cxr_overlay.png"' in page
     assert (tmp_path / "out" / "report" / "cxr_overlay.png").is_file()
 
+    # a CR export (DICOM files without a suffix, a DICOMDIR) is a batch: one mask per X-ray, each on its grid
+    export = tmp_path / "export"
+    export.mkdir()
+    for name, (rows, columns) in (("IM0001", (90, 70)), ("IM0002", (60, 80))):
+        write_dicom(export / name, chest_phantom(rows, columns, np.random.default_rng(1))[0].astype(np.uint16) * 16)
+    (export / "DICOMDIR").write_bytes(b"\0" * 128 + b"DICM")
+    result = run("infer", tmp_path / "run", "--input", export, "--output-dir", tmp_path / "batch", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert nib.load(tmp_path / "batch" / "IM0001_seg.nii.gz").shape == (70, 90, 1)
+    assert nib.load(tmp_path / "batch" / "IM0002_seg.nii.gz").shape == (80, 60, 1)
+
 
     from PIL import Image
 

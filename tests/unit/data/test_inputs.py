@@ -71,6 +71,15 @@ def _png_folder(root: Path) -> Path:
     return root / "photos"
 
 
+def _xray_export(root: Path) -> Path:
+    """A CR export: DICOM X-rays without a suffix, beside a DICOMDIR."""
+    (root / "export").mkdir(parents=True)
+    for name in ("IM0001", "IM0002"):
+        write_dicom(root / "export" / name, np.ones((6, 8)))
+    (root / "export" / "DICOMDIR").write_bytes(b"\0" * 128 + b"DICM")
+    return root / "export"
+
+
 def _png(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.zeros((6, 8), np.uint8)).save(root / "road_seg.png")
@@ -86,6 +95,8 @@ TABLE = {
     "X-ray PNG": (lambda r: _png(r), False, [("road", ["road_seg.png"], None)]),
     "manifest (its test cases)": (_manifest, False, [("b", ["b.nii.gz"], (1, 0))]),
     "2D bundle: folder of images": (_png_folder, True, [("x1", ["x1.png"], None), ("x2", ["x2.png"], None)]),
+    "2D bundle: folder of DICOM X-rays": (_xray_export, True, [("IM0001", ["IM0001"], None),
+                                                              ("IM0002", ["IM0002"], None)]),
     "2D bundle: one image": (lambda r: _png(r), True, [("road_seg", ["road_seg.png"], None)]),
     "2D bundle: 2D NIfTI": (lambda r: _nifti(r / "slice_seg.nii.gz", (6, 8, 1)), True,
                             [("slice_seg", ["slice_seg.nii.gz"], None)]),
@@ -110,9 +121,10 @@ ERRORS = {
                           "expected a case folder, a .nii/.nii.gz file or an X-ray"),
     "case folder without a modality": (lambda r: _nifti(r / "c" / "c_t1.nii.gz").parent, False,
                                        "no file for modality 't2'"),
+    "X-rays are not a volume series": (_xray_export, False, "projection X-rays, CR/DX"),
     "2D bundle: folder without images": (lambda r: (r / "empty").mkdir() or r / "empty", True, "no 2D images"),
     "2D bundle: not an image": (lambda r: (r / "notes.txt", (r / "notes.txt").write_text("x"))[0], True,
-                                "expected a 2D image file, a folder of them, or a manifest"),
+                                "expected a 2D image file"),
 }
 
 
