@@ -25,7 +25,9 @@ from medseg.bundles import find_bundle
 from medseg.cli import main
 from medseg.data.synthetic import MODALITIES, make_phantom, save_phantom
 from medseg.runs import create_run_bundle
+from tests.cli_helpers import override_args
 from tests.conftest import TINY
+from tests.dicom_helpers import write_ct_slice
 
 
 def _tiny_run(root: Path, **overrides) -> Path:
@@ -78,7 +80,7 @@ def _infer(run: Path, target: Path, out: Path, *extra) -> list:
 
 
 def _train(manifest: Path, out: Path, *extra) -> list:
-    overrides = [a for k, v in TINY.items() for a in ("--override", f"{k}={json.dumps(v)}")]
+    overrides = override_args(TINY)
     return ["train", "brain_tumor", "--data", manifest, "--output-dir", out, "--epochs", "1", "--device", "cpu",
             *overrides, *extra]
 
@@ -97,25 +99,7 @@ def _dicom(path: Path, series: str) -> Path:
 
 def _image_dicom(path: Path, series: str, index: int, sideways: float = 0.0, spacing: float = 1.0) -> Path:
     """A small CT slice with pixel data, in series ``series`` (``sideways``: mm per slice off the normal)."""
-    import pydicom
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = pydicom.Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-    ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "CT", series, "1.2"
-    ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, sideways * index, index], [1, 0, 0, 0, 1, 0]
-    ds.PixelSpacing, ds.SliceThickness, ds.InstanceNumber = [spacing, spacing], 1, index + 1
-    ds.Rows = ds.Columns = 4
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    ds.PixelData = np.zeros((4, 4), np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    return write_ct_slice(path, series, [0, sideways * index, index], index, spacing)
 
 
 # Each case: (work folder, trained run) -> (CLI arguments, file named in the error, the problem).

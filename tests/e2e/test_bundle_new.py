@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -12,19 +13,30 @@ from PIL import Image
 from medseg.cli import main
 from medseg.errors import InputError, MedsegWarning
 from medseg.newbundle import mask_label_map
+from tests.cli_helpers import override_args, run
 
 TINY_2D = {"image_size": [32, 32], "roi_size": [32, 32], "network_def#channels": [4, 8, 16],
            "network_def#strides": [2, 2], "val_interval": 1, "batch_size": 2}
 COLOURS = np.array([[120, 170, 230], [80, 80, 80], [200, 30, 30], [190, 190, 160]], np.uint8)
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+def _ct_folders(root: Path, cases: int, spacing: tuple[float, float, float], air: float) -> None:
+    """``vols/`` and ``segs/`` of noisy CT-like boxes (tissue 60 HU in ``air``) for ``bundle new --from-folder``."""
+    rng = np.random.default_rng(0)
+    for folder in ("vols", "segs"):
+        (root / folder).mkdir()
+    affine = np.diag([*spacing, 1.0])
+    for i in range(cases):
+        seg = np.zeros((24, 24, 12), np.uint8)
+        seg[6:16, 8:18, 3:9] = 1
+        volume = np.where(seg > 0, 60.0, air) + rng.normal(0, 20, seg.shape)
+        nib.save(nib.Nifti1Image(volume.astype(np.float32), affine), root / "vols" / f"c{i}.nii.gz")
+        nib.save(nib.Nifti1Image(seg, affine), root / "segs" / f"c{i}.nii.gz")
 
 
 def _overrides(settings, cache):
     pairs = {**settings, "cache_dir": str(cache)}
-    return [a for k, v in pairs.items() for a in ("--override", f"{k}={json.dumps(v)}")]
+    return override_args(pairs)
 
 
 def _road_scenes(root, n=6):
@@ -96,16 +108,7 @@ def test_volume_bundle_segments_a_dicom_series_on_its_own_grid(shared_data, tmp_
     """A 3D bundle from a NIfTI folder, trained one epoch, segments the CT DICOM series in place."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
-    rng = np.random.default_rng(0)
-    for folder in ("vols", "segs"):
-        (tmp_path / folder).mkdir()
-    for i in range(4):
-        seg = np.zeros((24, 24, 12), np.uint8)
-        seg[6:16, 8:18, 3:9] = 1
-        volume = np.where(seg > 0, 60.0, -800.0) + rng.normal(0, 20, seg.shape)
-        affine = np.diag([3.0, 3.0, 3.0, 1])
-        nib.save(nib.Nifti1Image(volume.astype(np.float32), affine), tmp_path / "vols" / f"c{i}.nii.gz")
-        nib.save(nib.Nifti1Image(seg, affine), tmp_path / "segs" / f"c{i}.nii.gz")
+    _ct_folders(tmp_path, 4, spacing=(3.0, 3.0, 3.0), air=-800.0)
     assert run("bundle", "new", "body", "--from-folder", "vols", "segs", "--labels", "body").exit_code == 0
     tiny = {"roi_size": [64, 64, 16], "patch_size": [16, 16, 8], "network_def#channels": [4, 8],
             "network_def#strides": [2], "val_interval": 1, "samples_per_case": 1}
@@ -252,16 +255,7 @@ def test_photographs_with_thin_structures_plan_native_resolution(tmp_path, monke
 def test_volume_bundle_normalises_ct_by_its_hounsfield_window_and_prints_the_plan(tmp_path, monkeypatch):
     """3D: CT (air at -1000 HU) is clipped to its labelled window and z-scored; the planner's plan is printed."""
     monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    for folder in ("vols", "segs"):
-        (tmp_path / folder).mkdir()
-    for i in range(3):
-        seg = np.zeros((24, 24, 12), np.uint8)
-        seg[6:16, 8:18, 3:9] = 1
-        volume = np.where(seg > 0, 60.0, -1000.0) + rng.normal(0, 20, seg.shape)
-        affine = np.diag([2.0, 2.0, 3.0, 1])
-        nib.save(nib.Nifti1Image(volume.astype(np.float32), affine), tmp_path / "vols" / f"c{i}.nii.gz")
-        nib.save(nib.Nifti1Image(seg, np.diag([2.0, 2.0, 3.0, 1])), tmp_path / "segs" / f"c{i}.nii.gz")
+    _ct_folders(tmp_path, 3, spacing=(2.0, 2.0, 3.0), air=-1000.0)
     result = run("bundle", "new", "spleen", "--from-folder", "vols", "segs", "--labels", "spleen")
     assert result.exit_code == 0, result.output
     assert "normalisation: CT: clip to [" in result.output and "patch size" in result.output

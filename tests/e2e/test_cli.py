@@ -10,15 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from medseg.cli import main
+from tests.cli_helpers import run
 from tests.conftest import TINY
 
 
 def _overrides():
     return [arg for key, value in TINY.items() for arg in ("--override", f"{key}={json.dumps(value)}")]
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.mark.slow

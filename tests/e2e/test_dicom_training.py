@@ -6,15 +6,10 @@ import warnings
 import nibabel as nib
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from medseg.cli import main
 from medseg.errors import MedsegWarning
 from medseg.newbundle import new_bundle
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+from tests.cli_helpers import override_args, run
 
 
 @pytest.mark.slow
@@ -49,7 +44,7 @@ def test_dicom_series_trains_with_a_label_on_its_grid(shared_data, tmp_path, mon
         tiny = {"patch_size": [32, 32, 16], "roi_size": [128, 128, 32], "network_def#channels": [4, 8],
                 "network_def#strides": [2], "samples_per_case": 1, "batch_size": 1,
                 "cache_dir": str(tmp_path / "cache" / "pre")}
-        args = [a for k, v in tiny.items() for a in ("--override", f"{k}={json.dumps(v)}")]
+        args = override_args(tiny)
         result = run("train", bundle, "--data", manifest, "--output-dir", tmp_path / "run", "--epochs", 1,
                      "--device", "cpu", "--no-plan", *args)
     assert result.exit_code == 0, result.output

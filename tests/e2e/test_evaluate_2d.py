@@ -6,14 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from medseg.cli import main
-from tests.xray_helpers import STRUCTURES, write_structure_folder
-
-TINY_XRAY = {"network_def#channels": [4, 8, 16], "network_def#strides": [2, 2], "network_def#num_res_units": 1,
-             "roi_size": [64, 64], "batch_size": 2, "val_interval": 1}
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+from tests.cli_helpers import override_args, run
+from tests.xray_helpers import STRUCTURES, TINY_XRAY, write_structure_folder
 
 
 @pytest.mark.slow
@@ -23,7 +17,7 @@ def test_evaluate_chest_xray_predictions_against_png_masks(tmp_path):
     manifest = tmp_path / "scr.json"
     assert run("data", "import-xray", root, "--output", manifest, "--test-fraction", 0.4).exit_code == 0
     tested = sorted(case["id"] for case in json.loads(manifest.read_text())["test"])
-    overrides = [a for k, v in TINY_XRAY.items() for a in ("--override", f"{k}={json.dumps(v)}")]
+    overrides = override_args(TINY_XRAY)
     result = run("train", "chest_xray", "--data", manifest, "--output-dir", tmp_path / "run", "--epochs", 1,
                  "--device", "cpu", *overrides)
     assert result.exit_code == 0, result.output

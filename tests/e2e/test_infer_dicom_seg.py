@@ -1,6 +1,5 @@
 """`medseg infer` on a DICOM series folder writes a DICOM SEG beside the NIfTI label, on the source slices."""
 
-import json
 import warnings
 
 import nibabel as nib
@@ -14,6 +13,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from medseg.cli import main
 from medseg.errors import MedsegWarning
 from medseg.labels import LabelSchema
+from tests.cli_helpers import override_args, run
 from tests.itk_reference import label_on_series
 
 TINY = {"roi_size": [32, 32, 16], "patch_size": [16, 16, 8], "network_def#channels": [4, 8],
@@ -21,12 +21,8 @@ TINY = {"roi_size": [32, 32, 16], "patch_size": [16, 16, 8], "network_def#channe
 BLOB = (slice(3, 9), slice(6, 16), slice(8, 18))  # (slice, row, column) of the bright box in the series
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 def _overrides(settings):
-    return [a for k, v in settings.items() for a in ("--override", f"{k}={json.dumps(v)}")]
+    return override_args(settings)
 
 
 def _phantoms(root, n=4):

@@ -7,18 +7,13 @@ import nrrd
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from click.testing import CliRunner
 
 from medseg.bundles import find_bundle
-from medseg.cli import main
 from medseg.io.read import CaseFiles
 from medseg.io.slicer import SlicerSegWriter
 from medseg.io.write import NiftiLabelWriter, Prediction
 from medseg.measure import MeasurementWriter
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+from tests.cli_helpers import run
 
 
 @pytest.mark.slow

@@ -5,11 +5,10 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from medseg.cli import main
 from medseg.data.manifest import load_manifest
 from medseg.transforms.conform import ConformCased
+from tests.cli_helpers import override_args, run
 from tests.conftest import TINY
 
 CASES = ["Brats18_2013_2_1", "Brats18_TCIA05_396_1"]
@@ -52,10 +51,6 @@ def _layout(brats, root, kind):
     return root
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.mark.real_data
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["brats", "brats2023", "nnunet"])
@@ -81,7 +76,7 @@ def test_import_check_and_train_one_epoch(shared_data, tmp_path, kind):
     assert [p.resolve().name for p in case.images] == [f"{CASES[0]}_{m}.nii.gz" for m in MODS_2018]
 
     overrides = {**TINY, "roi_size": [128, 128, 128], "val_overlap": 0.0}
-    args = [a for k, v in overrides.items() for a in ("--override", f"{k}={json.dumps(v)}")]
+    args = override_args(overrides)
     result = run("train", "brain_tumor", "--data", manifest, "--output-dir", tmp_path / "run", "--epochs", 1,
                  "--fold", 1, "--cache", "none", "--device", "cpu", *args)
     assert result.exit_code == 0, result.output

@@ -7,7 +7,6 @@ SIGTERM hit it as they would on a cluster; the resumed run is compared with an u
 from __future__ import annotations
 
 import csv
-import json
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ import medseg
 from medseg.cli import main
 from medseg.data.synthetic import write_demo_dataset
 from medseg.runs import LAST
+from tests.cli_helpers import override_args
 from tests.conftest import TINY
 
 EPOCHS = 12  # enough that a signal sent after the first checkpoint lands mid-run on an idle CPU
@@ -45,7 +45,7 @@ def reference(data, tmp_path_factory) -> dict:
 
 
 def _start(data: Path, run: Path) -> subprocess.Popen:
-    overrides = [a for k, v in SMALL.items() for a in ("--override", f"{k}={json.dumps(v)}")]
+    overrides = override_args(SMALL)
     command = [sys.executable, "-m", "medseg", "train", "brain_tumor", "--data", str(data), "--output-dir", str(run),
                "--epochs", str(EPOCHS), "--device", "cpu", *overrides]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -10,12 +9,13 @@ import sys
 
 import pytest
 
+from tests.cli_helpers import override_args
 from tests.conftest import TINY
 
 
 @pytest.mark.slow
 def test_training_into_a_log_file_prints_one_line_per_epoch(tiny_dataset, tmp_path):
-    overrides = [a for k, v in {**TINY, "val_interval": 2}.items() for a in ("--override", f"{k}={json.dumps(v)}")]
+    overrides = override_args({**TINY, "val_interval": 2})
     done = subprocess.run(
         [sys.executable, "-m", "medseg", "train", "brain_tumor", "--data", str(tiny_dataset), "--output-dir",
          str(tmp_path / "run"), "--epochs", "2", "--device", "cpu", *overrides],

@@ -12,6 +12,7 @@ from PIL import Image
 
 from medseg.data.inputs import resolve_inputs
 from medseg.errors import InputError
+from tests.dicom_helpers import write_ct_slice
 from tests.xray_helpers import write_dicom
 
 MODALITIES = ["t1", "t2"]
@@ -24,27 +25,10 @@ def _nifti(path: Path, shape=(5, 5, 4)) -> Path:
 
 
 def _ct_series(folder: Path, slices: int = 3) -> Path:
-    """A tiny CT series with pixel data and one SeriesInstanceUID."""
-    import pydicom
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
+    """A tiny CT series, slices written in reverse order along the normal."""
     folder.mkdir(parents=True)
     for index in range(slices):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = pydicom.Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "CT", "1.2.3", "1.2"
-        ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, 2 - index], [1, 0, 0, 0, 1, 0]
-        ds.PixelSpacing, ds.SliceThickness, ds.InstanceNumber = [1, 1], 1, index + 1
-        ds.Rows = ds.Columns = 4
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.PixelData = np.full((4, 4), index, np.uint16).tobytes()
-        ds.save_as(folder / f"slice{index}.dcm", enforce_file_format=True)
+        write_ct_slice(folder / f"slice{index}.dcm", "1.2.3", [0, 0, 2 - index], index, value=index)
     return folder
 
 
