@@ -70,10 +70,10 @@ class LoadMaskd(mt.MapTransform):
     marked as already being the target (``STRUCTURE_CHANNELS``).
     """
 
-    def __init__(self, keys: Any = "label", image_key: str = "image", schema: LabelSchema | None = None) -> None:
+    def __init__(self, keys: Any, schema: LabelSchema, image_key: str = "image") -> None:
         super().__init__(keys)
-        self.image_key = image_key
         self.schema = schema
+        self.image_key = image_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
@@ -85,12 +85,12 @@ class LoadMaskd(mt.MapTransform):
             if isinstance(d[key], str | bytes) or not isinstance(d[key], Sequence):
                 label, meta["filename_or_obj"] = read_mask(d[key], coding, shape=shape)[None], str(d[key])
             else:
-                names = self.schema.channel_names if self.schema is not None else [str(p) for p in d[key]]
-                label = read_structure_masks(list(d[key]), names, shape, coding)
+                label = read_structure_masks(list(d[key]), self.schema.channel_names, shape, coding)
                 meta["filename_or_obj"] = str(d[key][0])
                 meta[STRUCTURE_CHANNELS] = True
             d[key] = MetaTensor(label.astype(np.float32), meta=meta)
         return d
+
 
 class ResizeTargetd(mt.MapTransform):
     """Resize target channels: nearest (exclusive one-hot) or area then a threshold of one half (overlapping)."""
@@ -144,7 +144,7 @@ def validation_transforms(schema: LabelSchema, channels: int = 1, size: Sequence
                           image_type: str = "grey8") -> mt.Compose:
     """Inference chain plus the mask on the image grid as target channels (resized with the image)."""
     return mt.Compose([
-        *_load_image(channels, image_type), LoadMaskd("label", schema=schema), ConformCased(),
+        *_load_image(channels, image_type), LoadMaskd("label", schema), ConformCased(),
         LabelToChannelsd("label", schema), *_resize_image(size),
         *([ResizeTargetd("label", size, schema)] if size else []), *normalise(image_type),
     ])
