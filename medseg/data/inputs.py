@@ -10,7 +10,7 @@ folder of NIfTI files                          one case: one ``*_<modality>.nii[
 DICOM series folder                            one case: the series (``series``: which UID) as cached NIfTI
 NIfTI file                                     one case (a 4D file holds every modality)
 X-ray file (DICOM, PNG, JPEG)                  one case
-``per_image`` (2D bundles): folder of images   one case per 2D image (PNG/JPEG/TIFF/NIfTI/DICOM), named by file
+``per_image`` (1-modality 2D): folder         one case per 2D image (PNG/JPEG/TIFF/NIfTI/DICOM), named by file
 ``per_image``: a 2D image file                 one case
 =============================================  ==============================================================
 """

@@ -266,8 +266,9 @@ class Predictor:
         """What ``--input`` means (``medseg.data.inputs``): case folders, DICOM series folders (``series``:
         which UID), NIfTI files, X-rays, or manifests (their test cases, else all cases). With ``study``,
         folders are clinical studies: their sequences are identified and registered (``medseg.study``).
-        A 2D bundle's folder is a batch of images, one case each (PNG/JPEG/TIFF/NIfTI, DICOM X-rays)."""
-        if self.spatial_dims == 2:
+        A single-modality 2D bundle's folder is a batch of images, one case each (PNG/JPEG/TIFF/NIfTI,
+        DICOM X-rays); a multi-modality one reads a folder as one case, a file per modality."""
+        if self.spatial_dims == 2 and len(self.modalities) == 1:
             if study is not None:
                 raise InputError("a 2D bundle takes images, not clinical studies to register (drop --register)")
             return resolve_inputs(inputs, self.modalities, series, per_image=True)
