@@ -25,6 +25,7 @@ EMA_PER_EPOCH = 0.9  # nnU-Net smooths its validation Dice by 0.9 per epoch; we 
 # ``modality_dropout``). The quick demo recipe keeps it off: 60 epochs on complete phantoms lose the
 # necrotic core with it (demo Dice 0.35 vs 0.66, bundles/brain_tumor/docs).
 MODALITY_DROPOUT = 0.3
+FOREGROUND_SHARE = 1 / 3  # nnU-Net's oversample_foreground_percent: a third of patches forced onto foreground
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Plan:
             "metric_ema": round(EMA_PER_EPOCH**self.val_interval, 4),
             "augmentation": "nnunet",
             "modality_dropout#prob": MODALITY_DROPOUT,
+            "foreground_share": round(FOREGROUND_SHARE, 4),
             "time_limit_min": self.time_limit_min,
             "plan": self.to_dict(),
         }

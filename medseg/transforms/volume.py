@@ -107,6 +107,7 @@ def training_transforms(
     spacing: Sequence[float] | None = None,
     modality_dropout: RandModalityDropoutd | None = None,
     intensity: dict | None = None,
+    foreground_share: float | None = None,
 ) -> mt.Compose:
     """Validation chain plus foreground-weighted patch sampling and augmentation.
 
@@ -115,7 +116,8 @@ def training_transforms(
     ``augmentations.nnunet``), ``True``/``"light"`` (flips and small intensity changes),
     ``False``/``"none"`` (patch sampling only; used to compare one process with several on
     identical data). ``modality_dropout`` blanks sequences at random so the model also segments
-    studies that lack some.
+    studies that lack some. ``foreground_share``: the share of patches centred on a labelled voxel
+    (nnU-Net forces a third; ``None`` keeps the quick recipe's sampling, see ``_foreground_crop``).
     """
     keys = ["image", "label"]
     axes = schema.mirror_axes(len(patch_size)) if flip_axes is None else tuple(flip_axes)
@@ -123,30 +125,37 @@ def training_transforms(
         [
             *validation_transforms(schema, axcodes, spacing=spacing, intensity=intensity).transforms,
             mt.SpatialPadd(keys, spatial_size=list(patch_size)),
-            *_foreground_crop(schema, keys, patch_size, samples_per_case),
+            *_foreground_crop(schema, keys, patch_size, samples_per_case, foreground_share),
             *augmentation(augment, keys, axes, len(patch_size)),
         ]
         + ([modality_dropout] if modality_dropout is not None and augment not in (False, "none") else [])
     )
 
 
-def _foreground_crop(schema: LabelSchema, keys: list[str], patch_size: Sequence[int], samples: int) -> list:
-    """Patches centred on foreground 2 times in 3. Exclusive targets are one-hot, where every voxel is
-    some class, so they sample per class (background weight 1, each label 2) instead of "any channel".
+def _foreground_crop(schema: LabelSchema, keys: list[str], patch_size: Sequence[int], samples: int,
+                     share: float | None = None) -> list:
+    """Patches centred on foreground 2 times in 3, or ``share`` of the time. Exclusive targets are
+    one-hot, where every voxel is some class, so they sample per class (background weight 1, each label
+    2; with ``share``, the labels split it equally) instead of "any channel".
 
     Overlapping targets get their foreground/background voxel indices computed once and cached with
     the volume, so each random crop is a lookup instead of a scan of the whole label.
     """
+    if share is not None and not 0.0 < share < 1.0:
+        raise ValueError(f"foreground_share must be between 0 and 1, got {share}")
     if schema.mode == "exclusive":
+        n = len(schema.labels)
+        ratios = [1.0] + [2.0] * n if share is None else [1.0 - share] + [share / n] * n
         return [mt.RandCropByLabelClassesd(
-            keys, label_key="label", spatial_size=list(patch_size), ratios=[1] + [2] * len(schema.labels),
+            keys, label_key="label", spatial_size=list(patch_size), ratios=ratios,
             num_classes=schema.num_channels, num_samples=samples, image_key="image", image_threshold=0,
             warn=False,
         )]
     return [
         mt.FgBgToIndicesd("label", image_key="image", image_threshold=0),
         mt.RandCropByPosNegLabeld(
-            keys, label_key="label", spatial_size=list(patch_size), pos=2, neg=1, num_samples=samples,
+            keys, label_key="label", spatial_size=list(patch_size), pos=2 if share is None else share,
+            neg=1 if share is None else 1.0 - share, num_samples=samples,
             fg_indices_key="label_fg_indices", bg_indices_key="label_bg_indices",
         ),
     ]

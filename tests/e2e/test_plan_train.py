@@ -26,6 +26,7 @@ def test_train_writes_the_plan_into_the_run_and_overrides_win(tiny_dataset, tmp_
     assert inference["network_def"]["filters"] == TINY["network_def"]["filters"]  # --override wins over the plan
     assert train["learning_rate"] == 0.002 and train["augmentation"] == "nnunet"
     assert train["modality_dropout"]["prob"] == 0.3  # real studies miss sequences; the demo recipe has 0
+    assert train["foreground_share"] == 0.3333  # nnU-Net's forced-foreground share; the demo keeps 2 in 3
     assert train["optimizer"]["_target_"] == "torch.optim.SGD" and train["optimizer"]["nesterov"] is True
     assert (run / "models" / "model.pt").is_file()
 
@@ -35,6 +36,7 @@ def test_demo_recipe_and_no_plan_keep_the_bundle_configs(tiny_dataset, tmp_path)
                  device="cpu", overrides=TINY, progress=False)
     train = json.loads((tmp_path / "run" / "configs" / "train.json").read_text())
     assert train["plan"] is None and train["augmentation"] == "light" and train["modality_dropout"]["prob"] == 0.0
+    assert train["foreground_share"] is None
 
 
 def test_time_limit_stops_training_and_ends_the_learning_rate_decay(tiny_dataset, tmp_path):

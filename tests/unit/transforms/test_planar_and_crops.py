@@ -1,6 +1,7 @@
 """2D chains (grey/RGB/palette, resize inverted exactly) and class-balanced 3D crops for exclusive schemas."""
 
 import numpy as np
+import pytest
 import torch
 from monai.data import MetaTensor
 from monai.transforms import Invertd
@@ -50,3 +51,21 @@ def test_exclusive_schemas_sample_patches_on_labels_not_on_one_hot_background():
     patches = crop({"image": MetaTensor(torch.rand(1, 40, 40, 40)), "label": target})
     with_road = sum(float(p["label"][1].sum() > 0) for p in patches)
     assert with_road >= 30  # a random crop would hit the 4³ road block in about 4 % of patches
+
+
+@pytest.mark.parametrize("share, expected", [(None, 2 / 3), (1 / 3, 1 / 3)])
+def test_foreground_share_sets_how_many_patches_are_centred_on_a_label(share, expected):
+    """The quick recipe centres 2 patches in 3 on foreground; planned runs force a third, as nnU-Net does."""
+    regions = LabelSchema.from_metadata({"medseg": {"mode": "overlapping", "labels": [
+        {"name": "tumour", "value": 1, "color": [1, 2, 3]}], "channels": [{"name": "T", "values": [1], "paint": 1}]}})
+    label = np.zeros((1, 40, 40, 40), np.float32)
+    label[0, 30:34, 30:34, 30:34] = 1
+    crops = _foreground_crop(regions, ["image", "label"], [8, 8, 8], 600, share)
+    for crop in crops:
+        if hasattr(crop, "set_random_state"):
+            crop.set_random_state(0)
+    data = {"image": MetaTensor(torch.rand(1, 40, 40, 40) + 0.1), "label": MetaTensor(torch.from_numpy(label))}
+    for crop in crops:
+        data = crop(data)
+    with_tumour = np.mean([float(p["label"].sum() > 0) for p in data])
+    assert abs(with_tumour - expected) < 0.06  # a random crop would hit the 4³ block in about 4 % of patches
