@@ -251,15 +251,16 @@ class Predictor:
         self.members.extend(others)
         return self
 
-    def predict_to_files(self, case: CaseFiles, output_dir: str | Path) -> list[Path]:
-        """Run every output writer (by default the NIfTI label map) for one case.
+    def predict_to_files(self, case: CaseFiles, output_dir: str | Path,
+                         extra_writers: Sequence[OutputWriter] = ()) -> list[Path]:
+        """Run every output writer (by default the NIfTI label map), then ``extra_writers``, for one case.
 
         The case's files appear together or not at all (``atomic_set``): a writer failing late
         leaves none of the earlier writers' files behind.
         """
         prediction = self.predict(case)
         with atomic_set():
-            return [path for writer in self.writers for path in writer(prediction, Path(output_dir))]
+            return [path for writer in (*self.writers, *extra_writers) for path in writer(prediction, Path(output_dir))]
 
     def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None,
                        study: StudyOptions | None = None) -> list[CaseFiles]:
@@ -280,12 +281,13 @@ class Predictor:
         --register``) the study's own files are written too (``medseg.study.writers.StudyWriter``)."""
         from tqdm.auto import tqdm
 
+        extra: list[OutputWriter] = []  # this call's, not the predictor's: another call may want other options
         if study is not None and not any(isinstance(w, StudyWriter) for w in self.writers):
-            self.writers.append(StudyWriter(study.all_grids))  # transforms, aligned sequences, registration figures
+            extra.append(StudyWriter(study.all_grids))  # transforms, aligned sequences, registration figures
         cases = self.resolve_inputs(inputs, series, study)
         check_unique_ids((case.case_id, case.images[0]) for case in cases)  # one case's files would replace another's
         for case in cases:  # every header first: a bad case late in a list fails before any output
             self.check_case(case)
         prepare_output_dir(output_dir)
         bar = tqdm(cases, desc="infer", unit="case", disable=None if progress else True)  # None: off when not a TTY
-        return [path for case in bar for path in self.predict_to_files(case, output_dir)]
+        return [path for case in bar for path in self.predict_to_files(case, output_dir, extra)]
