@@ -160,9 +160,9 @@ def _truth_files(truth: Path, schema_modalities: list[str]) -> tuple[dict[str, P
         files = [p for p in sorted(truth.rglob("*")) if _is_label_file(p)]
         tagged = [p for p in files if any(f"{sep}{tag}." in p.name.lower() for sep in "_-"
                                           for tag in ("seg", "label", "mask"))]
-        chosen = tagged or files
-        check_unique_ids(((_case_id(p, ("seg", "label", "mask")), p) for p in chosen), truth)  # two folders, one id
-        return {_case_id(p, ("seg", "label", "mask")): p for p in chosen}, True
+        named = [(_case_id(p, ("seg", "label", "mask")), p) for p in tagged or files]
+        check_unique_ids(named, truth)  # two folders, one id
+        return dict(named), True
     raise InputError("truth must be a folder of label files or a manifest (.json)", truth)
 
 
@@ -176,9 +176,9 @@ def pair_predictions(pred_dir: Path, truth: Path, modalities: list[str] = (), ca
     if not pred_dir.is_dir():
         raise InputError("prediction folder not found", pred_dir)
     files = [p for p in sorted(pred_dir.iterdir()) if p.is_file() and _is_label_file(p)]
-    chosen = _labelled(files)  # not <case>_probabilities.nii.gz
-    check_unique_ids(((_case_id(p), p) for p in chosen), pred_dir)  # case.nii.gz and case.png
-    preds = {_case_id(p): p for p in chosen}
+    named = [(_case_id(p), p) for p in _labelled(files)]  # not <case>_probabilities.nii.gz
+    check_unique_ids(named, pred_dir)  # case.nii.gz and case.png
+    preds = dict(named)
     if not preds:
         raise InputError("no predicted label files (*.nii.gz, *.png, *.tif) found", pred_dir)
     truths, need_all = _truth_files(truth, list(modalities))
