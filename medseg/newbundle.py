@@ -26,8 +26,8 @@ from medseg.data.plan3d import describe as describe_intensity
 from medseg.data.plan3d import volume_intensity
 from medseg.errors import BundleError, InputError, OutputError
 from medseg.io.atomic import write_text_atomic
-from medseg.io.checks import PLANAR_SUFFIXES, read_header, voxels
-from medseg.io.masks import LabelSpec, MaskCoding, infer_coding
+from medseg.io.checks import read_header, voxels
+from medseg.io.masks import LabelSpec, MaskCoding, infer_coding, is_bitmap
 from medseg.planning import plan_for_bundle
 from medseg.trust import seal
 
@@ -53,7 +53,7 @@ def _fill(template: str, **values: Any) -> str:
 def _inspect(image: Path, dims: int | None) -> tuple[int, int]:
     """(spatial dims, channels) of the first image; PNG/JPEG/TIFF are 2D, a NIfTI with one slice too."""
     header = read_header(image, 3)
-    guessed = 2 if image.name.lower().endswith(PLANAR_SUFFIXES) or header.spatial[2] == 1 else 3
+    guessed = 2 if is_bitmap(image) or header.spatial[2] == 1 else 3
     dims = dims or guessed
     if dims == 3 and guessed == 2:
         raise InputError("the images are 2D; use --dims 2", image)

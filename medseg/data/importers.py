@@ -26,11 +26,12 @@ from medseg.data.manifest import write_manifest
 from medseg.errors import InputError
 from medseg.io.caseid import check_case_id, check_unique_ids
 from medseg.io.dicom import is_dicom_folder
-from medseg.io.read import find_case_modalities, is_nifti, strip_nifti_suffix
+from medseg.io.masks import BITMAP_SUFFIXES
+from medseg.io.read import NIFTI_SUFFIXES, find_case_modalities, is_nifti, strip_nifti_suffix
 from medseg.modalities import ModalitySubsets
 
 FORMATS_FILE = Path(__file__).with_name("formats.json")
-IMAGE_SUFFIXES = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (*NIFTI_SUFFIXES, *BITMAP_SUFFIXES)
 IMAGE_DIRS = ("images", "imagesTr", "image", "img", "imgs")
 LABEL_DIRS = ("labels", "labelsTr", "masks", "label", "mask", "segmentations")
 LABEL_SUFFIXES = ("seg", "mask", "label", "labels", "gt")

@@ -24,8 +24,8 @@ from pathlib import Path
 from medseg.data.manifest import load_manifest
 from medseg.errors import InputError
 from medseg.io.caseid import check_unique_ids
-from medseg.io.checks import PLANAR_SUFFIXES
 from medseg.io.dicom import is_dicom_folder, series_image
+from medseg.io.masks import BITMAP_SUFFIXES, is_bitmap
 from medseg.io.read import NIFTI_SUFFIXES, CaseFiles, case_id_from_path, find_case_modalities, find_modalities, is_nifti
 from medseg.io.xray import is_xray_file
 from medseg.modalities import ModalitySubsets
@@ -80,7 +80,7 @@ def _is_image(path: Path) -> bool:
     """A 2D image file; DICOM X-rays are found by content (CR/DX exports often have no suffix)."""
     if not path.is_file() or path.name.upper() == "DICOMDIR":
         return False
-    return path.name.lower().endswith(PLANAR_SUFFIXES) or is_nifti(path) or is_xray_file(path)
+    return is_bitmap(path) or is_nifti(path) or is_xray_file(path)
 
 
 def _images(item: Path) -> list[CaseFiles]:
@@ -97,7 +97,7 @@ def _images(item: Path) -> list[CaseFiles]:
 
 def _stem(path: Path) -> str:
     name = path.name
-    for suffix in (*PLANAR_SUFFIXES, *NIFTI_SUFFIXES):
+    for suffix in (*BITMAP_SUFFIXES, *NIFTI_SUFFIXES):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return path.stem

@@ -24,8 +24,6 @@ from medseg.io.masks import MaskCoding, is_bitmap, read_mask
 from medseg.io.read import AFFINE_TOLERANCE, CaseFiles, check_unusual_headers, is_nifti, load_nifti_header
 from medseg.io.xray import read_xray_grid
 
-PLANAR_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
 
 @dataclass(frozen=True)
 class CaseRules:
@@ -63,7 +61,7 @@ class Header:
 
 def read_header(path: Path, spatial_dims: int) -> Header:
     """NIfTI through nibabel, PNG/JPEG/TIFF through PIL (identity affine, as MONAI's PILReader)."""
-    if str(path).lower().endswith(PLANAR_SUFFIXES):
+    if is_bitmap(path):
         from PIL import Image, UnidentifiedImageError
 
         if not path.is_file():
