@@ -15,7 +15,8 @@ from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import copy_file_atomic, write_text_atomic
 from medseg.labels import LabelSchema
 from medseg.locations import bundle_dirs, default_cache_dir
-from medseg.trust import SEAL, check_includes, check_trusted, seal
+from medseg.trust import SEAL, check_metadata, check_trusted, seal
+from medseg.trust_imports import check_includes, parser_for
 
 METADATA_SCHEMA = Path(__file__).resolve().parent / "schemas" / "bundle_metadata.schema.json"
 _MISSING = object()
@@ -123,15 +124,17 @@ class Bundle:
         """A MONAI ``ConfigParser`` over the named configs, with ``bundle_root`` and overrides set.
 
         Configs are code, so a bundle from outside medseg and the user's own runs is refused unless
-        ``trust`` (see ``medseg.trust``).
+        ``trust`` (see ``medseg.trust``); without ``trust`` its metadata must be plain data, and a sealed
+        bundle may pull in nothing its seal does not cover (``medseg.trust_imports``).
         """
-        from monai.bundle import ConfigParser
-
         check_trusted(self.root, trust)
-        parser = ConfigParser()
+        meta_file = self.root / "configs" / "metadata.json"
+        if not trust:
+            check_metadata(meta_file, self.metadata)
+        parser = parser_for(self.root, trust)
         parser.read_config([str(p) for p in self.config_files(*names)])
+        parser.read_meta(str(meta_file))
         check_includes(self.root, parser.get(), trust)  # macros and imports reach beyond the sealed configs
-        parser.read_meta(str(self.root / "configs" / "metadata.json"))
         parser["bundle_root"] = str(self.root)
         for key, value in (overrides or {}).items():
             if not _set(parser, key, value):
