@@ -182,9 +182,9 @@ class SealedImports(importlib.abc.MetaPathFinder):
         raise refused
 
     @contextlib.contextmanager
-    def build(self, root: Path) -> Iterator[list[BundleError]]:
+    def build(self, root: Path, sealed: frozenset[Path]) -> Iterator[list[BundleError]]:
         """Check imports while MONAI builds ``root``'s config; yields the refusals made meanwhile."""
-        self.bundles[root] = frozenset(p.resolve() for p in sealed_files(root))
+        self.bundles[root] = sealed
         if self not in sys.meta_path:
             sys.meta_path.insert(0, self)
         frame: tuple[Path, list[BundleError]] = (root, [])
@@ -206,9 +206,10 @@ def _sealed_parser_class() -> type:
         """A ``ConfigParser`` that builds its content under ``GUARD`` (``sealed_root`` set by ``parser_for``)."""
 
         sealed_root: Path
+        sealed: frozenset[Path]  # the sealed files, listed once (is_trusted has just checked them)
 
         def get_parsed_content(self, id: str = "", **kwargs: Any) -> Any:
-            with GUARD.build(self.sealed_root) as refusals:
+            with GUARD.build(self.sealed_root, self.sealed) as refusals:
                 try:
                     content = super().get_parsed_content(id, **kwargs)
                 except Exception as exc:
@@ -230,5 +231,5 @@ def parser_for(root: str | Path, trust: bool = False):
     if trust or any(root.is_relative_to(base) for base in shipped_roots()):
         return ConfigParser()
     parser = _sealed_parser_class()()
-    parser.sealed_root = root
+    parser.sealed_root, parser.sealed = root, frozenset(p.resolve() for p in sealed_files(root))
     return parser
