@@ -68,13 +68,21 @@ class Bundle:
         return self.root / self.WEIGHTS
 
     def files(self, weights: bool = False) -> list[Path]:
-        """The bundle's files (relative paths, sorted) under ``LAYOUT``, and ``WEIGHTS`` when asked and present."""
+        """The bundle's files (relative paths, sorted) under ``LAYOUT``, and ``WEIGHTS`` when asked and present.
+
+        What is copied or exported stays the bundle's: a link leading out of its folder is refused, never followed.
+        """
         found = []
         for member in self.LAYOUT:
             path = self.root / member
             found += sorted(p for p in path.rglob("*") if p.is_file()) if member.endswith("/") else [path]
         if weights:
             found.append(self.model_path)
+        root = self.root.resolve()
+        for path in found:
+            if path.is_file() and not path.resolve().is_relative_to(root):
+                raise BundleError(f"{path.relative_to(self.root).as_posix()} is a link to {path.resolve()}, outside "
+                                  "the bundle; medseg does not follow links out of a bundle", path)
         return [p.relative_to(self.root) for p in found if p.is_file()]
 
     def copy_to(self, target: str | Path, overrides: dict[str, Any] | None = None) -> Bundle:
@@ -82,13 +90,13 @@ class Bundle:
 
         medseg wrote the copy's configs, so later runs of it need no ``--trust`` (see ``medseg.trust``).
         """
-        target = Path(target)
+        target, files = Path(target), self.files()
         try:
             target.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create run directory ({exc.strerror})", target) from exc
         edited = self._edited_configs(overrides or {})
-        for relative in self.files():
+        for relative in files:
             if relative == SEAL:
                 continue  # the copy gets its own seal below
             if relative in edited:
