@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,11 @@ def train(
     if not manifest.is_file():
         raise InputError("manifest not found", manifest)
     settings: dict[str, Any] = {}
-    if plan and not demo and distributed.is_main_process() and is_plannable(source, trust):
+    planned_run = plan and not demo and is_plannable(source, trust)
+    if gpu_memory_gb is not None and not planned_run:  # it only sizes a plan: say so rather than drop it
+        raise InputError(f"--gpu-memory-gb sizes a plan, and this run of {source.name} is not planned "
+                         "(--demo, --no-plan, or a bundle without a 'plan' key)", source.root)
+    if planned_run and distributed.is_main_process():
         planned = plan_for_bundle(source, manifest, device, gpu_memory_gb, time_limit, trust)
         settings.update(plan_overrides(source, planned, trust))
     if time_limit is not None and is_plannable(source, trust):
@@ -164,7 +169,7 @@ def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, r
     trainer.progress = progress and distributed.is_main_process()
     trainer.resume_from = run_bundle.root / LAST if resume else None
     if time_limit is not None:
-        if time_limit <= 0:
-            raise InputError(f"--time-limit must be positive minutes, got {time_limit:g}")
+        if not (math.isfinite(time_limit) and time_limit > 0):
+            raise InputError(f"--time-limit must be a finite positive number of minutes, got {time_limit:g}")
         trainer.time_limit = float(time_limit)
     return trainer.run()
