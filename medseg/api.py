@@ -85,7 +85,7 @@ def train(
         run = find_bundle(resume)
         if bundle is not None and find_bundle(bundle).name != run.name:
             raise InputError(f"--resume {resume} was not trained from bundle {bundle!r}", resume)
-        return _finish(_run_trainer(run, device, progress, trust, resume=True), device)
+        return _finish(_run_trainer(run, device, progress, trust, resume=True), device, trust)
     if bundle is None:
         raise InputError("name a bundle to train (or --resume RUN_DIR)")
     source = find_bundle(bundle)
@@ -124,7 +124,7 @@ def train(
             create_run_bundle(source, run_dir, settings)
         distributed.barrier()
         result = _run_trainer(Bundle(run_dir.resolve()), device, progress, trust, init=init, time_limit=time_limit)
-        return _finish(result, device)
+        return _finish(result, device, trust)
     except BaseException:
         if created and distributed.is_main_process() and not (run_dir / LAST).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half run behind
@@ -142,11 +142,11 @@ def _init_bundle(source: Bundle, init_from: str | Path) -> Bundle:
     return init
 
 
-def _finish(result, device: str):
+def _finish(result, device: str, trust: bool = False):
     """After training: choose the post-processing on the run's validation cases (e.g. small enhancing
     tumour relabelled as necrosis) when the bundle declares a search (``medseg.postchoice``)."""
     if distributed.is_main_process():
-        choose_postprocessing(result.run_dir, device=device)
+        choose_postprocessing(result.run_dir, device=device, trust=trust)
     distributed.barrier()
     return result
 
