@@ -317,9 +317,8 @@ def _sequences(pred_dir: Path, case: str) -> dict[str, str]:
 
 
 def _on_grid(truth: Side, pred_shape: tuple[int, ...], truth_path: Path, pred_path: Path) -> Side:
-    """A bitmap truth at another size than the prediction (SCR masks are half size), resized onto it.
-
-    The prediction was written on its image's grid, so a truth that does not fit is the file named."""
+    """A bitmap truth at another size than the prediction (SCR masks are half size), resized onto it;
+    the prediction lies on its image's grid, so a truth that does not fit is the file named."""
     if truth.label.shape == pred_shape:
         return truth
     if truth.image is not None or len(pred_shape) != 2:
@@ -348,12 +347,6 @@ def side_metrics(pred: Side, truth: Side, schema: LabelSchema, spacing: tuple[fl
     return row
 
 
-def bundle_mask_coding(bundle: Bundle) -> MaskCoding | None:
-    """How ``medseg bundle new`` found the user's 2D masks coded (stored in the metadata), if it did."""
-    coding = bundle.metadata.get("medseg", {}).get("mask_coding")
-    return MaskCoding.from_json(coding) if coding else None
-
-
 def evaluate_predictions(
     pred_dir: str | Path, truth: str | Path, schema: LabelSchema | Bundle, modalities: list[str] = (),
     tolerance_mm: float = 2.0, mask_coding: MaskCoding | None = None, cases: list[str] | None = None,
@@ -361,27 +354,24 @@ def evaluate_predictions(
 ) -> Evaluation:
     """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest).
 
-    ``schema``: a bundle (``medseg.find_bundle``), whose label schema, modalities and mask coding
-    are then used, or a bare label schema. Predictions and truths may be NIfTI or PNG/JPEG/TIFF; a
-    bitmap truth is read as training read it: through ``mask_coding``, else the manifest's, else the
-    bundle's (``medseg bundle new`` stores how the user's masks are coded: ``membrane=0``, RGB
-    colours, {0,255}), else the manifest's ``label_map``, and resized onto the prediction's grid when
-    it was stored smaller. Distances are in mm when the prediction has a NIfTI header (X-rays too),
-    else in pixels. ``cases`` / ``allow_missing``: score a subset (see ``pair_predictions``).
+    ``schema``: a bundle (``medseg.find_bundle``: its schema, modalities and mask coding) or a label
+    schema. Predictions and truths may be NIfTI or PNG/JPEG/TIFF; a bitmap truth is read as training
+    read it, through ``mask_coding``, else the manifest's, else the bundle's (``membrane=0``, RGB, {0,255}),
+    else the manifest's ``label_map``, and resized onto the prediction's grid when stored smaller.
+    Distances are in mm when the prediction has a NIfTI header (X-rays too), else in pixels.
+    ``cases`` / ``allow_missing``: score a subset (see ``pair_predictions``).
     """
-    bundle_coding = None
+    stored = None  # a coding as stored in metadata or manifest (how `bundle new` found the user's masks)
     if isinstance(schema, Bundle):
-        bundle_coding = bundle_mask_coding(schema)
-        modalities = modalities or schema.modalities
-        schema = schema.schema
+        stored = schema.metadata.get("medseg", {}).get("mask_coding")
+        modalities, schema = modalities or schema.modalities, schema.schema
     rows: list[dict[str, float | str]] = []
     label_map = {}
     if Path(truth).suffix == ".json":  # a manifest says how its own masks are coded
         manifest = load_manifest(truth, modalities=list(modalities))
-        label_map = manifest.label_map
-        if mask_coding is None and manifest.mask_coding:
-            mask_coding = MaskCoding.from_json(manifest.mask_coding)
-    mask_coding = mask_coding or bundle_coding
+        label_map, stored = manifest.label_map, manifest.mask_coding or stored
+    if mask_coding is None and stored:
+        mask_coding = MaskCoding.from_json(stored)
     pairs = pair_predictions(Path(pred_dir), Path(truth), modalities, cases, allow_missing)
     units = "mm"
     for case, pred_path, truth_path in pairs:
