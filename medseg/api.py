@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def train(
         run = find_bundle(resume)
         if bundle is not None and find_bundle(bundle).name != run.name:
             raise InputError(f"--resume {resume} was not trained from bundle {bundle!r}", resume)
-        return _finish(_run_trainer(run, device, progress, trust, resume=True), device)
+        return _finish(_run_trainer(run, device, progress, trust, resume=True), device, trust)
     if bundle is None:
         raise InputError("name a bundle to train (or --resume RUN_DIR)")
     source = find_bundle(bundle)
@@ -97,7 +98,11 @@ def train(
     if not manifest.is_file():
         raise InputError("manifest not found", manifest)
     settings: dict[str, Any] = {}
-    if plan and not demo and distributed.is_main_process() and is_plannable(source, trust):
+    planned_run = plan and not demo and is_plannable(source, trust)
+    if gpu_memory_gb is not None and not planned_run:  # it only sizes a plan: say so rather than drop it
+        raise InputError(f"--gpu-memory-gb sizes a plan, and this run of {source.name} is not planned "
+                         "(--demo, --no-plan, or a bundle without a 'plan' key)", source.root)
+    if planned_run and distributed.is_main_process():
         planned = plan_for_bundle(source, manifest, device, gpu_memory_gb, time_limit, trust)
         settings.update(plan_overrides(source, planned, trust))
     if time_limit is not None and is_plannable(source, trust):
@@ -119,7 +124,7 @@ def train(
             create_run_bundle(source, run_dir, settings)
         distributed.barrier()
         result = _run_trainer(Bundle(run_dir.resolve()), device, progress, trust, init=init, time_limit=time_limit)
-        return _finish(result, device)
+        return _finish(result, device, trust)
     except BaseException:
         if created and distributed.is_main_process() and not (run_dir / LAST).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half run behind
@@ -137,11 +142,11 @@ def _init_bundle(source: Bundle, init_from: str | Path) -> Bundle:
     return init
 
 
-def _finish(result, device: str):
+def _finish(result, device: str, trust: bool = False):
     """After training: choose the post-processing on the run's validation cases (e.g. small enhancing
     tumour relabelled as necrosis) when the bundle declares a search (``medseg.postchoice``)."""
     if distributed.is_main_process():
-        choose_postprocessing(result.run_dir, device=device)
+        choose_postprocessing(result.run_dir, device=device, trust=trust)
     distributed.barrier()
     return result
 
@@ -164,7 +169,7 @@ def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, r
     trainer.progress = progress and distributed.is_main_process()
     trainer.resume_from = run_bundle.root / LAST if resume else None
     if time_limit is not None:
-        if time_limit <= 0:
-            raise InputError(f"--time-limit must be positive minutes, got {time_limit:g}")
+        if not (math.isfinite(time_limit) and time_limit > 0):
+            raise InputError(f"--time-limit must be a finite positive number of minutes, got {time_limit:g}")
         trainer.time_limit = float(time_limit)
     return trainer.run()

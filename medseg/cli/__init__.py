@@ -21,6 +21,12 @@ class MedsegGroup(click.Group):
 
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # one line like every other error, naming the option and the command
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            command = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            click.echo(f"medseg: error: {exc.format_message()} (see {command} --help)", err=True)
+            sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except MedsegError as exc:
