@@ -141,7 +141,7 @@ class BudgetReport:
         best = ("no validation cases" if self.best_dice is None
                 else f"best validation Dice {self.best_dice:.4f} at epoch {self.best_epoch}")
         epochs = f"{self.epochs} epoch{'' if self.epochs == 1 else 's'}"
-        return f"{epochs} ({self.iterations:,} iterations); {best}"
+        return f"{epochs} ({self.iterations:,} iteration{'' if self.iterations == 1 else 's'}); {best}"
 
     def line(self) -> str:
         return f"time budget {self.minutes:g} min: used {self.used_s / 60:.1f} min for {self.bought()}"

@@ -19,14 +19,12 @@ import numpy as np
 import torch
 
 from medseg.bundles import Bundle
-from medseg.data.cache import make_dataset
-from medseg.data.check import check_manifest, problems_error
-from medseg.data.manifest import load_manifest
 from medseg.engine import distributed
 from medseg.engine.budget import BudgetReport, TimeBudget
-from medseg.engine.checkpoint import network_in_channels, save_checkpoint
+from medseg.engine.checkpoint import save_checkpoint
 from medseg.engine.device import resolve_device, use_amp
 from medseg.engine.epoch_log import epoch_total, log_epoch, write_metrics
+from medseg.engine.loaders import batches, make_loaders
 from medseg.engine.state import (
     Progress,
     StopRequest,
@@ -36,10 +34,8 @@ from medseg.engine.state import (
     save_training_state,
 )
 from medseg.errors import TrainingStopped
-from medseg.io.validate import explain_load_failure
 from medseg.labels import LabelSchema
-from medseg.modalities import ModalitySubsets
-from medseg.provenance import append_to_run_readme, record_training_data, write_run_readme
+from medseg.provenance import append_to_run_readme, write_run_readme
 from medseg.report import plot_curves
 from medseg.runs import LAST
 
@@ -129,58 +125,7 @@ class Trainer:
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
-    # -- data -------------------------------------------------------------------------------
-    def _loaders(self):
-        """Check every training/validation case first (all problems in one error), then cache and load."""
-        from monai.data import DataLoader, list_data_collate
-
-        manifest = load_manifest(self.datalist, modalities=self.modalities)
-        subsets = ModalitySubsets.from_metadata(Bundle(self.bundle_root).metadata)  # studies may lack sequences
-        problems = check_manifest(manifest, self.schema, network_in_channels(self.network), len(self.roi_size),
-                                  sections=("training", "validation"), subsets=subsets)
-        if problems:
-            raise problems_error(problems, manifest.path)
-        train_cases, val_cases = manifest.train_validation_split(self.validation_fraction, seed=self.seed,
-                                                                 fold=self.fold)
-        if distributed.is_main_process():
-            record_training_data(self.run_dir, manifest.path, train_cases, val_cases, self.fold)
-        try:
-            train_ds = make_dataset([manifest.item(c) for c in train_cases], self.train_transforms, self.cache,
-                                    self.cache_dir)
-            val_ds = make_dataset([manifest.item(c) for c in val_cases], self.val_transforms, self.cache,
-                                  self.cache_dir)
-        except Exception as exc:  # name the case file at fault, not MONAI's wrapper
-            files = [p for c in train_cases + val_cases for p in (*c.images, c.label)]
-            raise explain_load_failure(exc, files) from exc
-        self.generator = torch.Generator().manual_seed(self.seed)
-        train_sampler = val_sampler = None
-        if distributed.is_distributed():
-            from monai.data import DistributedSampler
-
-            # each rank sees its own shard; per-rank batch x ranks = the global batch
-            train_sampler = DistributedSampler(train_ds, shuffle=self.shuffle, seed=self.seed)
-            val_sampler = DistributedSampler(val_ds, shuffle=False, even_divisible=False)
-        train_loader = DataLoader(
-            train_ds, batch_size=self.batch_size, shuffle=self.shuffle and train_sampler is None,
-            sampler=train_sampler, num_workers=self.num_workers, collate_fn=list_data_collate,
-            generator=self.generator, pin_memory=self.device.type == "cuda", persistent_workers=self.num_workers > 0,
-        )
-        return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0, sampler=val_sampler)
-
     # -- steps ------------------------------------------------------------------------------
-    def _batches(self, loader):
-        """One pass over the loader, or ``iterations_per_epoch`` batches drawn from as many passes as needed."""
-        if self.iterations_per_epoch is None:
-            yield from loader
-            return
-        done = 0
-        while done < self.iterations_per_epoch:
-            for batch in loader:
-                yield batch
-                done += 1
-                if done == self.iterations_per_epoch:
-                    return
-
     def _train_epoch(self, loader, epoch: int, budget: TimeBudget, total: str) -> tuple[dict[str, float], bool]:
         """One epoch of training patches; also times data waiting vs the training step.
 
@@ -191,7 +136,7 @@ class Trainer:
 
         self.network.train()
         losses, data_s, step_s, patches, out_of_time = [], 0.0, 0.0, 0, False
-        bar = tqdm(self._batches(loader), desc=f"epoch {epoch}/{total}", unit="batch", leave=False,
+        bar = tqdm(batches(loader, self.iterations_per_epoch), desc=f"epoch {epoch}/{total}", unit="batch", leave=False,
                    total=self.iterations_per_epoch or len(loader),
                    disable=None if self.progress else True)  # None: no bars in non-TTY logs
         tick = time.perf_counter()
@@ -258,11 +203,23 @@ class Trainer:
         return {f"dice_{name}": float(v) for name, v in zip(names, values)}
 
     def _probe_validation(self, loader, budget: TimeBudget) -> None:
-        """Time one validation case before training, so a budget can keep room for the last validation."""
+        """Time one validation case before training, so a budget can keep room for the last validation.
+
+        A disk cache is filled first (once per case, whenever it happens), and the case is predicted
+        once untimed: one-off costs (caching, the first call's set-up) would otherwise be reserved for
+        every validation, multiplied by the number of cases.
+        """
+        from monai.data import PersistentDataset
+
+        if isinstance(loader.dataset, PersistentDataset):
+            for _ in loader:
+                pass
         self.network.eval()
-        with budget.timing("probe", cases=len(loader)), torch.inference_mode(), \
-                torch.autocast(self.device.type, enabled=self.amp):
-            self._logits(next(iter(loader)))
+        case = next(iter(loader))
+        with torch.inference_mode(), torch.autocast(self.device.type, enabled=self.amp):
+            self._logits(case)
+            with budget.timing("probe", cases=len(loader)):
+                self._logits(case)
 
     # -- outputs ----------------------------------------------------------------------------
     def _export_bundle_files(self) -> None:
@@ -317,7 +274,7 @@ class Trainer:
         if distributed.is_main_process():
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self._export_bundle_files()
-        train_loader, val_loader = self._loaders()
+        train_loader, val_loader = make_loaders(self)
         state = load_training_state(self, self.resume_from, checkpoint) if checkpoint is not None else Progress()
         if budget.limited and len(val_loader):
             self._probe_validation(val_loader, budget)
@@ -336,6 +293,10 @@ class Trainer:
                 due = epoch % self.val_interval == 0 or epoch == self.epochs and not budget.limited
                 if budget.limited and not last:  # room for this epoch's end and one more iteration?
                     last = self._follow_budget(budget, (budget.validation_s or 0.0) * due + budget.checkpoint_s)
+                if last and len(val_loader) and budget.elapsed() + (budget.validation_s or 0.0) > budget.limit_s:
+                    self._say(f"the {budget.minutes:g}-minute time budget has no room left for the last validation "
+                              f"(about {budget.validation_s:.0f} s here): validating anyway, so the kept model is "
+                              "scored; a larger --time-limit avoids the overrun")
                 if len(val_loader) and (due or last):
                     with budget.timing("validation"):
                         dice = self.validate(val_loader)
