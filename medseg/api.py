@@ -9,6 +9,7 @@ from typing import Any
 from medseg.bundles import Bundle, find_bundle
 from medseg.data.synthetic import write_demo_dataset
 from medseg.engine import distributed
+from medseg.engine.budget import positive_minutes
 from medseg.engine.checkpoint import init_weights
 from medseg.engine.device import resolve_device
 from medseg.errors import InputError, find_medseg_error
@@ -74,12 +75,14 @@ def train(
     time, validated and checkpointed; it is written into the run's configs. ``resume`` continues the
     run directory from its last checkpoint (its configs, data, epoch count and time budget as they
     were; ``time_limit`` with ``resume`` sets a new total budget); ``bundle``, if also given, must be
-    the one the run was trained from. A new run that fails before its first checkpoint leaves no run directory.
+    the one the run was trained from. A new run that fails before its first checkpoint leaves no run
+    directory.
     Under torchrun every rank calls this; rank 0 alone creates the run directory and demo data.
     ``init_from``: a bundle or run directory (e.g. ``medseg bundle import-zoo``) whose weights the
     network starts from; it must be the same network with the same modalities and output channels.
     """
     distributed.setup(resolve_device(device))  # fail before any data is generated or read
+    time_limit = None if time_limit is None else positive_minutes(time_limit)  # before a run's configs hold it
     if time_limit is not None and (epochs is not None or "epochs" in (overrides or {})):
         raise InputError("--epochs and --time-limit both set how long to train: give one (a time limit trains "
                          "until its budget is spent, however many epochs that is)")

@@ -26,6 +26,13 @@ SMOOTHING = 0.2  # weight of the newest measurement in each running estimate
 PROBE_SAFETY = 1.25  # validation time guessed from one case is scaled up until a whole validation is timed
 
 
+def positive_minutes(minutes: float) -> float:
+    """A time limit as a float, refused in one line unless it is a positive finite number of minutes."""
+    if not (math.isfinite(float(minutes)) and float(minutes) > 0):
+        raise InputError(f"the time limit must be a positive number of minutes, got {minutes}")
+    return float(minutes)
+
+
 class TimeBudget:
     """A wall-clock (or ``clock``) budget for one training run, in minutes.
 
@@ -35,10 +42,8 @@ class TimeBudget:
 
     def __init__(self, minutes: float | None, clock: Callable[[], float] = time.perf_counter,
                  spent_s: float = 0.0, power: float = POWER, margin_s: float | None = None) -> None:
-        if minutes is not None and not (math.isfinite(float(minutes)) and float(minutes) > 0):
-            raise InputError(f"the time limit must be a positive number of minutes, got {minutes}")
-        self.minutes = None if minutes is None else float(minutes)
-        self.limit_s = None if minutes is None else float(minutes) * 60.0
+        self.minutes = None if minutes is None else positive_minutes(minutes)
+        self.limit_s = None if self.minutes is None else self.minutes * 60.0
         self.clock, self.power = clock, power
         self.margin_s = (0.01 * self.limit_s if self.limit_s else 0.0) if margin_s is None else float(margin_s)
         self._origin = clock() - float(spent_s)

@@ -53,3 +53,15 @@ def test_a_trainer_that_is_not_medseg_s_is_refused(tmp_path):
     path.write_text(json.dumps(config))
     with pytest.raises(BundleError, match="takes no time limit"):
         set_time_limit(foreign, 3)
+
+
+@pytest.mark.parametrize("minutes", [0, -2, float("nan")])
+def test_a_bad_budget_never_reaches_a_run_s_configs(minutes, tmp_path):
+    import medseg
+    from medseg.errors import InputError
+
+    run = create_run_bundle(find_bundle("chest_xray"), tmp_path / "run", {}, time_limit=3)
+    before = (run.root / "configs" / "train.json").read_text()
+    with pytest.raises(InputError, match="positive number of minutes"):
+        medseg.train(resume=run.root, time_limit=minutes, device="cpu")
+    assert (run.root / "configs" / "train.json").read_text() == before
