@@ -61,8 +61,8 @@ class Trainer:
     used, not for ``epochs`` (see ``medseg.engine.budget``); the learning rate decays over the share
     of the budget spent, set before every iteration, and the last epoch stops mid-way when the next
     iteration would not leave room for its validation and checkpoint. ``clock`` is the budget's
-    clock (``time.perf_counter``; ``time.process_time`` budgets this process's CPU time); it is for
-    the Python API and benchmarks, not a bundle setting.
+    clock (``time.perf_counter``; ``time.process_time`` budgets this process's CPU time, its threads
+    but not data-loader workers); it is for the Python API and benchmarks, not a bundle setting.
     """
 
     def __init__(
