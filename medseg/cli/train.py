@@ -21,7 +21,9 @@ from medseg.cli.options import COUNT, DEVICE, INDEX, POSITIVE, TRUST
               help="Preprocessing cache (default: the bundle's; auto = memory when it fits a quarter of RAM, "
                    "else disk).")
 @click.option("--time-limit", type=POSITIVE, metavar="MIN",
-              help="Bound training to MIN minutes (learning rate decays over them; stops in time).")
+              help="A budget of MIN minutes to spend on training: it trains until the budget is used (no fixed "
+                   "epoch count), the learning rate decays over it, and it stops in time, checkpointed. With "
+                   "--resume: a new total budget for the run.")
 @click.option("--no-plan", is_flag=True, help="Use the bundle's configs as written instead of planning for the data.")
 @click.option("--gpu-memory-gb", type=POSITIVE, help="Plan for this much GPU memory (default: the GPU's own).")
 @DEVICE
@@ -56,10 +58,12 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, no_pl
                           device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
                           fold=fold, cache=cache, init_from=init_from, time_limit=time_limit, plan=not no_plan,
                           gpu_memory_gb=gpu_memory_gb)
-    if not distributed.is_main_process():
-        return
+    if not distributed.is_main_process() or (result.budget is not None and result.budget.already_spent):
+        return  # a spent budget was said in one line by the trainer
     click.echo(f"run directory: {result.run_dir}")
     if result.best_metric < 0:
         click.echo(f"no validation cases: models/model.pt holds the weights of the last epoch ({result.best_epoch})")
     else:
         click.echo(f"best validation Dice (mean over channels): {result.best_metric:.4f} at epoch {result.best_epoch}")
+    if result.budget is not None:
+        click.echo(result.budget.line())
