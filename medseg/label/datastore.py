@@ -22,7 +22,7 @@ from medseg.io.atomic import write_text_atomic
 from medseg.io.read import CaseFiles
 from medseg.io.write import write_label_like
 from medseg.label.labelcheck import checked_label
-from medseg.label.studies import FINAL, Studies
+from medseg.label.studies import FINAL, Studies, Study
 from medseg.labels import LabelSchema
 
 INFO = "datastore.json"
@@ -63,11 +63,7 @@ class StudyDatastore(Datastore):
 
     def get_image_info(self, image_id: str) -> dict[str, Any]:
         study = self.studies.scan().get(image_id)
-        if study is None:
-            return {}
-        info = dict(self._info().get("images", {}).get(image_id, {}))
-        info.update(path=str(study.shown), name=study.shown.name, study=str(study.path))
-        return info
+        return self._image_info(study, self._info()) if study else {}
 
     def update_image_info(self, image_id: str, info: dict[str, Any]) -> None:
         self._update("images", self.studies.get(image_id).id, info)
@@ -151,13 +147,20 @@ class StudyDatastore(Datastore):
 
     def json(self) -> dict[str, Any]:
         """The layout of MONAI Label's ``LocalDatastore`` (``objects``: image id -> image and labels)."""
-        objects = {}
-        for image_id in self.list_images():
-            labels = {FINAL: {"ext": ".nii.gz", "info": self.get_label_info(image_id, FINAL)}} \
-                if self.get_label_uri(image_id, FINAL) else {}
-            info = self.get_image_info(image_id)
-            objects[image_id] = {"image": {"ext": _ext(info["name"]), "info": info}, "labels": labels}
+        record, objects = self._info(), {}
+        for image_id, study in self.studies.scan().items():  # one scan, not one per study
+            labelled = self.studies.label_path(image_id).is_file()
+            labels = {FINAL: {"ext": ".nii.gz", "info": record.get("labels", {}).get(image_id, {})}} if labelled else {}
+            info = self._image_info(study, record)
+            objects[image_id] = {"image": {"ext": _ext(study.shown.name), "info": info}, "labels": labels}
         return {"name": self._name, "description": self._description, "objects": objects}
+
+    @staticmethod
+    def _image_info(study: Study, record: dict[str, Any]) -> dict[str, Any]:
+        """What clients recorded about the study's image, and where it is."""
+        info = dict(record.get("images", {}).get(study.id, {}))
+        info.update(path=str(study.shown), name=study.shown.name, study=str(study.path))
+        return info
 
     def _info(self) -> dict[str, Any]:
         try:

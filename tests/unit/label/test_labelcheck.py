@@ -52,7 +52,7 @@ def test_slicers_float32_rounding_of_the_grid_and_a_trailing_axis_are_accepted(t
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d: d + (d == 4) * -1, None),  # 4 -> 3: a value the bundle does not have
+    (lambda d: d - (d == 4), "label values [3] are not in the schema [1, 2, 4]"),  # 4 -> 3: not a bundle value
     (lambda d: d[:, :, :-1], "label is 12 x 10 x 7 voxels, the image it labels (c1_t1ce.nii.gz) is 12 x 10 x 8"),
 ])
 def test_wrong_values_or_shape_are_refused_in_one_line(tmp_path, shown, schema, change, message):
@@ -60,7 +60,7 @@ def test_wrong_values_or_shape_are_refused_in_one_line(tmp_path, shown, schema, 
         checked_label(_label(tmp_path, change(_valid())), shown, schema, "label for study 'c1'")
     text = str(error.value)
     assert text.startswith("label for study 'c1': ") and "\n" not in text
-    assert message in text if message else "label values [3] are not in the schema [1, 2, 4]" in text
+    assert message in text
 
 
 def test_a_label_on_another_grid_is_refused(tmp_path, shown, schema):
