@@ -84,7 +84,7 @@ def _show_medseg_warnings() -> None:
 
 
 def _register() -> None:
-    from medseg.cli import bundle, data, dicom_seg, evaluate, infer, plan, report, train
+    from medseg.cli import bundle, data, dicom_seg, evaluate, infer, label, plan, report, train
 
     main.add_command(plan.plan)
     main.add_command(train.train)
@@ -94,6 +94,7 @@ def _register() -> None:
     main.add_command(bundle.bundle)
     main.add_command(report.report)
     main.add_command(dicom_seg.dicom_seg)
+    main.add_command(label.label)
 
 
 _register()
