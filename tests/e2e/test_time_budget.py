@@ -111,12 +111,14 @@ def test_cli_trains_through_the_budget_tells_what_it_bought_and_resume_keeps_it(
     assert epochs and all(re.fullmatch(r"epoch \d+/~\d+: loss \d\.\d{4}(, validation Dice \d\.\d{4})?, \d+\.\d s, "
                                        r"0\.\d min left", line) for line in epochs), lines
     assert "validation Dice" in epochs[-1]  # the last epoch validates whatever the interval
-    assert re.fullmatch(r"time budget 0\.1 min: used 0\.1 min for \d+ epochs? \([\d,]+ iterations\); "
+    # how much of it was used depends on this machine's speed (a loaded one overruns 6 s with the last
+    # validation, and says so); the WorkClock tests above check the exact stop
+    assert re.fullmatch(r"time budget 0\.1 min: used \d+\.\d min for \d+ epochs? \([\d,]+ iterations?\); "
                         r"best validation Dice \d\.\d{4} at epoch \d+", lines[-1]), lines
     rows = _rows(run)
     # the budget covers data caching too; on the wall clock of a shared machine a little slack (WorkClock above
-    # checks the exact stop)
-    assert float(rows[-1]["budget_s"]) <= 6.0 * SLACK
+    # checks the exact stop), unless the machine was too slow for more than the one iteration always trained
+    assert float(rows[-1]["budget_s"]) <= 6.0 * SLACK or int(rows[-1]["iterations"]) == 1, rows[-1]
     assert json.loads((run / "configs" / "train.json").read_text())["time_limit_min"] == 0.1
 
     result = CliRunner().invoke(main, ["train", "--resume", str(run), "--device", "cpu"])
