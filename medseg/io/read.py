@@ -74,6 +74,16 @@ class CaseFiles:
         """The file whose grid every output must match (the first modality)."""
         return self.images[0]
 
+    @property
+    def source(self) -> str:
+        """How a message about the case's images names them: the reference file (a study: the user's series)."""
+        return str(self.reference)
+
+    @property
+    def folder(self) -> str:
+        """How a message about the whole case names it: the reference's folder (a study: the study folder)."""
+        return str(self.reference.parent)
+
 
 def case_id_from_path(path: str | Path, modalities: list[str] | tuple[str, ...] = ()) -> str:
     """``Brats_001_t1.nii.gz`` → ``Brats_001``; ``case7_seg.nii.gz`` → ``case7``; folders keep their name."""
