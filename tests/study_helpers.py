@@ -75,6 +75,28 @@ def write_dicom_study(nifti_study: Path, case: str, output: Path) -> Path:
 REGIONS = {"WT": (1, 2, 4), "TC": (1, 4), "ET": (4,)}  # brain_tumor's regions as label values
 
 
+def aligned_by(study: Path, case: str, transforms: dict, output: Path) -> Path:
+    """A case folder: the study's T1ce as it is and each other ``<case>_<sequence>.nii.gz`` of ``study`` put on
+    the T1ce grid through ``transforms`` (sequence → reference-to-sequence transform): what registration
+    with exactly these transforms gives, without registering."""
+    import nibabel as nib
+    import SimpleITK as sitk
+
+    folder = output / case
+    folder.mkdir(parents=True)
+    t1ce_path = study / f"{case}_t1ce.nii.gz"
+    t1ce = nib.load(t1ce_path)
+    nib.save(t1ce, folder / t1ce_path.name)
+    grid = sitk.ReadImage(str(t1ce_path), sitk.sitkFloat32)
+    for sequence, transform in transforms.items():
+        moving = sitk.ReadImage(str(study / f"{case}_{sequence}.nii.gz"), sitk.sitkFloat32)
+        data = sitk.GetArrayFromImage(sitk.Resample(moving, grid, transform, sitk.sitkLinear, 0.0)).transpose(2, 1, 0)
+        image = nib.Nifti1Image(data.astype(np.float32), t1ce.affine, t1ce.header)
+        image.set_data_dtype(np.float32)
+        nib.save(image, folder / f"{case}_{sequence}.nii.gz")
+    return folder
+
+
 def tumour_rule_network():
     """Fixed weights that outline real tumours from every sequence (none trained on tumours exist offline), so
     each sequence's registration shapes the mask: on 5-voxel box means of the z-scored sequences, the whole
