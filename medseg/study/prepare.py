@@ -152,7 +152,7 @@ def prepare_study(folder: str | Path, modalities: list[str], options: StudyOptio
     work = _work_dir(case_id, natives, options)
     reference = natives[options.reference]
     fixed = read_image(reference)
-    matcher = MatchCheck(fixed)
+    matcher = MatchCheck(fixed)  # the reference sampled, and its mid-plane found, once per study
     sequences = {options.reference: AlignedSequence(options.reference, assigned[options.reference], reference,
                                                     reference, None)}
     for sequence in order[1:]:

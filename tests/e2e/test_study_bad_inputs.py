@@ -86,11 +86,11 @@ def test_implausible_registration_is_refused(tiny_dataset, monkeypatch):
 
 
 def test_label_lies_on_the_phantom_t1ce_grid(tiny_dataset, tiny_run, tmp_path):
-    study = _study(tiny_dataset, tmp_path, "phantom_002_oblique")
+    study = _study(tiny_dataset, tmp_path, "phantom_006_oblique")
     result = _infer(tiny_run, study, tmp_path / "out", "--allow-skull")
     assert result.exit_code == 0, result.output
     mask = nib.load(tmp_path / "out" / "study_seg.nii.gz")
-    t1ce = nib.load(study / "phantom_002_oblique_t1ce.nii.gz")
+    t1ce = nib.load(study / "phantom_006_oblique_t1ce.nii.gz")
     assert mask.shape == t1ce.shape and np.array_equal(mask.affine, t1ce.affine)
     assert (mask.header["qform_code"], mask.header["sform_code"]) == (t1ce.header["qform_code"],
                                                                       t1ce.header["sform_code"])
@@ -134,7 +134,7 @@ def test_a_sequence_placed_differently_by_slicer_is_refused(tiny_dataset, tiny_r
 
 
 def test_input_dot_is_the_folders_name(tiny_dataset, tiny_run, tmp_path, monkeypatch):
-    study = _study(tiny_dataset, tmp_path, "phantom_002_oblique")
+    study = _study(tiny_dataset, tmp_path, "phantom_006_oblique")
     monkeypatch.chdir(study)
     result = _infer(tiny_run, ".", tmp_path / "out", "--allow-skull")
     assert result.exit_code == 0, result.output
@@ -151,7 +151,7 @@ def test_warnings_name_the_users_series_not_the_cache(tiny_dataset, tiny_run, tm
     from medseg.errors import MedsegWarning
     from medseg.study import StudyOptions
 
-    study = _study(tiny_dataset, tmp_path, "phantom_002_oblique")
+    study = _study(tiny_dataset, tmp_path, "phantom_006_oblique")
     predictor = Predictor.from_bundle(tiny_run, device="cpu")
     conv = torch.nn.Conv3d(4, 3, kernel_size=1)
     with torch.no_grad():
@@ -163,7 +163,7 @@ def test_warnings_name_the_users_series_not_the_cache(tiny_dataset, tiny_run, tm
         predictor.predict_to_dir([study], tmp_path / "out", progress=False, study=StudyOptions(allow_skull=True))
     messages = [str(w.message) for w in caught if issubclass(w.category, MedsegWarning)]
     implausible = [m for m in messages if "implausible segmentation" in m]
-    assert implausible and implausible[0].startswith(f"{study / 'phantom_002_oblique_t1ce.nii.gz'}: ")
+    assert implausible and implausible[0].startswith(f"{study / 'phantom_006_oblique_t1ce.nii.gz'}: ")
     assert not any("_on_t1ce" in m or ".cache" in m for m in messages), messages
 
 
