@@ -73,8 +73,8 @@ def acquire(image, acquisition: Acquisition, centre: np.ndarray):
 
 
 def mirrored(image):
-    """``image`` mirrored left-right in place: the voxels flipped along the axis nearest the patient's
-    left-right (LPS x), the grid kept (a conversion or header that swapped the sides)."""
+    """A copy of ``image`` with the anatomy mirrored left-right on the same grid: the voxels flipped along the
+    axis nearest the patient's left-right (LPS x), as a conversion or header that swapped the sides leaves it."""
     import SimpleITK as sitk
 
     axis = int(np.argmax(np.abs(np.asarray(image.GetDirection()).reshape(3, 3)[0])))
