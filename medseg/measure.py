@@ -146,5 +146,5 @@ class MeasurementWriter:
         figures, reasons = sanity_figures(prediction.label, image[..., 0] if image.ndim == 4 else image, voxel_ml,
                                           prediction.schema, self.plausibility)
         if reasons:
-            warnings.warn(implausible_message(str(prediction.case.reference), reasons), MedsegWarning, stacklevel=2)
+            warnings.warn(implausible_message(prediction.case.source, reasons), MedsegWarning, stacklevel=2)
         return figures

@@ -206,8 +206,9 @@ class Predictor:
         schema's rule applied on the input grid.
         """
         if case.missing:
-            where = str(case.reference.parent)  # medseg: warning: <the study's folder>: missing sequences ...
-            warnings.warn(missing_sequences_message(where, case.missing, self.subsets), MedsegWarning, stacklevel=2)
+            # medseg: warning: <the study's folder>: missing sequences ...
+            warnings.warn(missing_sequences_message(case.folder, case.missing, self.subsets), MedsegWarning,
+                          stacklevel=2)
         probabilities = self.grid_probabilities(case)
         for member in self.members:  # an ensemble: the mean of every run's probabilities on the input grid
             probabilities += member.grid_probabilities(case)

@@ -15,6 +15,7 @@ import numpy as np
 
 from medseg.errors import InputError, warn
 from medseg.io.caseid import check_case_id
+from medseg.io.placement import placement_problem
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 AFFINE_TOLERANCE = 1e-4
@@ -72,6 +73,16 @@ class CaseFiles:
     def reference(self) -> Path:
         """The file whose grid every output must match (the first modality)."""
         return self.images[0]
+
+    @property
+    def source(self) -> str:
+        """How a message about the case's images names them: the reference file (a study: the user's series)."""
+        return str(self.reference)
+
+    @property
+    def folder(self) -> str:
+        """How a message about the whole case names it: the reference's folder (a study: the study folder)."""
+        return str(self.reference.parent)
 
 
 def case_id_from_path(path: str | Path, modalities: list[str] | tuple[str, ...] = ()) -> str:
@@ -144,6 +155,8 @@ def check_unusual_headers(paths: tuple[Path, ...], headers: list, spatial_dims: 
       meant (a warning, once per file).
     * Modalities whose sforms agree but qforms differ: refused, since nibabel uses the sform, 3D Slicer and
       ITK the qform, and MONAI's loader rectifies each header on its own, so they would not line up.
+    * Modalities that nibabel, 3D Slicer or ITK would relate differently (``medseg.io.placement``: e.g. one
+      file with a shifted qform that Slicer reads among files that all read their sforms): refused.
     """
     for path, header in zip(paths, headers):
         shape = tuple(int(s) for s in header.shape)
@@ -162,6 +175,9 @@ def check_unusual_headers(paths: tuple[Path, ...], headers: list, spatial_dims: 
             raise InputError(f"its qform differs from {paths[0].name} while the sforms agree: 3D Slicer and ITK "
                              "(qform) and nibabel (sform) would place the modalities differently; give every "
                              "modality the same qform (e.g. nibabel: img.set_qform(img.get_sform()))", path)
+    problem = placement_problem([p.name for p in paths], headers)
+    if problem is not None:
+        raise InputError(problem[1], paths[problem[0]])
 
 
 def _raw_pixdim(path: Path, header_class) -> np.ndarray:

@@ -28,10 +28,19 @@ def background_fraction(array: np.ndarray) -> float:
     return float(np.mean(array == array.min())) if array.size else 0.0
 
 
-def check_brain_extracted(path: str | Path, name: str | Path) -> None:
-    """Refuse a sequence that is not brain-extracted; ``name`` is the series named in the error."""
+def check_sequence_voxels(path: str | Path, name: str | Path, allow_skull: bool = False) -> None:
+    """Refuse NaN/Inf voxels (registration and the z-score would spread them), then a sequence that is not
+    brain-extracted unless ``allow_skull``; ``name`` is the series named in the error."""
     image = load_nifti_header(path)
     array = np.asanyarray(image.dataobj)
+    finite = np.isfinite(array)
+    if not finite.all():
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+        raise InputError(f"{nan} NaN and {inf} infinite voxel(s) (the first at voxel {first}); replace them "
+                         "(e.g. numpy.nan_to_num) before segmenting", name)
+    if allow_skull:
+        return
     fraction = background_fraction(array)
     volume_ml = float(np.sum(array > array.min())) * abs(np.linalg.det(image.affine[:3, :3])) / 1000.0
     if fraction < MIN_BACKGROUND_FRACTION or volume_ml > MAX_BRAIN_ML:

@@ -4,14 +4,21 @@ A study folder holds NIfTI files, DICOM series folders, or DICOM files of severa
 Each series is classified from its text (DICOM SeriesDescription and ProtocolName, or the NIfTI
 file name) and, for DICOM, the contrast agent and timing attributes, through the rules kept as
 data in ``medseg/data/sequences.json``. ``--sequence t1ce=UID|PATH`` overrides the guess; two
-series claiming one sequence without such a choice is an error, never a silent pick.
+series claiming one sequence without such a choice is an error, never a silent pick, and so is one
+series (the same file, the same SeriesInstanceUID, or byte-identical files) given as two sequences.
+DICOM series also carry who and which visit they are (PatientID, StudyInstanceUID): series of two
+patients or two studies are never combined into one case (``check_one_patient``). NIfTI files carry
+no such identity; for them only the registration's match check (``medseg.study.match``) stands
+between a scan of another patient and the mask.
 """
 
 from __future__ import annotations
 
+import filecmp
 import functools
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +46,8 @@ class StudySeries:
     echo_time: float | None = None
     inversion_time: float | None = None
     files: tuple[Path, ...] = ()  # DICOM slice files
+    patient_id: str = ""  # DICOM PatientID
+    study_uid: str = ""  # DICOM StudyInstanceUID
 
     @property
     def is_dicom(self) -> bool:
@@ -115,9 +124,12 @@ def _dicom_series(folder: Path, series) -> StudySeries:
         except (TypeError, ValueError):
             return None
 
-    text = " ".join(dict.fromkeys(str(ds.get(k, "") or "") for k in ("SeriesDescription", "ProtocolName"))).strip()
-    return StudySeries(folder, series.uid, text, str(ds.get("ContrastBolusAgent", "") or ""),
-                       number("EchoTime"), number("InversionTime"), series.files)
+    def text(keyword: str) -> str:
+        return str(ds.get(keyword, "") or "").strip()
+
+    description = " ".join(dict.fromkeys(text(k) for k in ("SeriesDescription", "ProtocolName"))).strip()
+    return StudySeries(folder, series.uid, description, text("ContrastBolusAgent"), number("EchoTime"),
+                       number("InversionTime"), series.files, text("PatientID"), text("StudyInstanceUID"))
 
 
 def assign_sequences(found: list[StudySeries], choices: dict[str, str] | None = None,
@@ -148,4 +160,55 @@ def assign_sequences(found: list[StudySeries], choices: dict[str, str] | None = 
             raise InputError(f"{len(hits)} candidate series for {sequence}: {what}; choose one with "
                              f"--sequence {sequence}=<{'UID' if hits[0].is_dicom else 'file'}>", folder)
         assigned[sequence] = hits[0]
+    check_distinct(assigned, choices, folder)
     return assigned
+
+
+def _same_series(a: StudySeries, b: StudySeries) -> str:
+    """How two series are one scan (``""`` when they are not): one file, one UID, or identical bytes."""
+    if a.is_dicom and b.is_dicom:
+        return "the same series UID" if a.uid == b.uid else ""
+    if a.is_dicom or b.is_dicom:
+        return ""
+    if a.path.resolve() == b.path.resolve():
+        return "the same file"
+    try:
+        identical = a.path.stat().st_size == b.path.stat().st_size and filecmp.cmp(a.path, b.path, shallow=False)
+    except OSError:  # unreadable: the reader names it later
+        identical = False
+    return "byte-identical files" if identical else ""
+
+
+def check_distinct(assigned: dict[str, StudySeries], choices: dict[str, str],
+                   folder: str | Path | None = None) -> None:
+    """Refuse one scan given as two sequences (``--sequence t1=X --sequence t1ce=X``, or a copied file):
+    the network would read it twice while the real sequence lies unused."""
+    items = list(assigned.items())
+    for i, (first, a) in enumerate(items):
+        for second, b in items[i + 1:]:
+            how = _same_series(a, b)
+            if how:
+                named = " and ".join(f"--sequence {s}={choices[s]}" for s in (first, second) if s in choices)
+                raise InputError(f"{first} ({a.name}) and {second} ({b.name}) are {how}: one scan cannot be two "
+                                 f"sequences{f' ({named})' if named else ''}; give each sequence its own series",
+                                 folder)
+
+
+def check_one_patient(series: Iterable[tuple[str, StudySeries]], folder: str | Path | None = None) -> None:
+    """Refuse DICOM series of different patients (PatientID) or studies (StudyInstanceUID) in one case,
+    naming both; NIfTI files carry neither and are not compared."""
+    first: tuple[str, StudySeries] | None = None
+    for sequence, item in series:
+        if not item.is_dicom:
+            continue
+        if first is None:
+            first = (sequence, item)
+            continue
+        other_sequence, other = first
+        for what, key in (("patient", "patient_id"), ("study", "study_uid")):
+            mine, theirs = getattr(item, key), getattr(other, key)
+            if mine != theirs:
+                label = "PatientID" if key == "patient_id" else "StudyInstanceUID"
+                raise InputError(f"{sequence} ({item.name}) is from another {what} than {other_sequence} "
+                                 f"({other.name}): {label} '{mine}' vs '{theirs}'; one case takes the series of "
+                                 "one patient's study", folder)

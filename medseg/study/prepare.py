@@ -19,12 +19,15 @@ import numpy as np
 
 from medseg.errors import InputError
 from medseg.io.atomic import atomic_path
+from medseg.io.caseid import check_case_id
 from medseg.io.dicom import list_series, series_to_nifti
+from medseg.io.placement import placement_problem
 from medseg.io.read import CaseFiles, load_nifti_header
 from medseg.locations import default_cache_dir
 from medseg.modalities import ModalitySubsets
-from medseg.study.brain import check_brain_extracted
-from medseg.study.identify import StudySeries, assign_sequences, scan_study
+from medseg.study.brain import check_sequence_voxels
+from medseg.study.identify import StudySeries, assign_sequences, check_one_patient, scan_study
+from medseg.study.match import Match, MatchCheck
 from medseg.study.register import Registration, RegistrationSettings, read_image, register_rigid, resample_onto
 
 
@@ -51,6 +54,7 @@ class AlignedSequence:
     native: Path  # the sequence on its own grid (NIfTI; converted once for DICOM)
     aligned: Path  # on the reference grid (the native file itself for the reference)
     registration: Registration | None  # None for the reference
+    match: Match | None = None  # how well it fits the reference once registered (None for the reference)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,17 @@ class StudyCase(CaseFiles):
 
     reference_sequence: str = ""
     sequences: tuple[AlignedSequence, ...] = field(default=(), compare=False, repr=False)
+    study_folder: Path | None = None
+
+    @property
+    def source(self) -> str:
+        """Messages name the user's reference series, never medseg's converted or resampled copies in the cache."""
+        return next((s.series.name for s in self.sequences if s.sequence == self.reference_sequence),
+                    super().source)
+
+    @property
+    def folder(self) -> str:
+        return str(self.study_folder) if self.study_folder is not None else super().folder
 
 
 def _native(series: StudySeries) -> Path:
@@ -123,27 +138,32 @@ def prepare_study(folder: str | Path, modalities: list[str], options: StudyOptio
     """
     options = options or StudyOptions()
     folder = Path(folder)
+    case_id = check_case_id(folder.resolve().name, folder)  # ``--input .`` is the folder's own name
     assigned = assign_sequences(scan_study(folder), options.sequences, folder)
     modalities, missing = _present(assigned, list(modalities), options.reference, subsets, folder)
+    order = [options.reference, *(s for s in modalities if s != options.reference)]
+    check_one_patient(((s, assigned[s]) for s in order), folder)
     natives = {s: _native(assigned[s]) for s in modalities}
-    if not options.allow_skull:
-        for sequence in modalities:
-            check_brain_extracted(natives[sequence], assigned[sequence].name)
-    case_id = folder.name
+    for sequence in order:
+        check_sequence_voxels(natives[sequence], assigned[sequence].name, options.allow_skull)
+    problem = placement_problem([assigned[s].name for s in order], [load_nifti_header(natives[s]) for s in order])
+    if problem is not None:
+        raise InputError(problem[1], assigned[order[problem[0]]].name)
     work = _work_dir(case_id, natives, options)
     reference = natives[options.reference]
     fixed = read_image(reference)
-    registrations = {s: register_rigid(fixed, read_image(natives[s]), assigned[s].name, options.settings)
-                     for s in modalities if s != options.reference}
-    sequences = []
-    for sequence in modalities:
-        registration = registrations.get(sequence)
-        aligned = reference
-        if registration is not None:
-            moved = resample_onto(read_image(natives[sequence]), fixed, registration.transform)
-            target = work / f"{case_id}_{sequence}_on_{options.reference}.nii.gz"
-            aligned = write_like(to_array(moved), reference, target)
-        sequences.append(AlignedSequence(sequence, assigned[sequence], natives[sequence], aligned, registration))
+    matcher = MatchCheck(fixed)  # the reference sampled, and its mid-plane found, once per study
+    sequences = {options.reference: AlignedSequence(options.reference, assigned[options.reference], reference,
+                                                    reference, None)}
+    for sequence in order[1:]:
+        moving = read_image(natives[sequence])
+        registration = register_rigid(fixed, moving, assigned[sequence].name, options.settings)
+        match = matcher.check(moving, registration.transform, sequence, assigned[sequence].name)
+        target = work / f"{case_id}_{sequence}_on_{options.reference}.nii.gz"
+        aligned = write_like(to_array(resample_onto(moving, fixed, registration.transform)), reference, target)
+        sequences[sequence] = AlignedSequence(sequence, assigned[sequence], natives[sequence], aligned,
+                                              registration, match)
+    ordered = tuple(sequences[s] for s in modalities)
     ref_series = assigned[options.reference]
-    return StudyCase(case_id, tuple(s.aligned for s in sequences), dicom_series=ref_series.files, missing=missing,
-                     reference_sequence=options.reference, sequences=tuple(sequences))
+    return StudyCase(case_id, tuple(s.aligned for s in ordered), dicom_series=ref_series.files, missing=missing,
+                     reference_sequence=options.reference, sequences=ordered, study_folder=folder)

@@ -67,7 +67,10 @@ def read_image(path: str | Path):
     """A NIfTI as a float32 SimpleITK image (geometry as ITK, Slicer and ``viewer_affine`` resolve it)."""
     import SimpleITK as sitk
 
-    image = sitk.ReadImage(str(path), sitk.sitkFloat32)
+    try:
+        image = sitk.ReadImage(str(path), sitk.sitkFloat32)
+    except RuntimeError as exc:  # e.g. a sheared sform and no qform: ITK places no such file
+        raise InputError(f"ITK cannot read it ({str(exc).strip().splitlines()[-1]})", path) from exc
     if image.GetDimension() != 3:
         raise InputError(f"expected a 3D volume, got {image.GetDimension()}D", path)
     return image

@@ -65,22 +65,38 @@ def acquire(image, acquisition: Acquisition, centre: np.ndarray):
     grid.SetSpacing(tuple(spacing))
     grid.SetDirection(tuple(direction.ravel()))
     grid.SetOrigin(tuple(direction @ along.min(0)))
-    # Resample pulls each sequence point back to the reference through the inverse motion.
-    out = sitk.Resample(image, grid, motion.GetInverse(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+    # Resample pulls each sequence point back to the reference through the inverse motion; beyond the source
+    # volume lies its background (its minimum: 0, or the constant negative of data z-scored upstream).
+    background = float(sitk.GetArrayViewFromImage(image).min())
+    out = sitk.Resample(image, grid, motion.GetInverse(), sitk.sitkLinear, background, sitk.sitkFloat32)
     return out, motion
 
 
-def write_nifti(image, path: str | Path) -> Path:
-    """A SimpleITK image as NIfTI with qform = sform (code 1), like a scanner conversion."""
+def mirrored(image):
+    """A copy of ``image`` with the anatomy mirrored left-right on the same grid: the voxels flipped along the
+    axis nearest the patient's left-right (LPS x), as a conversion or header that swapped the sides leaves it."""
+    import SimpleITK as sitk
+
+    axis = int(np.argmax(np.abs(np.asarray(image.GetDirection()).reshape(3, 3)[0])))
+    array = np.flip(sitk.GetArrayFromImage(image), axis=2 - axis)  # (z, y, x) order
+    out = sitk.GetImageFromArray(np.ascontiguousarray(array))
+    out.CopyInformation(image)
+    return out
+
+
+def write_nifti(image, path: str | Path, dtype=np.int16) -> Path:
+    """A SimpleITK image as NIfTI with qform = sform (code 1), like a scanner conversion; integer ``dtype``s
+    are rounded (scanner data), float ones kept (data z-scored upstream, such as BraTS 2015)."""
     import nibabel as nib
     import SimpleITK as sitk
 
     array = sitk.GetArrayFromImage(image).transpose(2, 1, 0)
+    array = np.round(array).astype(dtype) if np.issubdtype(dtype, np.integer) else array.astype(dtype)
     lps = np.eye(4)
     lps[:3, :3] = np.asarray(image.GetDirection()).reshape(3, 3) * np.asarray(image.GetSpacing())
     lps[:3, 3] = image.GetOrigin()
     affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
-    out = nib.Nifti1Image(np.round(array).astype(np.int16), affine)
+    out = nib.Nifti1Image(array, affine)
     out.set_qform(affine, code=1)
     out.set_sform(affine, code=1)
     nib.save(out, str(path))
@@ -93,6 +109,8 @@ def simulate_study(case_dir: str | Path, output_dir: str | Path, protocol: dict[
     copied unchanged, the others moved and re-gridded. Returns the true reference→sequence transforms."""
     import shutil
 
+    import nibabel as nib
+
     case_dir, output_dir = Path(case_dir), Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     case = case_dir.name
@@ -101,8 +119,9 @@ def simulate_study(case_dir: str | Path, output_dir: str | Path, protocol: dict[
     centre = image_centre(read_image(reference_path))
     truth = {}
     for sequence, acquisition in (protocol or CLINICAL).items():
-        moved, motion = acquire(read_image(case_dir / f"{case}_{sequence}.nii.gz"), acquisition, centre)
-        write_nifti(moved, output_dir / f"{case}_{sequence}.nii.gz")
+        source = case_dir / f"{case}_{sequence}.nii.gz"
+        moved, motion = acquire(read_image(source), acquisition, centre)
+        write_nifti(moved, output_dir / source.name, nib.load(source).get_data_dtype())
         truth[sequence] = motion
     return truth
 

@@ -5,7 +5,8 @@
   the network saw and what the report overlays the mask on;
 * with ``all_grids``: ``<case>_seg_on_<sequence>.nii.gz``, the label map carried onto every sequence's
   own grid (nearest neighbour through the inverse transform), with that sequence's header;
-* ``registration`` (per sequence: final Mattes MI, rotation, shift, files) added to
+* ``registration`` (per sequence: final Mattes MI, the match figures of ``medseg.study.match``, rotation,
+  shift, files) added to
   ``<case>_measurements.json`` when the bundle writes one, else ``<case>_registration.json``.
 """
 
@@ -63,6 +64,13 @@ class StudyWriter:
                 entry.update(transform=tfm.name, aligned=aligned.name, final_metric_mattes_mi=round(reg.metric, 5),
                              rotation_deg=round(reg.rotation_deg, 3), shift_mm=round(reg.translation_mm, 3),
                              iterations=reg.iterations)
+                if item.match is not None:  # medseg.study.match: the check it passed
+                    match = item.match
+                    entry["match"] = {"edge_alignment": round(match.edges, 4),
+                                      "mirrored_edge_alignment": round(match.mirrored_edges, 4),
+                                      "edge_ratio": round(match.edge_ratio, 4),
+                                      "mutual_information": round(match.mutual_information, 4),
+                                      "mirrored_mutual_information": round(match.mirrored_mutual_information, 4)}
             else:
                 entry.update(aligned=str(item.native.resolve()))
             if self.all_grids and item.registration is not None:

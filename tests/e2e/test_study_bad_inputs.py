@@ -86,11 +86,102 @@ def test_implausible_registration_is_refused(tiny_dataset, monkeypatch):
 
 
 def test_label_lies_on_the_phantom_t1ce_grid(tiny_dataset, tiny_run, tmp_path):
-    study = _study(tiny_dataset, tmp_path, "phantom_002_oblique")
+    study = _study(tiny_dataset, tmp_path, "phantom_006_oblique")
     result = _infer(tiny_run, study, tmp_path / "out", "--allow-skull")
     assert result.exit_code == 0, result.output
     mask = nib.load(tmp_path / "out" / "study_seg.nii.gz")
-    t1ce = nib.load(study / "phantom_002_oblique_t1ce.nii.gz")
+    t1ce = nib.load(study / "phantom_006_oblique_t1ce.nii.gz")
     assert mask.shape == t1ce.shape and np.array_equal(mask.affine, t1ce.affine)
     assert (mask.header["qform_code"], mask.header["sform_code"]) == (t1ce.header["qform_code"],
                                                                       t1ce.header["sform_code"])
+
+
+def test_one_file_as_two_sequences_is_refused(tiny_dataset, tiny_run, tmp_path):
+    study = _study(tiny_dataset, tmp_path)
+    t1ce = study / "phantom_000_ras_t1ce.nii.gz"
+    line = _one_error_line(_infer(tiny_run, study, tmp_path / "out", "--sequence", f"t1={t1ce}",
+                                  "--sequence", f"t1ce={t1ce}"))
+    assert "t1 (" in line and "t1ce (" in line and "are the same file" in line
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_nan_voxel_is_named(tiny_dataset, tiny_run, tmp_path):
+    study = _study(tiny_dataset, tmp_path)
+    path = study / "phantom_000_ras_t1ce.nii.gz"
+    image = nib.load(path)
+    data = np.asarray(image.dataobj, np.float32)
+    data[5, 6, 7] = np.nan
+    nib.save(nib.Nifti1Image(data, image.affine, image.header), path)
+    line = _one_error_line(_infer(tiny_run, study, tmp_path / "out"))
+    assert line.startswith(f"medseg: error: {path}: 1 NaN and 0 infinite voxel(s) (the first at voxel (5, 6, 7))")
+    assert "brain-extracted" not in line
+
+
+def test_a_sequence_placed_differently_by_slicer_is_refused(tiny_dataset, tiny_run, tmp_path):
+    """The T2's qform (code 1) lies 10 mm from its sform (code 2); the other sequences have qform_code 0."""
+    study = _study(tiny_dataset, tmp_path)
+    for path in sorted(study.glob("*.nii.gz")):
+        image = nib.load(path)
+        qform = image.affine.copy()
+        if path.name.endswith("_t2.nii.gz"):
+            qform[0, 3] += 10.0
+        image.set_qform(qform, code=1 if path.name.endswith("_t2.nii.gz") else 0)
+        image.set_sform(image.affine, code=2)
+        nib.save(image, path)
+    line = _one_error_line(_infer(tiny_run, study, tmp_path / "out", "--allow-skull"))
+    assert line.startswith(f"medseg: error: {study / 'phantom_000_ras_t2.nii.gz'}: 3D Slicer places it 10.0 mm away")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_input_dot_is_the_folders_name(tiny_dataset, tiny_run, tmp_path, monkeypatch):
+    study = _study(tiny_dataset, tmp_path, "phantom_006_oblique")
+    monkeypatch.chdir(study)
+    result = _infer(tiny_run, ".", tmp_path / "out", "--allow-skull")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "study_seg.nii.gz").is_file()
+
+
+def test_warnings_name_the_users_series_not_the_cache(tiny_dataset, tiny_run, tmp_path):
+    """An implausible mask (everything tumour) on a registered study: the warning names the user's T1ce."""
+    import warnings
+
+    import torch
+
+    from medseg.engine.infer import Predictor
+    from medseg.errors import MedsegWarning
+    from medseg.study import StudyOptions
+
+    study = _study(tiny_dataset, tmp_path, "phantom_006_oblique")
+    predictor = Predictor.from_bundle(tiny_run, device="cpu")
+    conv = torch.nn.Conv3d(4, 3, kernel_size=1)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.fill_(10.0)  # every voxel in every region
+    predictor.network = conv.eval()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predictor.predict_to_dir([study], tmp_path / "out", progress=False, study=StudyOptions(allow_skull=True))
+    messages = [str(w.message) for w in caught if issubclass(w.category, MedsegWarning)]
+    implausible = [m for m in messages if "implausible segmentation" in m]
+    assert implausible and implausible[0].startswith(f"{study / 'phantom_006_oblique_t1ce.nii.gz'}: ")
+    assert not any("_on_t1ce" in m or ".cache" in m for m in messages), messages
+
+
+def test_a_series_of_another_patient_is_refused_naming_both(tiny_dataset, tiny_run, tmp_path):
+    """The DICOM study's FLAIR carries another PatientID and StudyInstanceUID: nothing is registered or written."""
+    from pydicom.uid import generate_uid
+
+    from tests.study_helpers import SERIES, write_dicom_series
+
+    phantom = tiny_dataset.parent / "phantom_000_ras"
+    study, frame = tmp_path / "PATIENT01", generate_uid()
+    for number, (sequence, (description, agent, echo)) in enumerate(SERIES.items(), start=1):
+        foreign = sequence == "flair"
+        image = read_image(phantom / f"phantom_000_ras_{sequence}.nii.gz")
+        write_dicom_series(image, study / f"{number:02d}_{sequence}", description, number,
+                           "9.8.7" if foreign else "1.2.3", frame, agent, echo,
+                           patient_id="OTHER" if foreign else "P01")
+    line = _one_error_line(_infer(tiny_run, study, tmp_path / "out", "--allow-skull"))
+    assert "flair (" in line and "tirm_tra_dark-fl_5mm" in line and "is from another patient than t1ce (" in line
+    assert "AX T1 MPRAGE POST GD" in line and "PatientID 'OTHER' vs 'P01'" in line
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

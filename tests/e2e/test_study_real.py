@@ -1,6 +1,9 @@
 """A real BraTS case turned into a clinical study (sequences moved and re-gridded), then
 ``--register``: registration accuracy from the written .tfm files, the mask's grid, and agreement
-with the mask of the original, already aligned case."""
+with the mask of the same study aligned by the true motions. The fixed network reads every sequence,
+and a wrong registration of any one of them fails that agreement."""
+
+import dataclasses
 
 import nibabel as nib
 import numpy as np
@@ -10,49 +13,59 @@ import SimpleITK as sitk
 from medseg.data.inputs import resolve_case
 from medseg.engine.infer import Predictor
 from medseg.metrics import dice
-from medseg.study import StudyOptions
-from medseg.study.register import RegistrationSettings
+from medseg.study import StudyOptions, prepare_study
+from medseg.study.prepare import to_array, write_like
+from medseg.study.register import RegistrationError, RegistrationSettings, read_image, resample_onto
 from medseg.study.simulate import CLINICAL, brain_lattice, simulate_study, target_registration_error
-from tests.study_helpers import tumour_rule_network
+from medseg.study.writers import StudyWriter
+from tests.study_helpers import REGIONS, aligned_by, tumour_rule_network
 
 CASE = "Brats18_2013_2_1"
 MODALITIES = ["t1", "t1ce", "t2", "flair"]
+MIN_DICE = 0.95
+WRONG_MM = 3.0  # a registration this far off, in any one sequence, must fail the mask agreement
 
 
 @pytest.fixture(scope="module")
 def registered(shared_data, tiny_run, tmp_path_factory):
     """The study (T1 sagittal 1.2 mm, T2 axial 3 mm, FLAIR axial 5 mm, each moved by 12–16° and
-    19–22 mm), registered and segmented; and the original case segmented by the same weights."""
+    19–22 mm), registered and segmented; the same study aligned by the true motions, segmented by the
+    same weights; and the study segmented with one sequence's registration {WRONG_MM} mm off, for each."""
     root = tmp_path_factory.mktemp("study_real")
     truth = simulate_study(shared_data / "brats2018" / CASE, root / "study" / CASE)
     predictor = Predictor.from_bundle(tiny_run, device="cpu", overrides={"roi_size": [128, 128, 128],
                                                                           "sw_overlap": 0.25})
-    predictor.network = tumour_rule_network()  # the same weights for the study and the original case
+    predictor.network = tumour_rule_network()  # the same weights for every version of the study
     options = StudyOptions(settings=RegistrationSettings(samples=20_000))  # fewer samples than the default
 
-    predictor.predict_to_dir([root / "study" / CASE], root / "out", progress=False, study=options)
-    original = predictor.predict(resolve_case(shared_data / "brats2018" / CASE, MODALITIES))
-    aligned = predictor.predict(resolve_case(_aligned_by_truth(root / "study" / CASE, truth, root / "aligned"),
-                                             MODALITIES))
-    return root, truth, original, aligned
+    # what `medseg infer RUN --register` does (predict_to_dir), keeping the prepared case for the versions below
+    case = predictor.resolve_inputs([root / "study" / CASE], study=options)[0]
+    predictor.predict_to_files(case, root / "out", [StudyWriter()])
+    # the study's own sequences (same resolution loss) put on the T1ce grid through the TRUE motions: what a
+    # perfect registration would give, so comparing with it isolates the registration's error
+    aligned = predictor.predict(resolve_case(aligned_by(root / "study" / CASE, CASE, truth, root / "aligned"),
+                                             MODALITIES)).label
+    wrong = {s: predictor.predict(_one_registration_off(case, s, root / "wrong")).label for s in CLINICAL}
+    return root, truth, aligned, wrong
 
 
-def _aligned_by_truth(study, truth: dict, output):
-    """The study's own sequences (same resolution loss) put on the T1ce grid through the TRUE motions:
-    what a perfect registration would give, so comparing with it isolates the registration's error."""
-    folder = output / CASE
-    folder.mkdir(parents=True)
-    t1ce_path = study / f"{CASE}_t1ce.nii.gz"
-    t1ce = nib.load(t1ce_path)
-    nib.save(t1ce, folder / t1ce_path.name)
-    grid = sitk.ReadImage(str(t1ce_path), sitk.sitkFloat32)
-    for sequence, motion in truth.items():
-        moving = sitk.ReadImage(str(study / f"{CASE}_{sequence}.nii.gz"), sitk.sitkFloat32)
-        data = sitk.GetArrayFromImage(sitk.Resample(moving, grid, motion, sitk.sitkLinear, 0.0)).transpose(2, 1, 0)
-        image = nib.Nifti1Image(data.astype(np.float32), t1ce.affine, t1ce.header)
-        image.set_data_dtype(np.float32)
-        nib.save(image, folder / f"{CASE}_{sequence}.nii.gz")
-    return folder
+def _one_registration_off(case, sequence: str, output):
+    """The prepared study with ``sequence`` resampled through its registration moved ``WRONG_MM`` mm sideways."""
+    output.mkdir(exist_ok=True)
+    reference = next(item for item in case.sequences if item.sequence == "t1ce").native
+    images = list(case.images)
+    for index, item in enumerate(case.sequences):
+        if item.sequence == sequence:
+            off = sitk.CompositeTransform([item.registration.transform, sitk.TranslationTransform(3, (WRONG_MM, 0, 0))])
+            moved = resample_onto(read_image(item.native), read_image(reference), off)
+            images[index] = write_like(to_array(moved), reference, output / f"{CASE}_{sequence}_off.nii.gz")
+    return dataclasses.replace(case, images=tuple(images))
+
+
+def _scores(mask: np.ndarray, expected: np.ndarray) -> dict[str, float]:
+    """Dice per region that is tumour-sized in ``expected`` (over 1000 voxels; these weights leave ET smaller)."""
+    return {name: dice(np.isin(mask, values), np.isin(expected, values)) for name, values in REGIONS.items()
+            if np.isin(expected, values).sum() > 1000}
 
 
 @pytest.mark.real_data
@@ -86,21 +99,52 @@ def test_mask_lies_exactly_on_the_t1ce_grid(registered):
 @pytest.mark.real_data
 @pytest.mark.slow
 def test_mask_agrees_with_the_case_aligned_by_the_true_motions(registered):
-    """Same weights on the registered study and on the same study aligned by the true motions: Dice >= 0.95.
-
-    Against the original 1 mm case the agreement is lower (WT 0.81 measured with these weights): the
-    5 mm FLAIR itself correlates at only 0.89 with the 1 mm FLAIR it was made from, so that figure
-    measures the thick slices, not the registration; this comparison keeps the slices and varies only
-    the transform."""
-    root, _, original, aligned = registered
+    """Same weights on the registered study and on the same study aligned by the true motions: Dice >= 0.95
+    for every region (the 5 mm FLAIR keeps the 1 mm original out of reach: this comparison keeps the
+    slices and varies only the transforms)."""
+    root, _, aligned, _ = registered
     mask = np.asarray(nib.load(root / "out" / f"{CASE}_seg.nii.gz").dataobj)
-    assert np.isin(aligned.label, (1, 2, 4)).sum() > 10_000  # a tumour-sized whole tumour, not noise
-    scores = {}
-    for name, values in (("WT", (1, 2, 4)), ("TC", (1, 4)), ("ET", (4,))):
-        expected = np.isin(aligned.label, values)
-        if expected.sum() > 1000:
-            scores[name] = dice(np.isin(mask, values), expected)
-    versus_original = dice(np.isin(mask, (1, 2, 4)), np.isin(original.label, (1, 2, 4)))
-    print(f"Dice of the registered study: vs true-motion alignment {scores}; WT vs the 1 mm original "
-          f"{versus_original:.3f}")
-    assert scores and min(scores.values()) >= 0.95, scores
+    scores = _scores(mask, aligned)
+    assert {"WT", "TC"} <= set(scores), scores  # the FLAIR/T2 rule and the T1ce/T1 rule both outline tumour
+    print(f"Dice of the registered study vs the true-motion alignment: {scores}")
+    assert min(scores.values()) >= MIN_DICE, scores
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_a_wrong_registration_of_any_one_sequence_fails_the_agreement(registered):
+    """The network reads T1, T1ce, T2 and FLAIR, so each registration shapes the mask: with any one sequence
+    {WRONG_MM} mm off, some region falls below the Dice the test above demands."""
+    _, _, aligned, wrong = registered
+    for sequence, mask in wrong.items():
+        scores = _scores(mask, aligned)
+        print(f"{sequence} {WRONG_MM} mm off: {scores}")
+        assert min(scores.values()) < MIN_DICE, (sequence, scores)
+
+
+def _flair_study(shared_data, root, flair_from: str, mirror: bool = False):
+    """A BraTS 2015 case (T1ce and FLAIR) as a clinical study whose FLAIR is its own (mirrored left-right when
+    ``mirror``) or another patient's; the FLAIR moved and re-gridded as a thick-slice axial."""
+    cases = shared_data / "brats2015_partial"
+    case = "brats_2013_pat0001_1"
+    source = root / "source" / case
+    source.mkdir(parents=True)
+    nib.save(nib.load(cases / case / f"{case}_t1ce.nii.gz"), source / f"{case}_t1ce.nii.gz")
+    flair = nib.load(cases / flair_from / f"{flair_from}_flair.nii.gz")
+    data = np.asarray(flair.dataobj)[::-1] if mirror else np.asarray(flair.dataobj)  # voxel axis 0: left-right
+    nib.save(nib.Nifti1Image(data, flair.affine, flair.header), source / f"{case}_flair.nii.gz")
+    simulate_study(source, root / "study" / case, {"flair": CLINICAL["flair"]})
+    return root / "study" / case
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(("flair_from", "mirror", "refusal"), [
+    ("brats_2013_pat0001_1", True, "flair seems mirrored left-right"),
+    ("brats_2013_pat0002_1", False, "flair does not match the reference once registered"),
+])
+def test_a_mirrored_or_another_patients_flair_is_refused(shared_data, tmp_path, flair_from, mirror, refusal):
+    """Registration alone accepts both (inside its motion limits); the match check refuses them, naming the FLAIR."""
+    study = _flair_study(shared_data, tmp_path, flair_from, mirror)
+    with pytest.raises(RegistrationError) as err:
+        prepare_study(study, ["t1ce", "flair"], StudyOptions(settings=RegistrationSettings(samples=20_000)))
+    assert str(err.value).startswith(f"{study / 'brats_2013_pat0001_1_flair.nii.gz'}: {refusal}")

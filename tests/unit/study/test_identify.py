@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from medseg.errors import InputError
-from medseg.study.identify import StudySeries, assign_sequences, classify
+from medseg.study.identify import StudySeries, assign_sequences, check_one_patient, classify
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -46,3 +46,52 @@ def test_sequence_choice_overrides_and_resolves_the_tie():
         assign_sequences(found, {"t1ce": "missing.nii.gz"})
     with pytest.raises(InputError, match="unknown sequence"):
         assign_sequences(found, {"dwi": "ax_flair.nii.gz"})
+
+
+def test_one_file_given_as_two_sequences_is_refused(tmp_path):
+    """``--sequence t1=X --sequence t1ce=X``: the real T1 would lie unused while the network reads X twice."""
+    found = []
+    for name in ("case_t1", "case_t1ce", "case_flair"):
+        (tmp_path / f"{name}.nii.gz").write_bytes(name.encode())
+        found.append(StudySeries(tmp_path / f"{name}.nii.gz", text=name))
+    with pytest.raises(InputError) as err:
+        assign_sequences(found, {"t1": "case_t1ce.nii.gz", "t1ce": "case_t1ce.nii.gz"}, folder=tmp_path)
+    message = str(err.value)
+    assert "t1 (" in message and "t1ce (" in message and "are the same file" in message
+    assert "--sequence t1=case_t1ce.nii.gz and --sequence t1ce=case_t1ce.nii.gz" in message and "\n" not in message
+
+
+def test_byte_identical_files_are_one_scan(tmp_path):
+    for name in ("case_t1", "case_t1ce"):
+        (tmp_path / f"{name}.nii.gz").write_bytes(b"the same scan")
+    (tmp_path / "case_flair.nii.gz").write_bytes(b"another scan!")  # same size, other bytes: fine
+    found = [StudySeries(p, text=p.name[:-7]) for p in sorted(tmp_path.iterdir())]
+    with pytest.raises(InputError, match=r"t1 \(.*case_t1.nii.gz\) and t1ce \(.*case_t1ce.nii.gz\) are "
+                                         "byte-identical files"):
+        assign_sequences(found, folder=tmp_path)
+    (tmp_path / "case_t1.nii.gz").write_bytes(b"the real T1!!")
+    assert set(assign_sequences(found, folder=tmp_path)) == {"t1", "t1ce", "flair"}
+
+
+def _dicom(uid: str, text: str, patient: str = "P1", study: str = "1.2.3") -> StudySeries:
+    return StudySeries(Path("/study/series"), uid=uid, text=text, files=(Path("a.dcm"),), patient_id=patient,
+                       study_uid=study)
+
+
+def test_one_series_uid_as_two_sequences_is_refused():
+    found = [_dicom("1.1", "AX T1 POST GD"), _dicom("1.2", "t1_mprage_sag")]
+    with pytest.raises(InputError, match="are the same series UID"):
+        assign_sequences(found, {"t1": "1.1", "t1ce": "1.1"})
+
+
+@pytest.mark.parametrize(("patient", "study", "what"), [("P2", "1.2.3", "PatientID 'P2' vs 'P1'"),
+                                                        ("P1", "9.9.9", "StudyInstanceUID '9.9.9' vs '1.2.3'")])
+def test_series_of_another_patient_or_study_are_refused_naming_both(patient, study, what):
+    t1ce, flair = _dicom("1.1", "AX T1 POST GD"), _dicom("1.4", "AX FLAIR", patient, study)
+    with pytest.raises(InputError) as err:
+        check_one_patient([("t1ce", t1ce), ("flair", flair)], "/study")
+    message = str(err.value)
+    assert "flair (/study/series series 1.4 ('AX FLAIR')) is from another" in message
+    assert "than t1ce (/study/series series 1.1 ('AX T1 POST GD'))" in message and what in message
+    check_one_patient([("t1ce", t1ce), ("flair", _dicom("1.4", "AX FLAIR"))])  # same patient and study: fine
+    check_one_patient([("t1ce", t1ce), ("flair", StudySeries(Path("f.nii.gz"), text="flair"))])  # NIfTI: no IDs
