@@ -31,11 +31,12 @@ CSV_FIELDS = ("structure", "values", "voxels", "volume_ml", "area_mm2", "centroi
 def _structures(
     label: np.ndarray, schema: LabelSchema, region_masks: np.ndarray | None
 ) -> list[tuple[str, tuple[int, ...], np.ndarray]]:
-    """(name, label values, mask) per structure: labels from the label map, regions from their
-    thresholded channels when given (keeps overlaps); single-structure channels are not repeated."""
+    """(name, label values, mask) per structure: labels from the label map, regions from their masks
+    when given (overlaps a label map cannot hold), else from the label map; single-label channels are
+    not repeated."""
     regions = [(r.name, r.values, np.isin(label, r.values) if region_masks is None else region_masks[i])
                for i, r in enumerate(schema.regions)]
-    if schema.mode == "overlapping" and all(r.values == (r.paint,) for r in schema.regions):
+    if schema.label_per_channel:
         return regions
     return [(item.name, (item.value,), label == item.value) for item in schema.labels] + regions
 
@@ -103,22 +104,18 @@ def reference_affine(reference: str | Path) -> tuple[np.ndarray, str]:
 class MeasurementWriter:
     """``<case>_measurements.json`` and ``.csv`` beside the mask (the JSON also names the source image).
 
-    Overlapping structures are measured on the masks the Predictor wrote (post-processed), or on the
-    probabilities at ``threshold`` when a prediction carries none.
+    Overlapping structures are measured on the prediction's masks (``Prediction.region_masks``), which
+    agree with the label map.
     """
 
-    def __init__(self, threshold: float = 0.5, plausibility: dict[str, Any] | None = None) -> None:
-        self.threshold = threshold
+    def __init__(self, plausibility: dict[str, Any] | None = None) -> None:
         # sanity figures and their limits (``medseg.plausibility``); None: no figures
         self.plausibility = PlausibilityLimits(**plausibility) if plausibility else None
 
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
         case, schema = prediction.case, prediction.schema
         affine, coordinates = reference_affine(case.reference)
-        masks = None
-        if schema.mode == "overlapping":  # the masks as written (post-processed), else the raw thresholds
-            masks = prediction.masks if prediction.masks is not None else prediction.probabilities > self.threshold
-        rows = measure_label(prediction.label, affine, schema, masks)
+        rows = measure_label(prediction.label, affine, schema, prediction.region_masks())
         base = Path(output_dir) / f"{case.case_id}_measurements"
         json_path, csv_path = base.with_suffix(".json"), base.with_suffix(".csv")
         for path in (json_path, csv_path):

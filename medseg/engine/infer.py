@@ -18,12 +18,13 @@ from medseg.errors import BundleError, InputError, MedsegWarning, find_medseg_er
 from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
 from medseg.io.checks import check_case_headers
-from medseg.io.geometry import viewer_affine, voxel_volume
+from medseg.io.geometry import voxel_volume
 from medseg.io.probabilities import ProbabilityWriter
-from medseg.io.read import CaseFiles, check_study_size, is_nifti, load_nifti_header
+from medseg.io.read import CaseFiles, check_study_size, is_nifti
 from medseg.io.validate import explain_load_failure
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
+from medseg.measure import reference_affine
 from medseg.modalities import ModalitySubsets, missing_sequences_message
 from medseg.postprocess import PostProcessing
 from medseg.study import StudyOptions
@@ -159,15 +160,35 @@ class Predictor:
         return torch.sigmoid(logits) if self.schema.mode == "overlapping" else torch.softmax(logits, 0)
 
     def to_masks(self, probabilities: np.ndarray) -> np.ndarray:
-        """Overlapping mode: each channel thresholded on its own, then the bundle's post-processing."""
+        """Overlapping mode: each channel thresholded on its own, then the bundle's mask-level ``postprocess``."""
         masks = probabilities > self.threshold
         return np.asarray(self.postprocess(masks), dtype=bool) if self.postprocess is not None else masks
 
-    def to_label_map(self, probabilities: np.ndarray) -> np.ndarray:
-        """Threshold per channel (overlapping) or argmax (exclusive), then label values."""
-        if self.schema.mode == "overlapping":
-            return self.schema.channels_to_label_map(self.to_masks(probabilities))
-        return self.schema.argmax_to_label_map(probabilities.argmax(0))
+    def label_and_masks(self, probabilities: np.ndarray, case: CaseFiles) -> tuple[np.ndarray, np.ndarray | None]:
+        """The one post-processed result every writer reads: the label map and, for overlapping schemas,
+        each channel's mask, in agreement voxel for voxel.
+
+        Structures a label map holds (exclusive labels; overlapping regions made of label values, BraTS
+        WT ⊃ TC ⊃ ET) are read back from the post-processed label map, so a piece a rule removes is gone
+        from the ``.seg.nrrd``, the measurements and the DICOM SEG too. Single-label channels that overlap
+        (a clavicle over a lung), which no label map holds, are post-processed as masks and painted.
+        """
+        schema, rules = self.schema, self.postprocessing
+        if schema.mode == "exclusive":
+            label = schema.argmax_to_label_map(probabilities.argmax(0))
+            return (rules.on_label(label, schema, self.voxel_size(case)) if rules else label), None
+        masks = self.to_masks(probabilities)
+        if schema.label_per_channel:
+            masks = rules.on_masks(masks, schema, self.voxel_size(case)) if rules else masks
+            return schema.channels_to_label_map(masks), masks
+        label = schema.channels_to_label_map(masks)
+        if rules:
+            label = rules.on_label(label, schema, self.voxel_size(case))
+        return label, schema.label_map_to_masks(label)
+
+    def voxel_size(self, case: CaseFiles) -> float:
+        """mm³ (3D) or mm² (2D) of one voxel of the case's own grid, as the outputs place it."""
+        return voxel_volume(reference_affine(case.reference)[0], self.spatial_dims)
 
     def check_case(self, case: CaseFiles) -> None:
         """Header-level checks (readable, one grid, channel count, dimensionality, size) before any pixels load.
@@ -199,11 +220,11 @@ class Predictor:
         return network_in_channels(self.network)
 
     def predict(self, case: CaseFiles) -> Prediction:
-        """Probabilities and label map of one case on the case's own grid (preprocessing inverted).
+        """Probabilities, label map and masks of one case on the case's own grid (preprocessing inverted).
 
         Probabilities are brought back through ``Invertd`` (linear where the chain resampled, exact
         where it only flipped or permuted axes) and labelled afterwards, so the label map is the
-        schema's rule applied on the input grid.
+        schema's rule applied on the input grid, then post-processed (``label_and_masks``).
         """
         if case.missing:
             where = str(case.reference.parent)  # medseg: warning: <the study's folder>: missing sequences ...
@@ -214,11 +235,7 @@ class Predictor:
         probabilities /= 1 + len(self.members)
         if self.postprocessing is not None:
             probabilities = self.postprocessing.on_probabilities(probabilities, self.schema)
-        masks = self.to_masks(probabilities) if self.schema.mode == "overlapping" else None
-        label = self.schema.channels_to_label_map(masks) if masks is not None else self.to_label_map(probabilities)
-        if self.postprocessing is not None:
-            voxel_size = voxel_volume(viewer_affine(load_nifti_header(case.reference)), self.spatial_dims)
-            label = self.postprocessing.on_label(label, self.schema, voxel_size)
+        label, masks = self.label_and_masks(probabilities, case)
         sequences = tuple(m for m in self.modalities if m not in case.missing)
         return Prediction(case, label, probabilities, self.schema, masks, sequences)
 

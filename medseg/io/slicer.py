@@ -6,11 +6,12 @@ A ``.seg.nrrd`` is a NRRD in LPS space with Slicer's ``Segment<N>_*`` key/value 
   value), so it is voxel for voxel the NIfTI label map;
 * for overlapping schemas each region (e.g. BraTS WT ⊃ TC ⊃ ET, or a clavicle over a lung) is one
   more segment in a layer of its own (``LabelValue`` 1), because overlapping regions share voxels and
-  one layer holds one value per voxel. The writer takes each region from the network's thresholded
-  channel, which keeps overlaps the painted label map hides; given no channel masks, a region is
-  ``np.isin(label, region.values)``. A region's colour is that of the label it paints.
+  one layer holds one value per voxel. Each region is the prediction's mask, which is
+  ``np.isin(label, region.values)`` of the post-processed label map (``Predictor.label_and_masks``).
+  A region's colour is that of the label it paints.
 * when every region is one label (chest X-ray: lungs, heart, clavicles), the regions are the
-  structures: one segment per structure, each in its own layer, and no label-map layer.
+  structures: one segment per structure (its own mask, overlaps kept), each in its own layer, and no
+  label-map layer.
 
 Geometry comes from ``viewer_affine`` (the transform Slicer itself uses for the NIfTI), turned into
 LPS space directions and origin, so the segmentation lies on the NIfTI label in Slicer.
@@ -46,11 +47,6 @@ def _extent(mask: np.ndarray) -> str:
     return " ".join(map(str, bounds))
 
 
-def _one_label_per_region(schema: LabelSchema) -> bool:
-    """Overlapping schemas whose channels are single structures (lungs, heart, clavicles)."""
-    return schema.mode == "overlapping" and all(r.values == (r.paint,) for r in schema.regions)
-
-
 def _name_of(schema: LabelSchema, value: int) -> str:
     return next(item.name for item in schema.labels if item.value == value)
 
@@ -60,7 +56,7 @@ def _segments(
 ) -> tuple[list[np.ndarray], list[dict[str, str]]]:
     """Layers (X, Y, Z each) and one field dict per segment, in Slicer's order."""
     dtype = np.uint8 if label.max(initial=0) < 256 else np.uint16
-    if _one_label_per_region(schema):  # the regions are the structures: no label-map layer
+    if schema.label_per_channel:  # the regions are the structures: no label-map layer
         masks = [np.isin(label, r.values) if region_masks is None else region_masks[i]
                  for i, r in enumerate(schema.regions)]
         segments = [{"ID": f"Segment_{r.paint}", "Name": _name_of(schema, r.paint), "LabelValue": "1",
@@ -153,18 +149,15 @@ def write_color_table(schema: LabelSchema, output: str | Path) -> Path:
 class SlicerSegWriter:
     """``<case>.seg.nrrd``: named, coloured segments that open in 3D Slicer on top of the study.
 
-    Overlapping regions come from the probabilities at ``threshold`` (the Predictor's default 0.5).
+    Overlapping regions are the prediction's masks (``Prediction.region_masks``), which agree with the label map.
     """
 
-    def __init__(self, threshold: float = 0.5) -> None:
-        self.threshold = threshold
-
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
-        case, schema = prediction.case, prediction.schema
+        case = prediction.case
         output = Path(output_dir) / f"{case.case_id}.seg.nrrd"
         ensure_not_input(output, list(case.images))
-        masks = prediction.probabilities > self.threshold if schema.mode == "overlapping" else None
-        return [write_seg_nrrd(prediction.label, case.reference, schema, output, masks)]
+        return [write_seg_nrrd(prediction.label, case.reference, prediction.schema, output,
+                               prediction.region_masks())]
 
 
 class ColorTableWriter:
