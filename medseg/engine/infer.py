@@ -14,7 +14,8 @@ from medseg.bundles import find_bundle
 from medseg.data.inputs import resolve_inputs
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
-from medseg.errors import BundleError, InputError, MedsegWarning, find_medseg_error
+from medseg.engine.state import StopRequest
+from medseg.errors import BundleError, InferenceStopped, InputError, MedsegWarning, find_medseg_error
 from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
 from medseg.io.checks import check_case_headers
@@ -295,7 +296,12 @@ class Predictor:
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
                        series: str | None = None, study: StudyOptions | None = None) -> list[Path]:
         """Segment every case; show a progress bar; return the written paths. With ``study`` (``medseg infer
-        --register``) the study's own files are written too (``medseg.study.writers.StudyWriter``)."""
+        --register``) the study's own files are written too (``medseg.study.writers.StudyWriter``).
+
+        SIGINT/SIGTERM stop after the current case's files are complete (``InferenceStopped``): a killed
+        batch leaves finished cases whole and no temporary files; a second Ctrl-C stops at once, and the
+        case's pending files are removed.
+        """
         from tqdm.auto import tqdm
 
         extra: list[OutputWriter] = []  # this call's, not the predictor's: another call may want other options
@@ -307,4 +313,11 @@ class Predictor:
             self.check_case(case)
         prepare_output_dir(output_dir)
         bar = tqdm(cases, desc="infer", unit="case", disable=None if progress else True)  # None: off when not a TTY
-        return [path for case in bar for path in self.predict_to_files(case, output_dir, extra)]
+        written: list[Path] = []
+        with StopRequest("finishing this case's files") as stop:
+            for done, case in enumerate(bar, start=1):
+                written += self.predict_to_files(case, output_dir, extra)
+                if stop.signal is not None and done < len(cases):
+                    raise InferenceStopped(f"stopped by {stop.name} after {done} of {len(cases)} cases (their outputs "
+                                           "are complete; the others were not started)", output_dir)
+        return written
