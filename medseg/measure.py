@@ -18,7 +18,7 @@ import numpy as np
 
 from medseg.errors import MedsegWarning
 from medseg.io.atomic import ensure_not_input, write_text_atomic
-from medseg.io.geometry import viewer_affine, voxel_to_world, voxel_volume
+from medseg.io.geometry import bounding_box, viewer_affine, voxel_to_world, voxel_volume
 from medseg.io.read import is_nifti, load_nifti_header
 from medseg.io.write import Prediction
 from medseg.io.xray import grid_affine, read_xray_grid
@@ -55,9 +55,14 @@ def measure_label(
         region_masks = np.asarray(region_masks, bool).reshape(len(schema.regions), *label.shape)
     two_d = label.shape[2] == 1
     unit = voxel_volume(affine_ras, 2 if two_d else 3)
+    # every structure lies in the box of the foreground: measure there, not over the whole grid
+    box = bounding_box(label != 0 if region_masks is None else (label != 0) | region_masks.any(0))
+    box = box or tuple(slice(0, 0) for _ in label.shape)
+    offset = np.array([side.start for side in box])
+    crop = None if region_masks is None else region_masks[(slice(None), *box)]
     rows = []
-    for name, values, mask in _structures(label, schema, region_masks):
-        ijk = np.argwhere(mask)
+    for name, values, mask in _structures(label[box], schema, crop):
+        ijk = np.argwhere(mask) + offset
         row: dict[str, Any] = {"structure": name, "values": list(values), "voxels": int(len(ijk))}
         row["area_mm2" if two_d else "volume_ml"] = len(ijk) * unit if two_d else len(ijk) * unit / 1000.0
         if len(ijk):
@@ -138,7 +143,8 @@ class MeasurementWriter:
         """``medseg.plausibility`` figures on the reference image; a warning when implausible."""
         import warnings
 
-        image = np.asarray(load_nifti_header(prediction.case.reference).dataobj)
+        image = prediction.reference_image  # as the Predictor loaded it; read from the file otherwise
+        image = np.asarray(load_nifti_header(prediction.case.reference).dataobj) if image is None else image
         voxel_ml = voxel_volume(affine, 3) / 1000.0
         figures, reasons = sanity_figures(prediction.label, image[..., 0] if image.ndim == 4 else image, voxel_ml,
                                           prediction.schema, self.plausibility)

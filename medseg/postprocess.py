@@ -30,9 +30,12 @@ from medseg.errors import BundleError
 from medseg.labels import LabelSchema
 
 
-def enforce_region_hierarchy(probabilities: np.ndarray, schema: LabelSchema) -> np.ndarray:
-    """Cap each overlapping channel by every channel whose label values strictly contain its own."""
-    out = np.array(probabilities, copy=True)
+def enforce_region_hierarchy(probabilities: np.ndarray, schema: LabelSchema, in_place: bool = False) -> np.ndarray:
+    """Cap each overlapping channel by every channel whose label values strictly contain its own.
+
+    ``in_place`` saves copying the array (100 MB for a BraTS case) when the caller owns it.
+    """
+    out = probabilities if in_place else np.array(probabilities, copy=True)
     order = sorted(range(len(schema.channels)), key=lambda i: -len(schema.channels[i].values))
     for child in order:
         for parent in order:
@@ -108,8 +111,9 @@ class PostProcessing:
         self.small_components = [dict(rule) for rule in small_components]
 
     def on_probabilities(self, probabilities: np.ndarray, schema: LabelSchema) -> np.ndarray:
+        """In place: the Predictor's own array (C, *spatial), on the input grid."""
         if self.region_hierarchy and schema.mode == "overlapping":
-            return enforce_region_hierarchy(probabilities, schema)
+            return enforce_region_hierarchy(probabilities, schema, in_place=True)
         return probabilities
 
     def on_label(self, label: np.ndarray, schema: LabelSchema, voxel_size: float) -> np.ndarray:

@@ -19,7 +19,7 @@ from medseg.errors import BundleError, InferenceStopped, InputError, MedsegWarni
 from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
 from medseg.io.checks import check_case_headers
-from medseg.io.geometry import voxel_volume
+from medseg.io.geometry import bounding_box, voxel_volume
 from medseg.io.probabilities import ProbabilityWriter
 from medseg.io.read import CaseFiles, check_study_size, is_nifti
 from medseg.io.validate import explain_load_failure
@@ -185,7 +185,11 @@ class Predictor:
         label = schema.channels_to_label_map(masks)
         if rules:
             label = rules.on_label(label, schema, self.voxel_size(case))
-        return label, schema.label_map_to_masks(label)
+        masks = np.zeros_like(masks)
+        box = bounding_box(label != 0)  # no region holds background: read the regions inside the tumour's box
+        if box is not None:
+            masks[(slice(None), *box)] = schema.label_map_to_masks(label[box])
+        return label, masks
 
     def voxel_size(self, case: CaseFiles) -> float:
         """mm³ (3D) or mm² (2D) of one voxel of the case's own grid, as the outputs place it."""
@@ -203,7 +207,13 @@ class Predictor:
             check_study_size(tuple(s for s in shape if s > 1) if self.spatial_dims == 2 else shape, case.reference)
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
-        """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused."""
+        """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused.
+
+        When the chain starts by loading (a MONAI ``LoadImaged``), the first sequence as loaded, on its own
+        grid, is kept under ``"reference_image"`` for the sanity figures, which would otherwise read it again.
+        """
+        from monai.transforms import Compose, LoadImaged
+
         self.check_case(case)
         images = [str(p) for p in case.images]
         item: dict[str, Any] = {"image": images if len(images) > 1 else images[0]}
@@ -211,8 +221,13 @@ class Predictor:
             item["channel_order"] = list(case.channel_order)
         if case.missing:  # zero channels after the z-score, as modality dropout blanks them in training
             item["missing_channels"] = self.subsets.channel_indices(case.missing)
+        chain = self.preprocessing
         try:
-            return self.preprocessing(item)
+            if not (isinstance(chain, Compose) and chain.transforms and isinstance(chain.transforms[0], LoadImaged)):
+                return chain(item)
+            loaded = chain(item, end=1)
+            reference = np.array(loaded["image"][0])  # a copy: the four-sequence stack is freed as the chain runs
+            return {**chain(loaded, start=1), "reference_image": reference}
         except Exception as exc:  # MONAI wraps errors from inside the chain in RuntimeError
             raise explain_load_failure(exc, case.images) from exc
 
@@ -230,7 +245,8 @@ class Predictor:
         if case.missing:
             where = str(case.reference.parent)  # medseg: warning: <the study's folder>: missing sequences ...
             warnings.warn(missing_sequences_message(where, case.missing, self.subsets), MedsegWarning, stacklevel=2)
-        probabilities = self.grid_probabilities(case)
+        data = self.load(case)
+        probabilities = self.grid_probabilities(case, data)
         for member in self.members:  # an ensemble: the mean of every run's probabilities on the input grid
             probabilities += member.grid_probabilities(case)
         probabilities /= 1 + len(self.members)
@@ -238,14 +254,15 @@ class Predictor:
             probabilities = self.postprocessing.on_probabilities(probabilities, self.schema)
         label, masks = self.label_and_masks(probabilities, case)
         sequences = tuple(m for m in self.modalities if m not in case.missing)
-        return Prediction(case, label, probabilities, self.schema, masks, sequences)
+        return Prediction(case, label, probabilities, self.schema, masks, sequences, data.get("reference_image"))
 
-    def grid_probabilities(self, case: CaseFiles) -> np.ndarray:
-        """This network's probabilities (C, *spatial) on the case's own grid (preprocessing inverted)."""
+    def grid_probabilities(self, case: CaseFiles, data: dict[str, Any] | None = None) -> np.ndarray:
+        """This network's probabilities (C, *spatial) on the case's own grid (preprocessing inverted);
+        ``data``: the case as ``load`` gave it, when already loaded."""
         from monai.data import MetaTensor
         from monai.transforms import Invertd
 
-        data = self.load(case)
+        data = self.load(case) if data is None else data
 
         def predict(image: torch.Tensor) -> torch.Tensor:
             return self.probabilities(self.logits(image)).cpu()
@@ -253,7 +270,7 @@ class Predictor:
         probabilities = self.tta(predict, data["image"]) if self.tta else predict(data["image"])
         data["pred"] = MetaTensor(probabilities, meta=dict(data["image"].meta))
         inverted = Invertd("pred", transform=self.preprocessing, orig_keys="image", nearest_interp=False)(data)
-        return np.array(inverted["pred"].cpu().numpy(), dtype=np.float32)
+        return np.asarray(inverted["pred"].cpu().numpy(), dtype=np.float32)  # a fresh array: no copy needed
 
     def ensemble(self, others: Sequence[Predictor], names: Sequence[str | Path] = ()) -> Predictor:
         """Average these predictors' probabilities with this one's (k-fold runs of one task).

@@ -26,7 +26,7 @@ import numpy as np
 
 from medseg.errors import OutputError
 from medseg.io.atomic import atomic_path, ensure_not_input, write_text_atomic
-from medseg.io.geometry import ras_to_lps, viewer_affine
+from medseg.io.geometry import bounding_box, ras_to_lps, viewer_affine
 from medseg.io.read import load_nifti_header
 from medseg.io.write import Prediction
 from medseg.labels import LabelSchema
@@ -38,13 +38,10 @@ def _slug(name: str) -> str:
 
 def _extent(mask: np.ndarray) -> str:
     """Slicer's ``imin imax jmin jmax kmin kmax`` of a mask's bounding box; ``0 -1 …`` when empty."""
-    if not mask.any():
+    box = bounding_box(mask)
+    if box is None:
         return "0 -1 0 -1 0 -1"
-    bounds = []
-    for axis in range(3):
-        hits = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
-        bounds += [int(hits[0]), int(hits[-1])]
-    return " ".join(map(str, bounds))
+    return " ".join(f"{side.start} {side.stop - 1}" for side in box)
 
 
 def _name_of(schema: LabelSchema, value: int) -> str:
@@ -76,6 +73,19 @@ def _segments(
                              "Layer": str(len(layers) - 1), "color": schema.color_of(region.paint),
                              "Extent": _extent(mask)})
     return layers, segments
+
+
+def _fortran_stack(layers: list[np.ndarray]) -> np.ndarray:
+    """The layers as one (L, X, Y, Z) array in the order the NRRD stores them (Fortran: the layer index
+    varies fastest), so writing needs no transposing copy of the whole stack; only the box where some
+    layer is set is copied into the zeros."""
+    out = np.zeros((len(layers), *layers[0].shape), layers[0].dtype, order="F")
+    boxes = [box for box in map(bounding_box, layers) if box is not None]
+    if boxes:
+        union = tuple(slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3))
+        for index, layer in enumerate(layers):
+            out[(index, *union)] = layer[union]
+    return out
 
 
 def seg_nrrd_header(affine_ras: np.ndarray, segments: list[dict[str, str]], layered: bool) -> dict:
@@ -124,7 +134,7 @@ def write_seg_nrrd(
         raise OutputError(f"label shape {label.shape} does not match the input grid {shape}", reference)
     layers, segments = _segments(label, schema, region_masks)
     layered = len(layers) > 1
-    data = np.stack(layers) if layered else layers[0]
+    data = _fortran_stack(layers) if layered else layers[0]
     header = seg_nrrd_header(viewer_affine(ref), segments, layered)
     with atomic_path(output) as tmp:
         # gzip level 1: a sparse label volume compresses almost as well as at the default 9, several times faster

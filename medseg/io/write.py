@@ -24,6 +24,7 @@ class Prediction:
     schema: LabelSchema
     masks: np.ndarray | None = None  # (C, *spatial) bool, overlapping mode: each structure's full mask
     sequences: tuple[str, ...] = ()  # the input sequences the study had (the bundle's, less any missing)
+    reference_image: np.ndarray | None = None  # the reference's voxels as loaded (spatial shape), when kept
 
     def region_masks(self) -> np.ndarray | None:
         """Each overlapping channel's mask (C, *spatial) as every output shows it; None for exclusive schemas.
