@@ -185,7 +185,7 @@ class Predictor:
         label = schema.channels_to_label_map(masks)
         if rules:
             label = rules.on_label(label, schema, self.voxel_size(case))
-        masks = np.zeros_like(masks)
+        masks = np.zeros(masks.shape, bool)  # untouched pages stay unwritten: only the box is filled
         box = bounding_box(label != 0)  # no region holds background: read the regions inside the tumour's box
         if box is not None:
             masks[(slice(None), *box)] = schema.label_map_to_masks(label[box])
