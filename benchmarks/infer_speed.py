@@ -159,12 +159,16 @@ def train_run(case: Path, tmp: Path, minutes: float) -> Path:
     import medseg
     from medseg.bundles import find_bundle
     from medseg.data.importers import Imported, import_brats, write_imported
+    from medseg.errors import InputError
 
     source = case.parent
     others = []
-    if source.is_dir() and source != tmp:
-        imported = import_brats(source, find_bundle("brain_tumor"))
-        others = [c for c in imported.cases if c.case_id != case.name]
+    if source != tmp:
+        try:
+            imported = import_brats(source, find_bundle("brain_tumor"))
+            others = [c for c in imported.cases if c.case_id != case.name]
+        except InputError:  # no other BraTS case beside it
+            pass
     if others:
         manifest = write_imported(Imported(others, [], imported.label_names, variant=imported.variant),
                                   find_bundle("brain_tumor"), tmp / "train.json", source, folds=1)
