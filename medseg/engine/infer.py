@@ -226,7 +226,7 @@ class Predictor:
             if not (isinstance(chain, Compose) and chain.transforms and isinstance(chain.transforms[0], LoadImaged)):
                 return chain(item)
             loaded = chain(item, end=1)
-            reference = np.array(loaded["image"][0])  # a copy: the four-sequence stack is freed as the chain runs
+            reference = torch.as_tensor(loaded["image"][0]).numpy(force=True).copy()  # the stack is freed later
             return {**chain(loaded, start=1), "reference_image": reference}
         except Exception as exc:  # MONAI wraps errors from inside the chain in RuntimeError
             raise explain_load_failure(exc, case.images) from exc
