@@ -10,7 +10,7 @@ DEMO := demo_output
 
 .PHONY: install demo test lint clean
 
-$(BIN)/medseg: pyproject.toml
+$(BIN)/medseg: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_PIN)
@@ -32,7 +32,7 @@ test: lint
 
 # ruff, then the layers contract in .importlinter (docs/architecture.md)
 lint: install
-	$(BIN)/ruff check medseg tests benchmarks
+	$(BIN)/ruff check medseg tests benchmarks setup.py
 	$(BIN)/lint-imports
 
 clean:

@@ -41,6 +41,12 @@ class TrainingStopped(MedsegError):
     exit_code = 130
 
 
+class InferenceStopped(MedsegError):
+    """Inference stopped on SIGINT/SIGTERM after the current case's files; the cases done are complete."""
+
+    exit_code = 130
+
+
 def find_medseg_error(exc: BaseException | None) -> MedsegError | None:
     """The ``MedsegError`` behind ``exc``, if any.
 

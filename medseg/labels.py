@@ -137,6 +137,19 @@ class LabelSchema:
         return tuple(channel.name for channel in self.channels)
 
     @property
+    def label_per_channel(self) -> bool:
+        """Overlapping channels that are one label each (chest X-ray: lungs, heart, clavicles).
+
+        Where they overlap a label map shows one of them, so their masks travel beside it; the regions
+        of other overlapping schemas are sets of label values a label map holds (BraTS WT ⊃ TC ⊃ ET).
+        """
+        return self.mode == "overlapping" and all(c.values == (c.paint,) for c in self.channels)
+
+    def label_map_to_masks(self, label_map: np.ndarray) -> np.ndarray:
+        """Each overlapping channel's region as the label map holds it (C, *spatial), boolean."""
+        return np.stack([np.isin(label_map, channel.values) for channel in self.channels])
+
+    @property
     def regions(self) -> tuple[Channel, ...]:
         """Regions scored besides single labels (the overlapping channels, e.g. WT/TC/ET)."""
         return self.channels
@@ -160,7 +173,7 @@ class LabelSchema:
             for i, label in enumerate(self.labels, start=1):
                 index[label_map == label.value] = i
             return np.stack([index == c for c in range(self.num_channels)]).astype(np.float32)
-        return np.stack([np.isin(label_map, ch.values) for ch in self.channels]).astype(np.float32)
+        return self.label_map_to_masks(label_map).astype(np.float32)
 
     def channels_to_label_map(self, masks: np.ndarray) -> np.ndarray:
         """Paint binary channel masks (C, *spatial), overlapping mode, into a label map."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from medseg.errors import MedsegWarning
 from medseg.io.atomic import ensure_not_input, write_text_atomic
-from medseg.io.geometry import viewer_affine, voxel_to_world, voxel_volume
+from medseg.io.geometry import bounding_box, viewer_affine, voxel_to_world, voxel_volume
 from medseg.io.read import is_nifti, load_nifti_header
 from medseg.io.write import Prediction
 from medseg.io.xray import grid_affine, read_xray_grid
@@ -31,11 +31,12 @@ CSV_FIELDS = ("structure", "values", "voxels", "volume_ml", "area_mm2", "centroi
 def _structures(
     label: np.ndarray, schema: LabelSchema, region_masks: np.ndarray | None
 ) -> list[tuple[str, tuple[int, ...], np.ndarray]]:
-    """(name, label values, mask) per structure: labels from the label map, regions from their
-    thresholded channels when given (keeps overlaps); single-structure channels are not repeated."""
+    """(name, label values, mask) per structure: labels from the label map, regions from their masks
+    when given (overlaps a label map cannot hold), else from the label map; single-label channels are
+    not repeated."""
     regions = [(r.name, r.values, np.isin(label, r.values) if region_masks is None else region_masks[i])
                for i, r in enumerate(schema.regions)]
-    if schema.mode == "overlapping" and all(r.values == (r.paint,) for r in schema.regions):
+    if schema.label_per_channel:
         return regions
     return [(item.name, (item.value,), label == item.value) for item in schema.labels] + regions
 
@@ -54,9 +55,14 @@ def measure_label(
         region_masks = np.asarray(region_masks, bool).reshape(len(schema.regions), *label.shape)
     two_d = label.shape[2] == 1
     unit = voxel_volume(affine_ras, 2 if two_d else 3)
+    # every structure lies in the box of the foreground: measure there, not over the whole grid
+    box = bounding_box(label != 0 if region_masks is None else (label != 0) | region_masks.any(0))
+    box = box or tuple(slice(0, 0) for _ in label.shape)
+    offset = np.array([side.start for side in box])
+    crop = None if region_masks is None else region_masks[(slice(None), *box)]
     rows = []
-    for name, values, mask in _structures(label, schema, region_masks):
-        ijk = np.argwhere(mask)
+    for name, values, mask in _structures(label[box], schema, crop):
+        ijk = np.argwhere(mask) + offset
         row: dict[str, Any] = {"structure": name, "values": list(values), "voxels": int(len(ijk))}
         row["area_mm2" if two_d else "volume_ml"] = len(ijk) * unit if two_d else len(ijk) * unit / 1000.0
         if len(ijk):
@@ -103,22 +109,18 @@ def reference_affine(reference: str | Path) -> tuple[np.ndarray, str]:
 class MeasurementWriter:
     """``<case>_measurements.json`` and ``.csv`` beside the mask (the JSON also names the source image).
 
-    Overlapping structures are measured on the masks the Predictor wrote (post-processed), or on the
-    probabilities at ``threshold`` when a prediction carries none.
+    Overlapping structures are measured on the prediction's masks (``Prediction.region_masks``), which
+    agree with the label map.
     """
 
-    def __init__(self, threshold: float = 0.5, plausibility: dict[str, Any] | None = None) -> None:
-        self.threshold = threshold
+    def __init__(self, plausibility: dict[str, Any] | None = None) -> None:
         # sanity figures and their limits (``medseg.plausibility``); None: no figures
         self.plausibility = PlausibilityLimits(**plausibility) if plausibility else None
 
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
         case, schema = prediction.case, prediction.schema
         affine, coordinates = reference_affine(case.reference)
-        masks = None
-        if schema.mode == "overlapping":  # the masks as written (post-processed), else the raw thresholds
-            masks = prediction.masks if prediction.masks is not None else prediction.probabilities > self.threshold
-        rows = measure_label(prediction.label, affine, schema, masks)
+        rows = measure_label(prediction.label, affine, schema, prediction.region_masks())
         base = Path(output_dir) / f"{case.case_id}_measurements"
         json_path, csv_path = base.with_suffix(".json"), base.with_suffix(".csv")
         for path in (json_path, csv_path):
@@ -141,7 +143,8 @@ class MeasurementWriter:
         """``medseg.plausibility`` figures on the reference image; a warning when implausible."""
         import warnings
 
-        image = np.asarray(load_nifti_header(prediction.case.reference).dataobj)
+        image = prediction.reference_image  # as the Predictor loaded it; read from the file otherwise
+        image = np.asarray(load_nifti_header(prediction.case.reference).dataobj) if image is None else image
         voxel_ml = voxel_volume(affine, 3) / 1000.0
         figures, reasons = sanity_figures(prediction.label, image[..., 0] if image.ndim == 4 else image, voxel_ml,
                                           prediction.schema, self.plausibility)

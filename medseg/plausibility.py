@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from medseg.io.geometry import bounding_box
 from medseg.labels import LabelSchema
 from medseg.transforms.background import constant_background
 
@@ -56,12 +57,14 @@ def sanity_figures(label: np.ndarray, image: np.ndarray, voxel_ml: float, schema
     """The figures (JSON-able) and the reasons they are implausible (empty when they are not)."""
     label = np.asarray(label)
     brain = brain_mask(np.asarray(image).reshape(label.shape))
-    structures = _structures(schema)
+    box = bounding_box(label != 0) or tuple(slice(0, 0) for _ in label.shape)  # every structure lies in it
+    label, structures = label[box], _structures(schema)
     lesion = np.isin(label, structures[limits.structure])
     brain_ml, lesion_ml = float(brain.sum()) * voxel_ml, float(lesion.sum()) * voxel_ml
     fraction = lesion_ml / brain_ml if brain_ml else float("nan")
-    outside = float((lesion & ~brain).sum()) / float(lesion.sum()) if lesion.any() else 0.0
-    components = {name: count_components(np.isin(label, values)) for name, values in structures.items()}
+    outside = float((lesion & ~brain[box]).sum()) / float(lesion.sum()) if lesion.any() else 0.0
+    counted = {values: count_components(np.isin(label, values)) for values in set(structures.values())}
+    components = {name: counted[values] for name, values in structures.items()}  # ET is label 4: counted once
     figures = {"structure": limits.structure, "brain_ml": round(brain_ml, 3), "lesion_ml": round(lesion_ml, 3),
                "lesion_fraction_of_brain": round(fraction, 4), "lesion_fraction_outside_brain": round(outside, 4),
                "components": components, "limits": limits.__dict__}

@@ -14,8 +14,10 @@
   ``replace_with`` (1: relabel small ET as necrosis; 0: remove). ``medseg.postchoice`` picks the rule
   on a run's validation cases and writes it here.
 
-``LargestComponents`` is the mask-level step for overlapping 2D structures (chest X-rays), which a
-label map cannot hold: each structure's largest piece, holes filled.
+The rules act on the label map (``on_label``), which then feeds every output; structures a label map
+cannot hold (overlapping single-label channels: a clavicle over a lung) get the same rules mask by
+mask (``on_masks``). ``LargestComponents`` is the bundle's own mask-level step for such structures
+(chest X-rays): each structure's largest piece, holes filled.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from medseg.errors import BundleError
 from medseg.labels import LabelSchema
 
 
-def enforce_region_hierarchy(probabilities: np.ndarray, schema: LabelSchema) -> np.ndarray:
-    """Cap each overlapping channel by every channel whose label values strictly contain its own."""
-    out = np.array(probabilities, copy=True)
+def enforce_region_hierarchy(probabilities: np.ndarray, schema: LabelSchema, in_place: bool = False) -> np.ndarray:
+    """Cap each overlapping channel by every channel whose label values strictly contain its own.
+
+    ``in_place`` saves copying the array (100 MB for a BraTS case) when the caller owns it.
+    """
+    out = probabilities if in_place else np.array(probabilities, copy=True)
     order = sorted(range(len(schema.channels)), key=lambda i: -len(schema.channels[i].values))
     for child in order:
         for parent in order:
@@ -106,8 +111,9 @@ class PostProcessing:
         self.small_components = [dict(rule) for rule in small_components]
 
     def on_probabilities(self, probabilities: np.ndarray, schema: LabelSchema) -> np.ndarray:
+        """In place: the Predictor's own array (C, *spatial), on the input grid."""
         if self.region_hierarchy and schema.mode == "overlapping":
-            return enforce_region_hierarchy(probabilities, schema)
+            return enforce_region_hierarchy(probabilities, schema, in_place=True)
         return probabilities
 
     def on_label(self, label: np.ndarray, schema: LabelSchema, voxel_size: float) -> np.ndarray:
@@ -115,18 +121,44 @@ class PostProcessing:
         structures = {item.name: (item.value,) for item in schema.labels}
         structures.update({region.name: region.values for region in schema.regions})
         for name in self.largest_component:
-            if name not in structures:
-                raise BundleError(f"postprocessing: unknown structure {name!r} (known: {sorted(structures)})")
-            label = keep_largest_component(label, structures[name])
+            label = keep_largest_component(label, _known(structures, name))
         if self.min_island_mm3 > 0:
             label = remove_small_islands(label, self.min_island_mm3 / voxel_size)
         for rule in self.small_components:
-            if rule["structure"] not in structures:
-                raise BundleError(f"postprocessing: unknown structure {rule['structure']!r} "
-                                  f"(known: {sorted(structures)})")
-            label = relabel_small(label, structures[rule["structure"]], int(rule["min_voxels"]),
+            label = relabel_small(label, _known(structures, rule["structure"]), int(rule["min_voxels"]),
                                   int(rule["replace_with"]), rule.get("per", "component"))
         return label
+
+    def on_masks(self, masks: np.ndarray, schema: LabelSchema, voxel_size: float) -> np.ndarray:
+        """The same rules on structures a label map cannot hold (``schema.label_per_channel``: a clavicle over
+        a lung), mask by mask (C, *spatial): a structure's pieces are its own mask's, islands are pieces of
+        all structures together, and a relabelled piece moves to the mask of the label it takes."""
+        out = np.array(masks, dtype=bool, copy=True)
+        by_paint = {c.paint: i for i, c in enumerate(schema.channels)}
+        index = {c.name: (i,) for i, c in enumerate(schema.channels)}
+        index.update({item.name: (by_paint[item.value],) for item in schema.labels if item.value in by_paint})
+        for name in self.largest_component:
+            (i,) = _known(index, name)
+            out[i] = keep_largest_component(out[i].astype(np.uint8), (1,)) > 0
+        if self.min_island_mm3 > 0:
+            out &= remove_small_islands(out.any(0).astype(np.uint8), self.min_island_mm3 / voxel_size) > 0
+        for rule in self.small_components:
+            (i,) = _known(index, rule["structure"])
+            kept = relabel_small(out[i].astype(np.uint8), (1,), int(rule["min_voxels"]), 0,
+                                 rule.get("per", "component")) > 0
+            moved, out[i] = out[i] & ~kept, kept
+            if int(rule["replace_with"]):
+                if int(rule["replace_with"]) not in by_paint:
+                    raise BundleError(f"postprocessing: replace_with {rule['replace_with']} is not a structure's "
+                                      f"label (known: {sorted(by_paint)})")
+                out[by_paint[int(rule["replace_with"])]] |= moved
+        return out
+
+
+def _known(structures: dict[str, tuple[int, ...]], name: str) -> tuple[int, ...]:
+    if name not in structures:
+        raise BundleError(f"postprocessing: unknown structure {name!r} (known: {sorted(structures)})")
+    return structures[name]
 
 
 class LargestComponents:

@@ -14,16 +14,18 @@ from medseg.bundles import find_bundle
 from medseg.data.inputs import resolve_inputs
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
-from medseg.errors import BundleError, InputError, MedsegWarning, find_medseg_error
+from medseg.engine.state import StopRequest
+from medseg.errors import BundleError, InferenceStopped, InputError, MedsegWarning, find_medseg_error
 from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
 from medseg.io.checks import check_case_headers
-from medseg.io.geometry import viewer_affine, voxel_volume
+from medseg.io.geometry import bounding_box, voxel_volume
 from medseg.io.probabilities import ProbabilityWriter
-from medseg.io.read import CaseFiles, check_study_size, is_nifti, load_nifti_header
+from medseg.io.read import CaseFiles, check_study_size, is_nifti
 from medseg.io.validate import explain_load_failure
 from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
+from medseg.measure import reference_affine
 from medseg.modalities import ModalitySubsets, missing_sequences_message
 from medseg.postprocess import PostProcessing
 from medseg.study import StudyOptions
@@ -159,15 +161,39 @@ class Predictor:
         return torch.sigmoid(logits) if self.schema.mode == "overlapping" else torch.softmax(logits, 0)
 
     def to_masks(self, probabilities: np.ndarray) -> np.ndarray:
-        """Overlapping mode: each channel thresholded on its own, then the bundle's post-processing."""
+        """Overlapping mode: each channel thresholded on its own, then the bundle's mask-level ``postprocess``."""
         masks = probabilities > self.threshold
         return np.asarray(self.postprocess(masks), dtype=bool) if self.postprocess is not None else masks
 
-    def to_label_map(self, probabilities: np.ndarray) -> np.ndarray:
-        """Threshold per channel (overlapping) or argmax (exclusive), then label values."""
-        if self.schema.mode == "overlapping":
-            return self.schema.channels_to_label_map(self.to_masks(probabilities))
-        return self.schema.argmax_to_label_map(probabilities.argmax(0))
+    def label_and_masks(self, probabilities: np.ndarray, case: CaseFiles) -> tuple[np.ndarray, np.ndarray | None]:
+        """The one post-processed result every writer reads: the label map and, for overlapping schemas,
+        each channel's mask, in agreement voxel for voxel.
+
+        Structures a label map holds (exclusive labels; overlapping regions made of label values, BraTS
+        WT ⊃ TC ⊃ ET) are read back from the post-processed label map, so a piece a rule removes is gone
+        from the ``.seg.nrrd``, the measurements and the DICOM SEG too. Single-label channels that overlap
+        (a clavicle over a lung), which no label map holds, are post-processed as masks and painted.
+        """
+        schema, rules = self.schema, self.postprocessing
+        if schema.mode == "exclusive":
+            label = schema.argmax_to_label_map(probabilities.argmax(0))
+            return (rules.on_label(label, schema, self.voxel_size(case)) if rules else label), None
+        masks = self.to_masks(probabilities)
+        if schema.label_per_channel:
+            masks = rules.on_masks(masks, schema, self.voxel_size(case)) if rules else masks
+            return schema.channels_to_label_map(masks), masks
+        label = schema.channels_to_label_map(masks)
+        if rules:
+            label = rules.on_label(label, schema, self.voxel_size(case))
+        masks = np.zeros(masks.shape, bool)  # untouched pages stay unwritten: only the box is filled
+        box = bounding_box(label != 0)  # no region holds background: read the regions inside the tumour's box
+        if box is not None:
+            masks[(slice(None), *box)] = schema.label_map_to_masks(label[box])
+        return label, masks
+
+    def voxel_size(self, case: CaseFiles) -> float:
+        """mm³ (3D) or mm² (2D) of one voxel of the case's own grid, as the outputs place it."""
+        return voxel_volume(reference_affine(case.reference)[0], self.spatial_dims)
 
     def check_case(self, case: CaseFiles) -> None:
         """Header-level checks (readable, one grid, channel count, dimensionality, size) before any pixels load.
@@ -181,7 +207,13 @@ class Predictor:
             check_study_size(tuple(s for s in shape if s > 1) if self.spatial_dims == 2 else shape, case.reference)
 
     def load(self, case: CaseFiles) -> dict[str, Any]:
-        """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused."""
+        """Check headers, then run the preprocessing chain; unreadable, NaN/Inf or blank data is refused.
+
+        When the chain starts by loading (a MONAI ``LoadImaged``), the first sequence as loaded, on its own
+        grid, is kept under ``"reference_image"`` for the sanity figures, which would otherwise read it again.
+        """
+        from monai.transforms import Compose, LoadImaged
+
         self.check_case(case)
         images = [str(p) for p in case.images]
         item: dict[str, Any] = {"image": images if len(images) > 1 else images[0]}
@@ -189,8 +221,13 @@ class Predictor:
             item["channel_order"] = list(case.channel_order)
         if case.missing:  # zero channels after the z-score, as modality dropout blanks them in training
             item["missing_channels"] = self.subsets.channel_indices(case.missing)
+        chain = self.preprocessing
         try:
-            return self.preprocessing(item)
+            if not (isinstance(chain, Compose) and chain.transforms and isinstance(chain.transforms[0], LoadImaged)):
+                return chain(item)
+            loaded = chain(item, end=1)
+            reference = torch.as_tensor(loaded["image"][0]).numpy(force=True).copy()  # the stack is freed later
+            return {**chain(loaded, start=1), "reference_image": reference}
         except Exception as exc:  # MONAI wraps errors from inside the chain in RuntimeError
             raise explain_load_failure(exc, case.images) from exc
 
@@ -199,36 +236,34 @@ class Predictor:
         return network_in_channels(self.network)
 
     def predict(self, case: CaseFiles) -> Prediction:
-        """Probabilities and label map of one case on the case's own grid (preprocessing inverted).
+        """Probabilities, label map and masks of one case on the case's own grid (preprocessing inverted).
 
         Probabilities are brought back through ``Invertd`` (linear where the chain resampled, exact
         where it only flipped or permuted axes) and labelled afterwards, so the label map is the
-        schema's rule applied on the input grid.
+        schema's rule applied on the input grid, then post-processed (``label_and_masks``).
         """
         if case.missing:
             # medseg: warning: <the study's folder>: missing sequences ...
             warnings.warn(missing_sequences_message(case.folder, case.missing, self.subsets), MedsegWarning,
                           stacklevel=2)
-        probabilities = self.grid_probabilities(case)
+        data = self.load(case)
+        probabilities = self.grid_probabilities(case, data)
         for member in self.members:  # an ensemble: the mean of every run's probabilities on the input grid
             probabilities += member.grid_probabilities(case)
         probabilities /= 1 + len(self.members)
         if self.postprocessing is not None:
             probabilities = self.postprocessing.on_probabilities(probabilities, self.schema)
-        masks = self.to_masks(probabilities) if self.schema.mode == "overlapping" else None
-        label = self.schema.channels_to_label_map(masks) if masks is not None else self.to_label_map(probabilities)
-        if self.postprocessing is not None:
-            voxel_size = voxel_volume(viewer_affine(load_nifti_header(case.reference)), self.spatial_dims)
-            label = self.postprocessing.on_label(label, self.schema, voxel_size)
+        label, masks = self.label_and_masks(probabilities, case)
         sequences = tuple(m for m in self.modalities if m not in case.missing)
-        return Prediction(case, label, probabilities, self.schema, masks, sequences)
+        return Prediction(case, label, probabilities, self.schema, masks, sequences, data.get("reference_image"))
 
-    def grid_probabilities(self, case: CaseFiles) -> np.ndarray:
-        """This network's probabilities (C, *spatial) on the case's own grid (preprocessing inverted)."""
+    def grid_probabilities(self, case: CaseFiles, data: dict[str, Any] | None = None) -> np.ndarray:
+        """This network's probabilities (C, *spatial) on the case's own grid (preprocessing inverted);
+        ``data``: the case as ``load`` gave it, when already loaded."""
         from monai.data import MetaTensor
         from monai.transforms import Invertd
 
-        data = self.load(case)
+        data = self.load(case) if data is None else data
 
         def predict(image: torch.Tensor) -> torch.Tensor:
             return self.probabilities(self.logits(image)).cpu()
@@ -236,7 +271,7 @@ class Predictor:
         probabilities = self.tta(predict, data["image"]) if self.tta else predict(data["image"])
         data["pred"] = MetaTensor(probabilities, meta=dict(data["image"].meta))
         inverted = Invertd("pred", transform=self.preprocessing, orig_keys="image", nearest_interp=False)(data)
-        return np.array(inverted["pred"].cpu().numpy(), dtype=np.float32)
+        return np.asarray(inverted["pred"].cpu().numpy(), dtype=np.float32)  # a fresh array: no copy needed
 
     def ensemble(self, others: Sequence[Predictor], names: Sequence[str | Path] = ()) -> Predictor:
         """Average these predictors' probabilities with this one's (k-fold runs of one task).
@@ -282,7 +317,12 @@ class Predictor:
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
                        series: str | None = None, study: StudyOptions | None = None) -> list[Path]:
         """Segment every case; show a progress bar; return the written paths. With ``study`` (``medseg infer
-        --register``) the study's own files are written too (``medseg.study.writers.StudyWriter``)."""
+        --register``) the study's own files are written too (``medseg.study.writers.StudyWriter``).
+
+        SIGINT/SIGTERM stop after the current case's files are complete (``InferenceStopped``): a killed
+        batch leaves finished cases whole and no temporary files; a second Ctrl-C stops at once, and the
+        case's pending files are removed.
+        """
         from tqdm.auto import tqdm
 
         extra: list[OutputWriter] = []  # this call's, not the predictor's: another call may want other options
@@ -294,4 +334,11 @@ class Predictor:
             self.check_case(case)
         prepare_output_dir(output_dir)
         bar = tqdm(cases, desc="infer", unit="case", disable=None if progress else True)  # None: off when not a TTY
-        return [path for case in bar for path in self.predict_to_files(case, output_dir, extra)]
+        written: list[Path] = []
+        with StopRequest("finishing this case's files") as stop:
+            for done, case in enumerate(bar, start=1):
+                written += self.predict_to_files(case, output_dir, extra)
+                if stop.signal is not None and done < len(cases):
+                    raise InferenceStopped(f"stopped by {stop.name} after {done} of {len(cases)} cases (their outputs "
+                                           "are complete; the others were not started)", output_dir)
+        return written

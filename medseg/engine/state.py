@@ -169,15 +169,17 @@ def load_training_state(trainer: Any, path: str | Path, state: dict[str, Any] | 
 
 # -- stopping cleanly --------------------------------------------------------------------------
 class StopRequest:
-    """SIGINT/SIGTERM ask the loop to stop after the current epoch's checkpoint; a second SIGINT stops now.
+    """SIGINT/SIGTERM ask the loop to stop after its current step (training: the epoch's checkpoint;
+    inference: the case's files); a second SIGINT stops now. ``notice`` says what happens first.
 
     Handlers are installed only in the main thread and restored on exit.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, notice: str = "finishing this epoch, writing a checkpoint") -> None:
         self.signal: int | None = None
+        self.notice = notice
         self._previous: dict[int, Any] = {}
 
     @property
@@ -190,8 +192,8 @@ class StopRequest:
         self.signal = signum
         import sys
 
-        print(f"medseg: {signal.Signals(signum).name} received: finishing this epoch, writing a checkpoint, "
-              "then stopping (Ctrl-C again stops at once)", file=sys.stderr, flush=True)
+        print(f"medseg: {signal.Signals(signum).name} received: {self.notice}, then stopping "
+              "(Ctrl-C again stops at once)", file=sys.stderr, flush=True)
 
     def __enter__(self) -> StopRequest:
         import threading

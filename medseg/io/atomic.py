@@ -72,9 +72,11 @@ def atomic_set() -> Iterator[None]:
         for tmp, target in pending:
             os.replace(tmp, target)
             renamed.append(target)
-    except OSError as exc:
+    except BaseException as exc:  # a full disk, or a second Ctrl-C halfway: none of the set stays
         _remove([*renamed, *(tmp for tmp, _ in pending)])
-        raise _write_error(exc, target, True) from exc
+        if isinstance(exc, OSError):
+            raise _write_error(exc, target, True) from exc
+        raise
 
 
 def staged(target: str | Path) -> Path:

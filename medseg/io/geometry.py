@@ -42,3 +42,20 @@ def voxel_to_world(affine: np.ndarray, ijk: np.ndarray) -> np.ndarray:
     """Map voxel indices (N, 3) to world coordinates (N, 3) with a 4×4 affine."""
     ijk = np.atleast_2d(np.asarray(ijk, dtype=np.float64))
     return ijk @ affine[:3, :3].T + affine[:3, 3]
+
+
+def bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
+    """The smallest box holding every True voxel of ``mask`` (None when it has none).
+
+    A tumour fills a fraction of a percent of a 240×240×155 scan; measuring, counting pieces and
+    writing inside its box instead of the whole grid is what keeps per-case outputs cheap. The box
+    comes from one projection per axis, so finding it costs a pass over the mask, not a sort.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    box = []
+    for axis in range(mask.ndim):
+        hits = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        if not len(hits):
+            return None
+        box.append(slice(int(hits[0]), int(hits[-1]) + 1))
+    return tuple(box)

@@ -6,11 +6,12 @@ A ``.seg.nrrd`` is a NRRD in LPS space with Slicer's ``Segment<N>_*`` key/value 
   value), so it is voxel for voxel the NIfTI label map;
 * for overlapping schemas each region (e.g. BraTS WT ⊃ TC ⊃ ET, or a clavicle over a lung) is one
   more segment in a layer of its own (``LabelValue`` 1), because overlapping regions share voxels and
-  one layer holds one value per voxel. The writer takes each region from the network's thresholded
-  channel, which keeps overlaps the painted label map hides; given no channel masks, a region is
-  ``np.isin(label, region.values)``. A region's colour is that of the label it paints.
+  one layer holds one value per voxel. Each region is the prediction's mask, which is
+  ``np.isin(label, region.values)`` of the post-processed label map (``Predictor.label_and_masks``).
+  A region's colour is that of the label it paints.
 * when every region is one label (chest X-ray: lungs, heart, clavicles), the regions are the
-  structures: one segment per structure, each in its own layer, and no label-map layer.
+  structures: one segment per structure (its own mask, overlaps kept), each in its own layer, and no
+  label-map layer.
 
 Geometry comes from ``viewer_affine`` (the transform Slicer itself uses for the NIfTI), turned into
 LPS space directions and origin, so the segmentation lies on the NIfTI label in Slicer.
@@ -25,7 +26,7 @@ import numpy as np
 
 from medseg.errors import OutputError
 from medseg.io.atomic import atomic_path, ensure_not_input, write_text_atomic
-from medseg.io.geometry import ras_to_lps, viewer_affine
+from medseg.io.geometry import bounding_box, ras_to_lps, viewer_affine
 from medseg.io.read import load_nifti_header
 from medseg.io.write import Prediction
 from medseg.labels import LabelSchema
@@ -37,18 +38,10 @@ def _slug(name: str) -> str:
 
 def _extent(mask: np.ndarray) -> str:
     """Slicer's ``imin imax jmin jmax kmin kmax`` of a mask's bounding box; ``0 -1 …`` when empty."""
-    if not mask.any():
+    box = bounding_box(mask)
+    if box is None:
         return "0 -1 0 -1 0 -1"
-    bounds = []
-    for axis in range(3):
-        hits = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
-        bounds += [int(hits[0]), int(hits[-1])]
-    return " ".join(map(str, bounds))
-
-
-def _one_label_per_region(schema: LabelSchema) -> bool:
-    """Overlapping schemas whose channels are single structures (lungs, heart, clavicles)."""
-    return schema.mode == "overlapping" and all(r.values == (r.paint,) for r in schema.regions)
+    return " ".join(f"{side.start} {side.stop - 1}" for side in box)
 
 
 def _name_of(schema: LabelSchema, value: int) -> str:
@@ -60,7 +53,7 @@ def _segments(
 ) -> tuple[list[np.ndarray], list[dict[str, str]]]:
     """Layers (X, Y, Z each) and one field dict per segment, in Slicer's order."""
     dtype = np.uint8 if label.max(initial=0) < 256 else np.uint16
-    if _one_label_per_region(schema):  # the regions are the structures: no label-map layer
+    if schema.label_per_channel:  # the regions are the structures: no label-map layer
         masks = [np.isin(label, r.values) if region_masks is None else region_masks[i]
                  for i, r in enumerate(schema.regions)]
         segments = [{"ID": f"Segment_{r.paint}", "Name": _name_of(schema, r.paint), "LabelValue": "1",
@@ -80,6 +73,19 @@ def _segments(
                              "Layer": str(len(layers) - 1), "color": schema.color_of(region.paint),
                              "Extent": _extent(mask)})
     return layers, segments
+
+
+def _fortran_stack(layers: list[np.ndarray]) -> np.ndarray:
+    """The layers as one (L, X, Y, Z) array in the order the NRRD stores them (Fortran: the layer index
+    varies fastest), so writing needs no transposing copy of the whole stack; only the box where some
+    layer is set is copied into the zeros."""
+    out = np.zeros((len(layers), *layers[0].shape), layers[0].dtype, order="F")
+    boxes = [box for box in map(bounding_box, layers) if box is not None]
+    if boxes:
+        union = tuple(slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3))
+        for index, layer in enumerate(layers):
+            out[(index, *union)] = layer[union]
+    return out
 
 
 def seg_nrrd_header(affine_ras: np.ndarray, segments: list[dict[str, str]], layered: bool) -> dict:
@@ -128,7 +134,7 @@ def write_seg_nrrd(
         raise OutputError(f"label shape {label.shape} does not match the input grid {shape}", reference)
     layers, segments = _segments(label, schema, region_masks)
     layered = len(layers) > 1
-    data = np.stack(layers) if layered else layers[0]
+    data = _fortran_stack(layers) if layered else layers[0]
     header = seg_nrrd_header(viewer_affine(ref), segments, layered)
     with atomic_path(output) as tmp:
         # gzip level 1: a sparse label volume compresses almost as well as at the default 9, several times faster
@@ -153,18 +159,15 @@ def write_color_table(schema: LabelSchema, output: str | Path) -> Path:
 class SlicerSegWriter:
     """``<case>.seg.nrrd``: named, coloured segments that open in 3D Slicer on top of the study.
 
-    Overlapping regions come from the probabilities at ``threshold`` (the Predictor's default 0.5).
+    Overlapping regions are the prediction's masks (``Prediction.region_masks``), which agree with the label map.
     """
 
-    def __init__(self, threshold: float = 0.5) -> None:
-        self.threshold = threshold
-
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
-        case, schema = prediction.case, prediction.schema
+        case = prediction.case
         output = Path(output_dir) / f"{case.case_id}.seg.nrrd"
         ensure_not_input(output, list(case.images))
-        masks = prediction.probabilities > self.threshold if schema.mode == "overlapping" else None
-        return [write_seg_nrrd(prediction.label, case.reference, schema, output, masks)]
+        return [write_seg_nrrd(prediction.label, case.reference, prediction.schema, output,
+                               prediction.region_masks())]
 
 
 class ColorTableWriter:

@@ -24,6 +24,22 @@ class Prediction:
     schema: LabelSchema
     masks: np.ndarray | None = None  # (C, *spatial) bool, overlapping mode: each structure's full mask
     sequences: tuple[str, ...] = ()  # the input sequences the study had (the bundle's, less any missing)
+    reference_image: np.ndarray | None = None  # the reference's voxels as loaded (spatial shape), when kept
+
+    def region_masks(self) -> np.ndarray | None:
+        """Each overlapping channel's mask (C, *spatial) as every output shows it; None for exclusive schemas.
+
+        The Predictor's masks, which agree with the label map (``Predictor.label_and_masks``); for a
+        prediction made without them, the label map's regions, or the channels at 0.5 where one label
+        map cannot hold the structures (``LabelSchema.label_per_channel``).
+        """
+        if self.schema.mode != "overlapping":
+            return None
+        if self.masks is not None:
+            return np.asarray(self.masks, dtype=bool)
+        if self.schema.label_per_channel:
+            return np.asarray(self.probabilities) > 0.5
+        return self.schema.label_map_to_masks(self.label)
 
 
 class OutputWriter(Protocol):

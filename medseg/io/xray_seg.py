@@ -27,7 +27,6 @@ from medseg.io.atomic import atomic_path, ensure_not_input
 from medseg.io.dicom import is_dicom_file
 from medseg.io.dicom_seg import complete_source, segment_descriptions
 from medseg.io.write import Prediction
-from medseg.io.xray_write import structure_masks
 from medseg.labels import Label
 
 
@@ -37,7 +36,7 @@ def segments(prediction: Prediction) -> list[tuple[Label, np.ndarray]]:
     if schema.mode == "overlapping":
         by_value = {label.value: label for label in schema.labels}
         pairs = []
-        for channel, mask in zip(schema.channels, structure_masks(prediction)):
+        for channel, mask in zip(schema.channels, prediction.region_masks()):
             paint = by_value[channel.paint]
             name = paint.name if channel.values == (channel.paint,) else channel.name
             pairs.append((Label(name, paint.value, paint.color), mask))

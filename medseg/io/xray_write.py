@@ -47,13 +47,6 @@ def _save(image, output: Path, prediction: Prediction) -> Path:
     return output
 
 
-def structure_masks(prediction: Prediction) -> np.ndarray:
-    """Each channel's full binary mask (post-processed when the predictor produced masks)."""
-    if prediction.masks is not None:
-        return np.asarray(prediction.masks, dtype=bool)
-    return np.asarray(prediction.probabilities > 0.5)
-
-
 class XRayLabelWriter:
     """``<case>_seg.nii.gz``: the painted label map (later channels win where structures overlap)."""
 
@@ -72,7 +65,7 @@ class StructureMaskWriter:
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
         case = prediction.case
         written = []
-        for name, mask in zip(prediction.schema.channel_names, structure_masks(prediction)):
+        for name, mask in zip(prediction.schema.channel_names, prediction.region_masks()):
             image = xray_label_image(mask.astype(np.uint8), case.reference, f"medseg mask: {name}")
             written.append(_save(image, Path(output_dir) / f"{case.case_id}_{name}.nii.gz", prediction))
         return written
@@ -95,7 +88,7 @@ class OverlayWriter:
         pixels = read_xray(case.reference).pixels
         step = max(1, int(np.ceil(max(pixels.shape) / self.max_pixels)))
         image = pixels[::step, ::step]
-        masks = structure_masks(prediction)[:, ::step, ::step].transpose(0, 2, 1)  # (C, rows, cols)
+        masks = prediction.region_masks()[:, ::step, ::step].transpose(0, 2, 1)  # (C, rows, cols)
         low, high = np.percentile(image, (0.5, 99.5))
         figure, axis = plt.subplots(figsize=(8, 8 * image.shape[0] / image.shape[1]), dpi=120)
         axis.imshow(image, cmap="gray", vmin=low, vmax=high, interpolation="antialiased")

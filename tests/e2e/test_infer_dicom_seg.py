@@ -7,13 +7,12 @@ import numpy as np
 import pydicom
 import pytest
 from click.testing import CliRunner
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from medseg.cli import main
 from medseg.errors import MedsegWarning
 from medseg.labels import LabelSchema
 from tests.cli_helpers import override_args, run
+from tests.dicom_helpers import write_ct_series
 from tests.itk_reference import label_on_series
 
 TINY = {"roi_size": [32, 32, 16], "patch_size": [16, 16, 8], "network_def#channels": [4, 8],
@@ -39,37 +38,12 @@ def _phantoms(root, n=4):
         nib.save(nib.Nifti1Image(seg, affine), root / "segs" / f"c{i}.nii.gz")
 
 
-def write_ct_series(folder, shape=(12, 24, 24), spacing=3.0):
-    """A CT series written by pydicom: one file per slice, shuffled names, the box of ``BLOB`` at 60 HU."""
-    folder.mkdir(parents=True)
+def box_volume(shape=(12, 24, 24)) -> np.ndarray:
+    """HU (slice, row, column): the box of ``BLOB`` at 60 HU in air-like noise."""
     rng = np.random.default_rng(1)
     volume = np.full(shape, -800.0) + rng.normal(0, 20, shape)
     volume[BLOB] = 60.0 + rng.normal(0, 20, volume[BLOB].shape)
-    study, series, frame = generate_uid(), generate_uid(), generate_uid()
-    uids = []
-    for k in range(shape[0]):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
-        ds.PatientID, ds.PatientName, ds.PatientBirthDate, ds.PatientSex = "PHANTOM", "Phantom^Box", "", "O"
-        ds.StudyDate, ds.StudyTime, ds.AccessionNumber, ds.StudyID, ds.ReferringPhysicianName = (
-            "20260101", "120000", "", "1", "")
-        ds.Modality, ds.SeriesNumber, ds.InstanceNumber, ds.Manufacturer = "CT", 1, k + 1, "test"
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [-30.0, -40.0, 10.0 + spacing * k]
-        ds.PixelSpacing, ds.SliceThickness = [spacing, spacing], spacing
-        ds.Rows, ds.Columns = shape[1:]
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1024, 1, "HU"
-        ds.PixelData = (volume[k] + 1024).astype(np.int16).tobytes()
-        ds.save_as(folder / f"IM{(k * 7) % shape[0]:04d}", enforce_file_format=True)
-        uids.append(ds.SOPInstanceUID)
-    return uids
+    return volume
 
 
 def _series_on_itk(series, label_nifti):
@@ -88,7 +62,7 @@ def test_infer_on_a_dicom_series_writes_a_dicom_seg(tmp_path, monkeypatch):
     result = run("train", "body", "--output-dir", "run", "--epochs", 3, "--device", "cpu", "--no-plan",
                  *_overrides({**TINY, "cache_dir": str(tmp_path / "cache")}))
     assert result.exit_code == 0, result.output
-    uids = write_ct_series(tmp_path / "study" / "ct")
+    uids = write_ct_series(tmp_path / "study" / "ct", box_volume())
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MedsegWarning)

@@ -37,9 +37,11 @@ def test_infer_with_every_output_then_evaluate_and_report(tiny_run, tiny_dataset
 
     document = json.loads((out / "phantom_009_lps_measurements.json").read_text())
     voxel_ml = abs(np.linalg.det(label_image.affine[:3, :3])) / 1000
-    for row in document["structures"][:3]:  # labels; regions come from the thresholded channels
-        assert row["voxels"] == int((label == row["values"][0]).sum())
+    for row in document["structures"]:  # labels, then the regions: all read from the one label map
+        assert row["voxels"] == int(np.isin(label, row["values"]).sum())
         assert row["volume_ml"] == pytest.approx(row["voxels"] * voxel_ml)
+    for layer, values in zip(seg[1:], ([1, 2, 4], [1, 4], [4])):  # the WT, TC, ET layers
+        np.testing.assert_array_equal(layer == 1, np.isin(label, values))
 
     result = run("evaluate", "--pred", out, "--truth", case, "--bundle", tiny_run, "--json")
     assert result.exit_code == 0, result.output

@@ -52,3 +52,30 @@ def test_largest_components_drops_islands_and_fills_holes():
     out = LargestComponents()(masks)
     assert out[0, 6, 6] and not out[0, 16:18, 16:18].any() and out[0].sum() == 100
     assert not out[1].any()
+
+
+def test_rules_on_overlapping_masks_treat_each_structure_as_its_own():
+    """Chest X-ray structures overlap; the rules work on their masks (a label map would hide the lung)."""
+    schema = find_bundle("chest_xray").schema  # channels: right_lung, left_lung, heart, right_clavicle, ...
+    masks = np.zeros((5, 30, 30), bool)
+    masks[0, 2:20, 2:14] = True  # right lung
+    masks[3, 2:5, 2:14] = True  # right clavicle over it
+    masks[3, 25:27, 25:27] = True  # a 4-pixel clavicle island, apart from everything
+    masks[0, 25:26, 2:3] = True  # a 1-pixel lung island
+    whole = PostProcessing(largest_component=["right clavicle"]).on_masks(masks, schema, 1.0)  # a label's name
+    assert not whole[3, 25:27, 25:27].any() and whole[3, 2:5, 2:14].all() and whole[0, 25, 2]
+    np.testing.assert_array_equal(whole[0], masks[0])  # the lung under the clavicle is untouched
+
+    islands = PostProcessing(min_island_mm3=2.0).on_masks(masks, schema, 0.25)  # 0.25 mm² pixels: 8 px
+    assert not islands[:, 25:27, 25:27].any() and not islands[0, 25, 2]
+    np.testing.assert_array_equal(islands[0, :20], masks[0, :20])
+    np.testing.assert_array_equal(islands[3, :20], masks[3, :20])
+
+    moved = PostProcessing(small_components=[{"structure": "right_clavicle", "min_voxels": 10, "replace_with": 3}]
+                           ).on_masks(masks, schema, 1.0)  # small clavicle pieces become heart (label 3)
+    assert not moved[3, 25:27, 25:27].any() and moved[2, 25:27, 25:27].all() and moved[3, 2:5, 2:14].all()
+    with pytest.raises(BundleError, match="replace_with 9 is not a structure's label"):
+        PostProcessing(small_components=[{"structure": "heart", "min_voxels": 10, "replace_with": 9}]
+                       ).on_masks(masks, schema, 1.0)
+    with pytest.raises(BundleError, match="unknown structure 'WT'"):
+        PostProcessing(largest_component=["WT"]).on_masks(masks, schema, 1.0)

@@ -181,6 +181,27 @@ def test_atomic_set_renames_together_or_not_at_all(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
 
 
+def test_an_interrupt_halfway_through_the_renames_leaves_none_of_the_set(tmp_path, monkeypatch):
+    """A second Ctrl-C while a case's files are being renamed: no temporary file, no half of the case."""
+    import os
+
+    from medseg.io.atomic import atomic_set, write_text_atomic
+
+    replace, calls = os.replace, []
+
+    def interrupted(source, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        replace(source, target)
+
+    with pytest.raises(KeyboardInterrupt), atomic_set():
+        for name in ("a.txt", "b.txt", "c.txt"):
+            write_text_atomic(tmp_path / name, name)
+        monkeypatch.setattr(os, "replace", interrupted)
+    assert len(calls) == 2 and list(tmp_path.iterdir()) == []
+
+
 def test_a_later_writer_of_the_set_amends_an_earlier_ones_pending_file(tmp_path):
     """Inside a case's set nothing is renamed yet: ``staged`` finds the pending file, and the amended
     version is the one that lands (the study writer adds its registration to the measurements)."""
