@@ -127,14 +127,25 @@ class Predictor:
         return len(self.roi_size)
 
     def window_for(self, spatial_shape: Sequence[int]) -> tuple[int, ...]:
-        """The ROI for an image: the whole (cropped) image in one pass when it is small enough.
+        """The ROI for an image: the whole (cropped) image in one pass when it is small enough and the
+        network's output does not depend on the window it sees.
 
         Overlapping windows compute most voxels several times (4x at overlap 0.5 in 3D); one pass
         over the whole image computes each voxel once. ``whole_volume_voxels`` caps the memory.
         """
-        if self.whole_volume_voxels and np.prod(spatial_shape) <= self.whole_volume_voxels:
+        if self.whole_volume_voxels and not self.window_dependent and \
+                np.prod(spatial_shape) <= self.whole_volume_voxels:
             return tuple(int(np.ceil(s / d) * d) for s, d in zip(spatial_shape, self.size_divisor))
         return self.roi_size
+
+    @property
+    def window_dependent(self) -> bool:
+        """Whether the network normalises over the window (instance or group norm): its statistics then
+        come from what the window holds, so a whole brain in one pass is not what the network learnt on
+        its training patches. Measured on cross-validated real BraTS cases (benchmarks/RESULTS.md): the
+        one pass made whole-tumour masks 2-5x too large where the training-sized window did not."""
+        return any(isinstance(m, torch.nn.modules.instancenorm._InstanceNorm | torch.nn.GroupNorm)
+                   for m in self.network.modules())
 
     @property
     def size_divisor(self) -> tuple[int, ...]:

@@ -95,3 +95,15 @@ def test_corrupt_checkpoint(tmp_path):
     path.write_bytes(b"\x00garbage")
     with pytest.raises(CheckpointError, match="model.pt: refusing to load"):
         _predictor(checkpoint=path)
+
+
+@pytest.mark.parametrize(("norm", "window"), [("batch", (48, 64, 32)), ("instance", (32, 32, 32)),
+                                              (("group", {"num_groups": 2}), (32, 32, 32))])
+def test_one_pass_only_for_networks_whose_output_does_not_depend_on_the_window(norm, window):
+    """Instance/group norm takes its statistics from the window: a whole volume in one pass is not what the
+    network learnt on its patches, so those networks keep the training-sized sliding window."""
+    from monai.networks.nets import UNet
+
+    net = UNet(3, 4, 3, channels=(4, 8), strides=(2,), norm=norm)
+    predictor = _predictor(net, whole_volume_voxels=10**6)
+    assert predictor.window_for((40, 60, 20)) == window
