@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_PIN ?= torch==2.13.0
+# the torchvision built for that torch: monailabel (the [label] extra) pulls torchvision, and the newest one
+# (0.29) would replace torch 2.13 with 2.14 and its multi-GB CUDA build
+TORCHVISION_PIN ?= torchvision==0.28.0
 DEMO := demo_output
 
 .PHONY: install demo test lint clean
@@ -11,7 +14,7 @@ $(BIN)/medseg: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_PIN)
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,label]' $(TORCH_PIN) $(TORCHVISION_PIN)
 	touch $(BIN)/medseg
 
 install: $(BIN)/medseg

@@ -9,6 +9,9 @@ axial 3 mm, FLAIR axial 5 mm, each moved by a known rigid motion of 12–16° an
   sampling, regular-step gradient descent, shrink 4/2/1, smoothing 2/1/0), the same pairs;
 
 and the target registration error (TRE) of each transform over a 10 mm lattice of brain points.
+Times: ``study_s`` is the whole ``prepare_study`` (one figure per study), ``register_s`` that
+sequence's registration inside it, ``plain_s`` the one-stage recipe on the same pair; each row also
+prints the machine's load average when the case ended (timings need a quiet machine).
 
     python benchmarks/study_bench.py [--cases Brats18_2013_2_1] [--json out.json]
 """
@@ -27,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, benchmark_parser, table  # noqa: E402
 
+import medseg.study.prepare as prepare_module  # noqa: E402
 from medseg.study import StudyOptions, prepare_study  # noqa: E402
 from medseg.study.register import read_image  # noqa: E402
 from medseg.study.simulate import CLINICAL, brain_lattice, simulate_study, target_registration_error  # noqa: E402
@@ -55,11 +59,29 @@ def plain_register(fixed, moving):
     return sitk.Euler3DTransform(sitk.CompositeTransform(result).GetNthTransform(0))
 
 
+def timed_registrations() -> dict[str, float]:
+    """Seconds of each sequence's ``register_rigid`` call inside ``prepare_study`` (keyed by the series name
+    it is given), measured by wrapping the function ``medseg.study.prepare`` calls."""
+    seconds: dict[str, float] = {}
+    original = prepare_module.register_rigid
+
+    def register(fixed, moving, name, settings=None):
+        tic = time.perf_counter()
+        try:
+            return original(fixed, moving, name, settings)
+        finally:
+            seconds[str(name)] = time.perf_counter() - tic
+
+    prepare_module.register_rigid = register
+    return seconds
+
+
 def run_case(case: str, work: Path, plain: bool) -> list[dict]:
     study = work / case
     truth = simulate_study(BRATS / case, study)
     reference = study / f"{case}_t1ce.nii.gz"
     points = brain_lattice(reference)
+    registration_s = timed_registrations()
     start = time.perf_counter()
     prepared = prepare_study(study, ["t1", "t1ce", "t2", "flair"], StudyOptions())
     seconds = time.perf_counter() - start
@@ -69,6 +91,7 @@ def run_case(case: str, work: Path, plain: bool) -> list[dict]:
             continue
         error = target_registration_error(item.registration.transform, truth[item.sequence], points)
         row = {"case": case, "sequence": item.sequence, "study_s": round(seconds, 1),
+               "register_s": round(registration_s[str(item.series.name)], 1),
                "medseg_tre_median_mm": round(float(np.median(error)), 2),
                "medseg_tre_max_mm": round(float(error.max()), 2), "final_mattes_mi": round(item.registration.metric, 4)}
         if plain:
@@ -80,7 +103,8 @@ def run_case(case: str, work: Path, plain: bool) -> list[dict]:
             row.update(plain_s=seconds_plain, plain_tre_median_mm=round(float(np.median(error)), 2),
                        plain_tre_max_mm=round(float(error.max()), 2))
         rows.append(row)
-    return rows
+    load = round(os.getloadavg()[0], 1)
+    return [{**row, "load_avg": load} for row in rows]
 
 
 def main() -> None:
@@ -93,9 +117,11 @@ def main() -> None:
         os.environ.setdefault("MEDSEG_CACHE", str(Path(tmp) / "cache"))
         for case in args.cases:
             rows.extend(run_case(case, Path(tmp), not args.no_plain))
-    headers = ["case", "sequence", "study_s", "medseg_tre_median_mm", "medseg_tre_max_mm", "final_mattes_mi"]
+    headers = ["case", "sequence", "study_s", "register_s", "medseg_tre_median_mm", "medseg_tre_max_mm",
+               "final_mattes_mi"]
     if not args.no_plain:
         headers += ["plain_s", "plain_tre_median_mm", "plain_tre_max_mm"]
+    headers.append("load_avg")
     print(f"CPU threads: {os.cpu_count()}; motions: " + "; ".join(
         f"{s} {a.rotation_deg} deg {a.shift_mm} mm, {a.spacing} mm" for s, a in CLINICAL.items()))
     print(table(headers, [[row.get(h, "") for h in headers] for row in rows]))

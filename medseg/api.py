@@ -9,13 +9,15 @@ from typing import Any
 from medseg.bundles import Bundle, find_bundle
 from medseg.data.synthetic import write_demo_dataset
 from medseg.engine import distributed
+from medseg.engine.budget import positive_minutes
 from medseg.engine.checkpoint import init_weights
 from medseg.engine.device import resolve_device
 from medseg.errors import InputError, find_medseg_error
 from medseg.locations import REPO_MANIFESTS, default_cache_dir
 from medseg.planning import is_plannable, plan_for_bundle, plan_overrides
 from medseg.postchoice import choose_postprocessing
-from medseg.runs import LAST, create_run_bundle, default_run_dir
+from medseg.runs import LAST, create_run_bundle, default_run_dir, set_time_limit
+from medseg.trust import check_trusted
 
 
 def write_demo_data(bundle_name: str, output: str | Path, seed: int = 0) -> Path:
@@ -68,15 +70,22 @@ def train(
     win over the plan. ``demo`` keeps the bundle's own quick recipe (on the built-in phantoms unless
     ``data`` is given); ``plan=False`` keeps it on any data.
 
-    ``time_limit`` (minutes) bounds training: the learning rate decays over it and training stops
-    before it runs out. ``resume`` continues the run directory from its last checkpoint (its configs,
-    data and epoch count as they were); ``bundle``, if also given, must be the one the run was trained
-    from. A new run that fails before its first checkpoint leaves no run directory.
+    ``time_limit`` (minutes) is a budget to spend: training runs until it is used (not for a number of
+    epochs, so it excludes ``epochs``), the learning rate decays over it, and the last epoch stops in
+    time, validated and checkpointed; it is written into the run's configs. ``resume`` continues the
+    run directory from its last checkpoint (its configs, data, epoch count and time budget as they
+    were; ``time_limit`` with ``resume`` sets a new total budget); ``bundle``, if also given, must be
+    the one the run was trained from. A new run that fails before its first checkpoint leaves no run
+    directory.
     Under torchrun every rank calls this; rank 0 alone creates the run directory and demo data.
     ``init_from``: a bundle or run directory (e.g. ``medseg bundle import-zoo``) whose weights the
     network starts from; it must be the same network with the same modalities and output channels.
     """
     distributed.setup(resolve_device(device))  # fail before any data is generated or read
+    time_limit = None if time_limit is None else positive_minutes(time_limit)  # before a run's configs hold it
+    if time_limit is not None and (epochs is not None or "epochs" in (overrides or {})):
+        raise InputError("--epochs and --time-limit both set how long to train: give one (a time limit trains "
+                         "until its budget is spent, however many epochs that is)")
     if resume is not None:
         if data is not None or demo or overrides or epochs is not None or output_dir is not None or init_from:
             raise InputError("--resume continues a run as it was configured: drop --data/--demo/--epochs/"
@@ -84,7 +93,12 @@ def train(
         run = find_bundle(resume)
         if bundle is not None and find_bundle(bundle).name != run.name:
             raise InputError(f"--resume {resume} was not trained from bundle {bundle!r}", resume)
-        return _finish(_run_trainer(run, device, progress, trust, resume=True), device)
+        if time_limit is not None:  # a new total budget for the run, kept in its configs
+            check_trusted(run.root, trust)
+            if distributed.is_main_process():
+                set_time_limit(run.root, time_limit)
+            distributed.barrier()
+        return _finish(_run_trainer(run, device, progress, trust, resume=True), device, trust)
     if bundle is None:
         raise InputError("name a bundle to train (or --resume RUN_DIR)")
     source = find_bundle(bundle)
@@ -97,11 +111,13 @@ def train(
     if not manifest.is_file():
         raise InputError("manifest not found", manifest)
     settings: dict[str, Any] = {}
-    if plan and not demo and distributed.is_main_process() and is_plannable(source, trust):
+    planned_run = plan and not demo and is_plannable(source, trust)
+    if gpu_memory_gb is not None and not planned_run:  # it only sizes a plan: say so rather than drop it
+        raise InputError(f"--gpu-memory-gb sizes a plan, and this run of {source.name} is not planned "
+                         "(--demo, --no-plan, or a bundle without a 'plan' key)", source.root)
+    if planned_run and distributed.is_main_process():
         planned = plan_for_bundle(source, manifest, device, gpu_memory_gb, time_limit, trust)
         settings.update(plan_overrides(source, planned, trust))
-    if time_limit is not None and is_plannable(source, trust):
-        settings["time_limit_min"] = float(time_limit)  # in the run's configs: monai.bundle run keeps the limit
     settings.update(overrides or {})
     settings["datalist"] = str(manifest.resolve())
     settings["device"] = device
@@ -116,10 +132,10 @@ def train(
     distributed.barrier()
     try:
         if distributed.is_main_process():
-            create_run_bundle(source, run_dir, settings)
+            create_run_bundle(source, run_dir, settings, time_limit)  # --resume and monai.bundle run keep it
         distributed.barrier()
-        result = _run_trainer(Bundle(run_dir.resolve()), device, progress, trust, init=init, time_limit=time_limit)
-        return _finish(result, device)
+        result = _run_trainer(Bundle(run_dir.resolve()), device, progress, trust, init=init)
+        return _finish(result, device, trust)
     except BaseException:
         if created and distributed.is_main_process() and not (run_dir / LAST).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half run behind
@@ -137,17 +153,18 @@ def _init_bundle(source: Bundle, init_from: str | Path) -> Bundle:
     return init
 
 
-def _finish(result, device: str):
+def _finish(result, device: str, trust: bool = False):
     """After training: choose the post-processing on the run's validation cases (e.g. small enhancing
-    tumour relabelled as necrosis) when the bundle declares a search (``medseg.postchoice``)."""
-    if distributed.is_main_process():
-        choose_postprocessing(result.run_dir, device=device)
+    tumour relabelled as necrosis) when the bundle declares a search (``medseg.postchoice``); not again
+    when a resumed run's time budget was already spent."""
+    if distributed.is_main_process() and not (result.budget is not None and result.budget.already_spent):
+        choose_postprocessing(result.run_dir, device=device, trust=trust)
     distributed.barrier()
     return result
 
 
 def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, resume: bool = False,
-                 init: Bundle | None = None, time_limit: float | None = None):
+                 init: Bundle | None = None):
     if resume and not (run_bundle.root / LAST).is_file():
         raise InputError(f"nothing to resume: no {LAST} (not a medseg run directory?)", run_bundle.root)
     from monai.utils import set_determinism
@@ -163,8 +180,4 @@ def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, r
         init_weights(distributed.unwrap(trainer.network), init.root)
     trainer.progress = progress and distributed.is_main_process()
     trainer.resume_from = run_bundle.root / LAST if resume else None
-    if time_limit is not None:
-        if time_limit <= 0:
-            raise InputError(f"--time-limit must be positive minutes, got {time_limit:g}")
-        trainer.time_limit = float(time_limit)
     return trainer.run()

@@ -15,7 +15,8 @@ from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import copy_file_atomic, write_text_atomic
 from medseg.labels import LabelSchema
 from medseg.locations import bundle_dirs, default_cache_dir
-from medseg.trust import SEAL, check_includes, check_trusted, seal
+from medseg.trust import SEAL, check_metadata, check_trusted, seal
+from medseg.trust_imports import check_includes, parser_for
 
 METADATA_SCHEMA = Path(__file__).resolve().parent / "schemas" / "bundle_metadata.schema.json"
 _MISSING = object()
@@ -67,13 +68,21 @@ class Bundle:
         return self.root / self.WEIGHTS
 
     def files(self, weights: bool = False) -> list[Path]:
-        """The bundle's files (relative paths, sorted) under ``LAYOUT``, and ``WEIGHTS`` when asked and present."""
+        """The bundle's files (relative paths, sorted) under ``LAYOUT``, and ``WEIGHTS`` when asked and present.
+
+        What is copied or exported stays the bundle's: a link leading out of its folder is refused, never followed.
+        """
         found = []
         for member in self.LAYOUT:
             path = self.root / member
             found += sorted(p for p in path.rglob("*") if p.is_file()) if member.endswith("/") else [path]
         if weights:
             found.append(self.model_path)
+        root = self.root.resolve()
+        for path in found:
+            if path.is_file() and not path.resolve().is_relative_to(root):
+                raise BundleError(f"{path.relative_to(self.root).as_posix()} is a link to {path.resolve()}, outside "
+                                  "the bundle; medseg does not follow links out of a bundle", path)
         return [p.relative_to(self.root) for p in found if p.is_file()]
 
     def copy_to(self, target: str | Path, overrides: dict[str, Any] | None = None) -> Bundle:
@@ -81,13 +90,13 @@ class Bundle:
 
         medseg wrote the copy's configs, so later runs of it need no ``--trust`` (see ``medseg.trust``).
         """
-        target = Path(target)
+        target, files = Path(target), self.files()
         try:
             target.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create run directory ({exc.strerror})", target) from exc
         edited = self._edited_configs(overrides or {})
-        for relative in self.files():
+        for relative in files:
             if relative == SEAL:
                 continue  # the copy gets its own seal below
             if relative in edited:
@@ -123,15 +132,17 @@ class Bundle:
         """A MONAI ``ConfigParser`` over the named configs, with ``bundle_root`` and overrides set.
 
         Configs are code, so a bundle from outside medseg and the user's own runs is refused unless
-        ``trust`` (see ``medseg.trust``).
+        ``trust`` (see ``medseg.trust``); without ``trust`` its metadata must be plain data, and a sealed
+        bundle may pull in nothing its seal does not cover (``medseg.trust_imports``).
         """
-        from monai.bundle import ConfigParser
-
         check_trusted(self.root, trust)
-        parser = ConfigParser()
+        meta_file = self.root / "configs" / "metadata.json"
+        if not trust:
+            check_metadata(meta_file, self.metadata)
+        parser = parser_for(self.root, trust)
         parser.read_config([str(p) for p in self.config_files(*names)])
+        parser.read_meta(str(meta_file))
         check_includes(self.root, parser.get(), trust)  # macros and imports reach beyond the sealed configs
-        parser.read_meta(str(self.root / "configs" / "metadata.json"))
         parser["bundle_root"] = str(self.root)
         for key, value in (overrides or {}).items():
             if not _set(parser, key, value):

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from medseg.bundles import Bundle
 from medseg.data.manifest import load_manifest
 from medseg.errors import InputError, warn
 from medseg.io.atomic import ensure_not_input, write_text_atomic
@@ -315,14 +316,17 @@ def _sequences(pred_dir: Path, case: str) -> dict[str, str]:
     return {"sequences": "+".join(sequences)} if sequences else {}
 
 
-def _on_grid(truth: Side, shape: tuple[int, ...], path: Path) -> Side:
-    """A bitmap truth at another size than the prediction (SCR masks are half size), resized onto it."""
-    if truth.label.shape == shape:
+def _on_grid(truth: Side, pred_shape: tuple[int, ...], truth_path: Path, pred_path: Path) -> Side:
+    """A bitmap truth at another size than the prediction (SCR masks are half size), resized onto it;
+    the prediction lies on its image's grid, so a truth that does not fit is the file named."""
+    if truth.label.shape == pred_shape:
         return truth
-    if truth.image is not None or len(shape) != 2:
-        raise InputError(f"truth shape {truth.label.shape} differs from the prediction {shape}", path)
-    channels = None if truth.channels is None else np.stack([resize_nearest(c, shape, path) for c in truth.channels])
-    return Side(resize_nearest(truth.label, shape, path), channels)
+    if truth.image is not None or len(pred_shape) != 2:
+        raise InputError(f"truth shape {truth.label.shape} differs from the prediction's {pred_shape} "
+                         f"({pred_path.name}, written on its image's grid)", truth_path)
+    channels = None if truth.channels is None else np.stack([resize_nearest(c, pred_shape, truth_path)
+                                                             for c in truth.channels])
+    return Side(resize_nearest(truth.label, pred_shape, truth_path), channels)
 
 
 def side_metrics(pred: Side, truth: Side, schema: LabelSchema, spacing: tuple[float, ...],
@@ -344,22 +348,30 @@ def side_metrics(pred: Side, truth: Side, schema: LabelSchema, spacing: tuple[fl
 
 
 def evaluate_predictions(
-    pred_dir: str | Path, truth: str | Path, schema: LabelSchema, modalities: list[str] = (),
+    pred_dir: str | Path, truth: str | Path, schema: LabelSchema | Bundle, modalities: list[str] = (),
     tolerance_mm: float = 2.0, mask_coding: MaskCoding | None = None, cases: list[str] | None = None,
     allow_missing: bool = False,
 ) -> Evaluation:
     """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest).
 
-    Predictions and truths may be NIfTI or PNG/JPEG/TIFF; a bitmap truth is read through
-    ``mask_coding`` (the bundle's, from ``medseg bundle new``) or the manifest's ``label_map``, and
-    resized onto the prediction's grid when it was stored smaller. Distances are in mm when the
-    prediction has a NIfTI header (X-rays too), else in pixels. ``cases`` / ``allow_missing``: score
-    a subset (see ``pair_predictions``).
+    ``schema``: a bundle (``medseg.find_bundle``: its schema, modalities and mask coding) or a label
+    schema. Predictions and truths may be NIfTI or PNG/JPEG/TIFF; a bitmap truth is read as training
+    read it, through ``mask_coding``, else the manifest's, else the bundle's (``membrane=0``, RGB, {0,255}),
+    else the manifest's ``label_map``, and resized onto the prediction's grid when stored smaller.
+    Distances are in mm when the prediction has a NIfTI header (X-rays too), else in pixels.
+    ``cases`` / ``allow_missing``: score a subset (see ``pair_predictions``).
     """
+    stored = None  # a coding as stored in metadata or manifest (how `bundle new` found the user's masks)
+    if isinstance(schema, Bundle):
+        stored = schema.metadata.get("medseg", {}).get("mask_coding")
+        modalities, schema = modalities or schema.modalities, schema.schema
     rows: list[dict[str, float | str]] = []
     label_map = {}
-    if Path(truth).suffix == ".json":
-        label_map = load_manifest(truth, modalities=list(modalities)).label_map
+    if Path(truth).suffix == ".json":  # a manifest says how its own masks are coded
+        manifest = load_manifest(truth, modalities=list(modalities))
+        label_map, stored = manifest.label_map, manifest.mask_coding or stored
+    if mask_coding is None and stored:
+        mask_coding = MaskCoding.from_json(stored)
     pairs = pair_predictions(Path(pred_dir), Path(truth), modalities, cases, allow_missing)
     units = "mm"
     for case, pred_path, truth_path in pairs:
@@ -369,7 +381,8 @@ def evaluate_predictions(
         else:
             coding = mask_coding if mask_coding is not None and not label_map else None
             truth_side = read_label(truth_path, schema, label_map, coding)
-        truth_side = _on_grid(truth_side, pred.label.shape, pred_path)
+        truth_side = _on_grid(truth_side, pred.label.shape,
+                              truth_path[0] if isinstance(truth_path, tuple) else truth_path, pred_path)
         if pred.image is not None and truth_side.image is not None and not np.allclose(
                 pred.image.affine, truth_side.image.affine, atol=AFFINE_TOLERANCE):
             raise InputError("prediction affine differs from the truth's (not on the same grid)", pred_path)

@@ -105,6 +105,22 @@ class LabelSchema:
         """
         return tuple(a for a in range(dims) if not (self.lateral and a == lateral_axis))
 
+    def output_differences(self, other: LabelSchema) -> list[str]:
+        """What makes this schema's probabilities mean something else than ``other``'s, as "this vs other"
+        (empty: they can be averaged). Colours and ``lateral`` (what a mirror may flip) change no output."""
+        def labels(schema: LabelSchema) -> list[str]:
+            return [f"{label.value} {label.name}" for label in schema.labels]
+
+        def channels(schema: LabelSchema) -> list[str]:
+            return [f"{c.name}={'+'.join(map(str, c.values))}" for c in schema.channels]
+
+        found = []
+        for what, mine, theirs in (("label mode", self.mode, other.mode), ("labels", labels(self), labels(other)),
+                                   ("channels", channels(self), channels(other))):
+            if mine != theirs:
+                found.append(f"{what} {mine} vs {theirs}")
+        return found
+
     @property
     def label_values(self) -> tuple[int, ...]:
         return tuple(label.value for label in self.labels)

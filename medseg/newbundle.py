@@ -24,10 +24,11 @@ from medseg.data.importers import pair_folders, write_imported
 from medseg.data.plan2d import fingerprint, has_handedness, plan_2d
 from medseg.data.plan3d import describe as describe_intensity
 from medseg.data.plan3d import volume_intensity
-from medseg.errors import BundleError, InputError, OutputError
+from medseg.errors import BundleError, InputError, OutputError, warn
 from medseg.io.atomic import write_text_atomic
 from medseg.io.checks import read_header, voxels
 from medseg.io.masks import LabelSpec, MaskCoding, infer_coding, is_bitmap
+from medseg.io.read import MIN_VOXELS, check_study_size
 from medseg.planning import plan_for_bundle
 from medseg.trust import seal
 
@@ -59,6 +60,62 @@ def _inspect(image: Path, dims: int | None) -> tuple[int, int]:
         raise InputError("the images are 2D; use --dims 2", image)
     channels = header.channels if dims == 3 else read_header(image, 2).channels
     return dims, channels
+
+
+def _check_image(path: Path, dims: int) -> None:
+    """Refuse, before anything is written, an image that training would refuse or misread later: one
+    under ``MIN_VOXELS`` per axis, an animated or multi-page file (one frame would be used), a CMYK JPEG
+    (it would become a 4-channel bundle)."""
+    if path.is_dir():  # a DICOM series folder: its own reader checks it
+        return
+    header = read_header(path, dims)
+    check_study_size(tuple(header.spatial[:dims]), path)
+    if is_bitmap(path):
+        frames = getattr(header.image, "n_frames", 1)
+        if frames > 1:
+            raise InputError(f"holds {frames} frames (an animated or multi-page image); medseg reads one image "
+                             "per file: save the frame you mean as its own PNG", path)
+        if header.image.mode == "CMYK":
+            raise InputError("is a CMYK image (print colours); medseg reads grey or RGB images, and CMYK would "
+                             "become 4 input channels: convert it to RGB first", path)
+
+
+def _say_what_is_left_out(images: Path, masks: Path, imported) -> None:
+    """One warning line each for files the bundle will not train on: unreadable kinds in the image
+    folder (an animated GIF, a note), masks without an image, images without a mask (test cases)."""
+    used = {p.resolve() for e in [*imported.cases, *imported.test] for p in [*e.images, e.label] if p is not None}
+
+    def shown(paths: list[Path]) -> str:
+        names = [_describe_file(p) for p in paths[:5]]
+        return ", ".join(names) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+
+    def listed(folder: Path) -> list[Path]:
+        return [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.resolve() not in used]
+
+    skipped = listed(images)
+    if skipped:
+        warn(f"{len(skipped)} file(s) skipped, not images medseg reads (PNG, JPEG, BMP, TIFF, NIfTI, DICOM series "
+             f"folders): {shown(skipped)}", images)
+    orphans = listed(masks)
+    if orphans:
+        warn(f"{len(orphans)} mask(s) without an image of the same name, not used: {shown(orphans)}", masks)
+    if imported.test:
+        warn(f"{len(imported.test)} image(s) without a mask: listed as test cases in dataset.json, not trained on: "
+             f"{shown([e.images[0] for e in imported.test])}", images)
+
+
+def _describe_file(path: Path) -> str:
+    """A file's name, with its frame count when it is an animated image (GIF)."""
+    if path.suffix.lower() != ".gif":
+        return path.name
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            frames = getattr(image, "n_frames", 1)
+    except (OSError, UnidentifiedImageError):
+        return path.name
+    return f"{path.name} (an animated GIF, {frames} frames)" if frames > 1 else f"{path.name} (GIF)"
 
 
 def mask_label_map(masks: list[Path], n_labels: int, dims: int) -> dict[int, int]:
@@ -185,6 +242,8 @@ def new_bundle(
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]*", name):
         raise BundleError(f"bundle name {name!r}: use letters, digits, '_' or '-', starting with a letter")
     specs = _label_specs(labels)
+    if image_size is not None and image_size < MIN_VOXELS:
+        raise InputError(f"--image-size {image_size}: at least {MIN_VOXELS} pixels per side are needed to segment")
     names = [n for n, _ in specs]
     images, masks = Path(images), Path(masks)
     root = Path(output) if output else Path(name)
@@ -194,6 +253,9 @@ def new_bundle(
     if not imported.cases:
         raise InputError("no image has a mask of the same name", masks)
     dims, channels = _inspect(imported.cases[0].images[0], dims)
+    for entry in [*imported.cases, *imported.test]:
+        _check_image(entry.images[0], dims)
+    _say_what_is_left_out(images, masks, imported)
     lines: list[str] = []
     coding = None
     if dims == 2:

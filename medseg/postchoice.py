@@ -28,7 +28,7 @@ from medseg.io.atomic import write_text_atomic
 from medseg.labels import LabelSchema
 from medseg.postprocess import PostProcessing
 from medseg.provenance import DATA_RECORD, append_to_run_readme
-from medseg.trust import seal
+from medseg.trust import is_trusted, seal
 
 
 def candidate_rules(search: dict[str, Any]) -> list[dict[str, Any]]:
@@ -64,10 +64,13 @@ def choose(predictions: list[tuple[np.ndarray, np.ndarray]], schema: LabelSchema
             "chosen": {k: v for k, v in chosen.items() if k != "dice"} if chosen else None}
 
 
-def validation_predictions(run_dir: Path, device: str = "cpu") -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
-    """The run's label maps and the truths of its validation cases (``training_data.json``)."""
+def validation_predictions(run_dir: Path, device: str = "cpu", trust: bool = False,
+                           overrides: dict[str, Any] | None = None,
+                           ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
+    """The run's label maps (its post-processing, ``overrides`` applied) and the truths of its
+    validation cases (``training_data.json``)."""
     record = json.loads((run_dir / DATA_RECORD).read_text())
-    predictor = Predictor.from_bundle(run_dir, device=device)
+    predictor = Predictor.from_bundle(run_dir, device=device, overrides=overrides, trust=trust)
     manifest = load_manifest(record["manifest"], modalities=predictor.modalities)
     wanted = set(record["validation"])
     cases = [c for c in manifest.all_cases() if c.case_id in wanted and c.label is not None]
@@ -80,24 +83,35 @@ def validation_predictions(run_dir: Path, device: str = "cpu") -> tuple[list[tup
     return pairs, [c.case_id for c in cases]
 
 
-def choose_postprocessing(run_dir: str | Path, device: str = "cpu") -> dict[str, Any] | None:
+def choose_postprocessing(run_dir: str | Path, device: str = "cpu", trust: bool = False) -> dict[str, Any] | None:
     """Choose and record the run's post-processing; ``None`` when its bundle declares no search or
-    it has no validation cases."""
+    it has no validation cases.
+
+    A run chosen for before (a resumed run) is chosen for again from the rules the search did not
+    write, so the new choice replaces the old one instead of being scored on top of it, and a rule
+    the user wrote stays. ``trust``: the run may be one the user trusted once (``--trust``); it is
+    resealed only when it was sealed before this edit, so a one-time trust stays one-time.
+    """
     run_dir = Path(run_dir)
     bundle = Bundle(run_dir.resolve())
-    search = bundle.parser("inference", "train").get("postprocessing_search")
+    search = bundle.parser("inference", "train", trust=trust).get("postprocessing_search")
     if not search:
         return None
-    pairs, case_ids = validation_predictions(run_dir, device)
+    path = bundle.config_files("inference")[0]
+    config = json.loads(path.read_text())
+    earlier = (config.get("postprocessing_choice") or {}).get("chosen")
+    kept = [rule for rule in config["postprocessing"]["small_components"] if rule != earlier]
+    pairs, case_ids = validation_predictions(run_dir, device, trust,
+                                             overrides={"postprocessing#small_components": kept})
     if not pairs:
         return None
     result = {**choose(pairs, bundle.schema, candidate_rules(search)), "validation_cases": case_ids}
-    path = bundle.config_files("inference")[0]
-    config = json.loads(path.read_text())
-    config["postprocessing"]["small_components"] = [result["chosen"]] if result["chosen"] else []
+    was_sealed = is_trusted(run_dir)
+    config["postprocessing"]["small_components"] = kept + ([result["chosen"]] if result["chosen"] else [])
     config["postprocessing_choice"] = result
     write_text_atomic(path, json.dumps(config, indent=2) + "\n")
-    seal(run_dir)  # medseg changed its own run's config
+    if was_sealed:
+        seal(run_dir)  # medseg changed its own run's config
     rule = result["chosen"]
     what = (f"{rule['structure']} {'pieces' if rule['per'] == 'component' else 'in total'} below "
             f"{rule['min_voxels']} voxels → label {rule['replace_with']}" if rule else "none (no rule beat no rule)")

@@ -102,6 +102,13 @@ def write_run_readme(run_dir: Path, bundle_root: Path, history: Sequence[dict[st
 
 
 def append_to_run_readme(run_dir: Path, text: str) -> Path:
+    """Add a ``## heading`` section to the run's README, replacing an earlier one of that heading (a
+    resumed run chooses again: the README keeps the latest choice only)."""
     path = Path(run_dir) / "docs" / "README.md"
     current = path.read_text() if path.is_file() else ""
+    heading = text.splitlines()[0]
+    start = current.find(heading)
+    if start >= 0:
+        end = current.find("\n## ", start + len(heading))
+        current = current[:start] + (current[end + 1:] if end >= 0 else "")
     return write_text_atomic(path, current.rstrip() + "\n\n" + text.rstrip() + "\n")

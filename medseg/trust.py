@@ -1,49 +1,75 @@
-"""Which bundles may run without asking: bundle configs are code.
+"""Which bundles may run without asking: bundle configs are code, and a config medseg did not write is data.
 
 A MONAI bundle config instantiates ``_target_`` classes and evaluates ``$`` expressions, so running a
 bundle runs whatever Python its author wrote. medseg runs a bundle without asking only when it is
 
 * shipped with medseg (the installed ``medseg_bundles`` package or this repository's ``bundles/``), or
-* a run directory this user's medseg wrote (``medseg train``), whose configs carry a seal: an HMAC
-  of their bytes under a key kept in the user's config folder. A seal cannot be copied into a
-  downloaded folder (the key never leaves the machine), and editing a sealed config breaks it.
+* a bundle this user's medseg wrote (``medseg train`` run directories, ``bundle new``, ``bundle
+  import-zoo``) or this user sealed (``medseg bundle trust``), whose configs carry a seal: an HMAC of
+  their bytes under a key kept in the user's config folder. A seal cannot be copied into a downloaded
+  folder (the key never leaves the machine), and editing a sealed file breaks it.
 
 Anything else (a downloaded bundle, a colleague's run directory, a hand-edited config) is refused
 with a one-line warning until the user passes ``--trust`` (or ``trust=True``) or seals it with
 ``medseg bundle trust PATH`` after reading its configs.
 
-A config can pull in more than its own text: a MONAI ``%file.json::key`` macro reads another file,
-and ``$import x`` or ``"_target_": "x.Y"`` imports a module. The seal therefore covers every file
-under ``configs/`` and every ``.py`` file of the bundle, and a sealed bundle that pulls in anything
-else (a macro file outside ``configs/``, a module outside the installed packages) is refused
-(``check_includes``).
+Metadata is data in every bundle run without ``--trust``: a ``metadata.json`` value MONAI would
+evaluate (``find_code``) is refused. What a sealed config may pull in from elsewhere (macro files,
+modules) is ``medseg.trust_imports``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import re
+import os
 import secrets
-from collections.abc import Iterator
+import uuid
 from pathlib import Path
 from typing import Any
 
 from medseg.errors import BundleError, OutputError
-from medseg.io.atomic import atomic_path, write_text_atomic
+from medseg.io.atomic import write_text_atomic
 from medseg.locations import bundle_dirs, config_dir
 
 SEAL = Path("configs") / ".medseg-seal"
+# What MONAI's ConfigParser reads as more than a value: a string starting with an expression, macro or
+# reference sign; a dict holding a component key (``ConfigComponent.non_arg_keys``); a top-level key
+# of a loaded file starting with ``+`` (merged into another) or holding an id separator (``a::b`` sets b in a).
+SIGNS = {"$": "a Python expression", "%": "a MONAI '%' macro", "@": "a MONAI '@' reference"}
+COMPONENT_KEYS = ("_target_", "_requires_", "_disabled_", "_desc_", "_mode_")
 
 
 def _key(create: bool) -> bytes | None:
-    """The user's sealing key, created (mode 0600) on first use when ``create``."""
+    """The user's sealing key, created on first use when ``create``."""
     path = config_dir() / "seal.key"
-    if not path.is_file() and create:
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(secrets.token_bytes(32))
-            tmp.chmod(0o600)
+    if create and not path.is_file():
+        _create_key(path)
     return path.read_bytes() if path.is_file() else None
+
+
+def _create_key(path: Path) -> None:
+    """A new key in a file only this user can read from its first byte (created 0600, never chmod-ed later).
+
+    It is written under a temporary name, then linked into place: linking fails where another process
+    made its key first, and that key is kept (replacing it would break the seals made with it).
+    """
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_bytes(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write the sealing key ({exc.strerror or exc})", path) from exc
 
 
 def sealed_files(root: Path) -> list[Path]:
@@ -104,78 +130,39 @@ def check_trusted(root: str | Path, trust: bool = False) -> None:
     )
 
 
-def _strings(node: Any) -> Iterator[tuple[str | None, str]]:
-    """Every string in a config, with the key it sits under."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if isinstance(value, str):
-                yield str(key), value
-            else:
-                yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from ((None, value),) if isinstance(value, str) else _strings(value)
+def find_code(node: Any, key: str = "", top: bool = True) -> tuple[str, str] | None:
+    """The first place in config data that MONAI's ``ConfigParser`` would not read as a plain value.
 
-
-_IMPORTS = re.compile(r"(?:\bimport\s+|\bfrom\s+|import_module\(\s*['\"]|__import__\(\s*['\"])([A-Za-z_][\w.]*)")
-
-
-def _installed_roots() -> list[Path]:
-    """Where importing a module runs code the user installed (not code lying beside a bundle or in the cwd)."""
-    import site
-    import sysconfig
-
-    paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    paths |= set(site.getsitepackages()) | {site.getusersitepackages(), str(Path(__file__).resolve().parent)}
-    return [Path(p).resolve() for p in paths if p]
-
-
-def _module_files(name: str) -> list[Path]:
-    """Where a top-level module would be imported from (nothing is executed to find out)."""
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return []
-    if spec is None:
-        return []
-    if spec.has_location and spec.origin:
-        return [Path(spec.origin).resolve()]
-    return [Path(p).resolve() for p in (spec.submodule_search_locations or [])]
-
-
-def check_includes(root: str | Path, config: Any, trust: bool = False) -> None:
-    """Refuse a sealed bundle whose config pulls in a file the seal does not cover.
-
-    ``%path.json::key`` macros must name a file under the bundle's ``configs/`` (MONAI reads the
-    path as given, relative to the working directory); modules imported by ``$`` expressions or
-    named by ``_target_`` must come from the installed packages or be ``.py`` files of the bundle.
-    Shipped bundles and ``--trust`` skip the check.
+    Returns ``(key, what it is)`` (``key`` as ``a#b#0``), or None for pure data. Every depth is
+    searched, lists and keys included, so a value nested anywhere cannot become code once a reference
+    (``@_meta_#...``) reaches it or MONAI's import pass (every ``$import`` of a config runs) sees it.
     """
-    from monai.bundle import ConfigParser
+    def at(name: Any) -> str:
+        return f"{key}#{name}" if key else str(name)
 
-    root = Path(root).resolve()
-    if trust or any(root.is_relative_to(base) for base in shipped_roots()):
-        return
-    sealed = {p.resolve() for p in sealed_files(root)}
-    allowed = _installed_roots()
-    # what a macro may bring in is scanned too: every config-like file under configs/
-    included = [ConfigParser.load_config_file(p) for p in sorted(sealed)
-                if p.suffix.lower() in (".json", ".yaml", ".yml") and p.name != "metadata.json"]
-    for key, text in (item for node in (config, *included) for item in _strings(node)):
-        if text.startswith("%"):
-            path, _ = ConfigParser.split_path_id(text[1:])
-            if path and Path(path).resolve() not in sealed:
-                raise BundleError(f"a config pulls in {path} through a MONAI '%' macro, which the seal does not "
-                                  "cover (only files under configs/ are sealed); move it there and reseal, or "
-                                  "rerun with --trust", root / "configs")
-        modules = _IMPORTS.findall(text) if text.startswith("$") else []
-        if key == "_target_" and "." in text:
-            modules.append(text)
-        for module in modules:
-            for origin in _module_files(module.split(".")[0]):
-                if origin not in sealed and not any(origin.is_relative_to(base) for base in allowed) \
-                        and not (origin.is_relative_to(root) and origin.is_dir()):
-                    raise BundleError(f"a config imports '{module}' from {origin}, outside the installed packages "
-                                      "and the sealed bundle; install it, or rerun with --trust", root / "configs")
+    if isinstance(node, str):
+        return (key or "(value)", f"is {SIGNS[node[0]]} ({node})") if node[:1] in SIGNS else None
+    if isinstance(node, dict):
+        special = next((k for k in COMPONENT_KEYS if k in node), None)
+        if special:
+            what = f"builds a component ({node[special]})" if special == "_target_" else f"holds MONAI's {special} key"
+            return key or "(root)", what
+        for name, value in node.items():
+            name = str(name)
+            if name[:1] in SIGNS or (top and (name.startswith("+") or "#" in name or "::" in name)):
+                return at(name), "is a key MONAI could read as an instruction"
+            found = find_code(value, at(name), False)
+            if found:
+                return found
+    if isinstance(node, list):
+        return next((found for i, value in enumerate(node) if (found := find_code(value, at(i), False))), None)
+    return None
+
+
+def check_metadata(path: Path, metadata: Any) -> None:
+    """Refuse a bundle whose ``metadata.json`` holds anything MONAI would evaluate: metadata is data."""
+    found = find_code(metadata)
+    if found:
+        key, what = found
+        raise BundleError(f"{key!r} {what}; metadata is data and medseg evaluates nothing in it (rerun with "
+                          "--trust to run the bundle as its author wrote it)", path)

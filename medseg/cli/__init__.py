@@ -21,6 +21,12 @@ class MedsegGroup(click.Group):
 
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # one line like every other error, naming the option and the command
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            command = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            click.echo(f"medseg: error: {exc.format_message()} (see {command} --help)", err=True)
+            sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except MedsegError as exc:
@@ -78,7 +84,7 @@ def _show_medseg_warnings() -> None:
 
 
 def _register() -> None:
-    from medseg.cli import bundle, data, dicom_seg, evaluate, infer, plan, report, train
+    from medseg.cli import bundle, data, dicom_seg, evaluate, infer, label, plan, report, train
 
     main.add_command(plan.plan)
     main.add_command(train.train)
@@ -88,6 +94,7 @@ def _register() -> None:
     main.add_command(bundle.bundle)
     main.add_command(report.report)
     main.add_command(dicom_seg.dicom_seg)
+    main.add_command(label.label)
 
 
 _register()

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from medseg.cli.options import COUNT
+
 
 @click.group()
 def bundle() -> None:
@@ -58,7 +60,7 @@ def bundle_trust(path) -> None:
               help="Colour-coded masks: a file of 'NAME R G B' lines (or Slicer .ctbl 'VALUE NAME R G B').")
 @click.option("--dims", type=click.Choice(["2", "3"]), help="2D or 3D (default: from the images).")
 @click.option("--output", type=click.Path(path_type=Path), help="Bundle folder to create (default ./NAME).")
-@click.option("--image-size", type=int, help="2D: resize images to this square size (default: native resolution).")
+@click.option("--image-size", type=COUNT, help="2D: resize images to this square size (default: native resolution).")
 @click.option("--label-map", help="Mask value → label value, e.g. 255=1 (default: inferred from the masks).")
 def bundle_new(name, folders, labels, colour_table, dims, output, image_size, label_map) -> None:
     """Create bundle NAME from an image/mask folder pair, planned from the data, ready for `medseg train NAME`.

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from medseg.cli.options import COUNT, FRACTION
+
 
 @click.group()
 def data() -> None:
@@ -31,8 +33,9 @@ def data_demo(bundle, output, seed) -> None:
               help="Manifest to write (data_manifests/NAME.json).")
 @click.option("--data-root", type=click.Path(path_type=Path),
               help="Store paths relative to this folder (default SOURCE).")
-@click.option("--folds", default=5, show_default=True, help="Number of cross-validation folds to assign.")
-@click.option("--test-fraction", default=0.0, show_default=True, help="Fraction of labelled cases held out as test.")
+@click.option("--folds", type=COUNT, default=5, show_default=True, help="Number of cross-validation folds to assign.")
+@click.option("--test-fraction", type=FRACTION, default=0.0, show_default=True,
+              help="Fraction of labelled cases held out as test.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the fold and test assignment.")
 @click.option("--label-map", help="Source→bundle label values, e.g. 255=1 (overrides the format's declared map).")
 @click.option("--layout", type=click.Choice(["structures", "pairs"]),
@@ -73,7 +76,8 @@ def data_check(manifest, bundle, deep, data_root) -> None:
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="Manifest JSON to write.")
 @click.option("--layout", type=click.Choice(["structures", "pairs"]), default="structures", show_default=True,
               help="structures: images/ + masks/<structure>/ (JSRT/SCR); pairs: images/ + masks/ (one lung label).")
-@click.option("--test-fraction", default=0.0, show_default=True, help="Seeded share of cases held out as 'test'.")
+@click.option("--test-fraction", type=FRACTION, default=0.0, show_default=True,
+              help="Seeded share of cases held out as 'test'.")
 @click.option("--seed", default=0, show_default=True)
 def data_import_xray(folder, output, layout, test_fraction, seed) -> None:
     """Write a manifest for a chest X-ray FOLDER (for `medseg train chest_xray --data`).

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from medseg.cli.options import POSITIVE
+
 
 @click.command()
 @click.option("--pred", required=True, type=click.Path(path_type=Path), help="Folder of predicted label maps.")
@@ -17,19 +19,15 @@ import click
 @click.option("--cases", "case_list", metavar="ID[,ID...]", help="Score only these case ids (comma-separated).")
 @click.option("--allow-missing", is_flag=True, help="Skip cases lacking a prediction or a truth (with a warning).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
-@click.option("--tolerance-mm", type=float, default=2.0, show_default=True,
+@click.option("--tolerance-mm", type=POSITIVE, default=2.0, show_default=True,
               help="Surface Dice tolerance (pixels for PNG predictions).")
 def evaluate(pred, truth, bundle, csv_path, case_list, allow_missing, as_json, tolerance_mm) -> None:
     """Dice, surface Dice, HD95 (mm), sensitivity and precision per label and region for every case."""
     from medseg.bundles import find_bundle
     from medseg.evaluate import default_csv, evaluate_predictions
-    from medseg.io.masks import MaskCoding
 
-    source = find_bundle(bundle)
-    coding = source.metadata.get("medseg", {}).get("mask_coding")  # bundle new: how the user's masks are coded
     cases = [c.strip() for c in case_list.split(",") if c.strip()] if case_list else None
-    result = evaluate_predictions(pred, truth, source.schema, source.modalities, tolerance_mm=tolerance_mm,
-                                  mask_coding=MaskCoding.from_json(coding) if coding else None, cases=cases,
+    result = evaluate_predictions(pred, truth, find_bundle(bundle), tolerance_mm=tolerance_mm, cases=cases,
                                   allow_missing=allow_missing)
     result.write_csv(csv_path or default_csv(pred))
     click.echo(json.dumps(result.document()) if as_json else result.table())

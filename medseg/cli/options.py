@@ -1,6 +1,40 @@
-"""Options shared by several commands."""
+"""Options shared by several commands, and the number types that refuse nonsense before any work."""
+
+from __future__ import annotations
+
+import math
 
 import click
+
+
+class Number(click.ParamType):
+    """A finite float above ``minimum`` (or at least it, with ``inclusive``): ``nan``, ``inf``, ``0`` or
+    ``-5`` minutes are a usage error naming the option, not a ``NaN`` in a run's configs."""
+
+    name = "number"
+
+    def __init__(self, minimum: float = 0.0, inclusive: bool = False, below: float | None = None) -> None:
+        self.minimum, self.inclusive, self.below = minimum, inclusive, below
+
+    def convert(self, value, param, ctx) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        low_ok = number >= self.minimum if self.inclusive else number > self.minimum
+        if not math.isfinite(number) or not low_ok or (self.below is not None and number >= self.below):
+            self.fail(f"{value!r}: expected a finite number {self.describe()}", param, ctx)
+        return number
+
+    def describe(self) -> str:
+        low = f"{'≥' if self.inclusive else '>'} {self.minimum:g}"
+        return f"{low} and < {self.below:g}" if self.below is not None else low
+
+
+POSITIVE = Number()  # minutes, gigabytes, millimetres
+FRACTION = Number(0.0, inclusive=True, below=1.0)  # a share of the cases held out
+COUNT = click.IntRange(min=1)  # epochs, processes, folds, pixels
+INDEX = click.IntRange(min=0)  # a fold number
 
 DEVICE = click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N]")
 TRUST = click.option("--trust", is_flag=True,

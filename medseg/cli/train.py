@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from medseg.cli.options import DEVICE, TRUST
+from medseg.cli.options import COUNT, DEVICE, INDEX, POSITIVE, TRUST
 
 
 @click.command()
@@ -15,20 +15,22 @@ from medseg.cli.options import DEVICE, TRUST
               help="The bundle's quick recipe (minutes on a CPU), on built-in synthetic data unless --data is given.")
 @click.option("--data", type=click.Path(path_type=Path), help="Manifest (MSD datalist JSON).")
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Run directory to create.")
-@click.option("--epochs", type=int, help="Override the bundle's number of epochs.")
-@click.option("--fold", type=int, help="Validate on fold K of the manifest's k-fold split (data import --folds N).")
+@click.option("--epochs", type=COUNT, help="Override the bundle's number of epochs.")
+@click.option("--fold", type=INDEX, help="Validate on fold K of the manifest's k-fold split (data import --folds N).")
 @click.option("--cache", type=click.Choice(["auto", "disk", "memory", "none"]),
               help="Preprocessing cache (default: the bundle's; auto = memory when it fits a quarter of RAM, "
                    "else disk).")
-@click.option("--time-limit", type=float, metavar="MIN",
-              help="Bound training to MIN minutes (learning rate decays over them; stops in time).")
+@click.option("--time-limit", type=POSITIVE, metavar="MIN",
+              help="A budget of MIN minutes to spend on training: it trains until the budget is used (no fixed "
+                   "epoch count), the learning rate decays over it, and it stops in time, checkpointed. With "
+                   "--resume: a new total budget for the run.")
 @click.option("--no-plan", is_flag=True, help="Use the bundle's configs as written instead of planning for the data.")
-@click.option("--gpu-memory-gb", type=float, help="Plan for this much GPU memory (default: the GPU's own).")
+@click.option("--gpu-memory-gb", type=POSITIVE, help="Plan for this much GPU memory (default: the GPU's own).")
 @DEVICE
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config key (a#b for nesting).")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
               help="Continue a killed or stopped run from its last checkpoint.")
-@click.option("--nproc", type=int, default=1, show_default=True,
+@click.option("--nproc", type=COUNT, default=1, show_default=True,
               help="Processes (GPUs) on this machine: relaunches itself under torchrun with DDP.")
 @click.option("--init-from", type=click.Path(path_type=Path), metavar="DIR",
               help="Start from the weights of DIR (e.g. from `medseg bundle import-zoo`); same network only.")
@@ -56,10 +58,12 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, no_pl
                           device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
                           fold=fold, cache=cache, init_from=init_from, time_limit=time_limit, plan=not no_plan,
                           gpu_memory_gb=gpu_memory_gb)
-    if not distributed.is_main_process():
-        return
+    if not distributed.is_main_process() or (result.budget is not None and result.budget.already_spent):
+        return  # a spent budget was said in one line by the trainer
     click.echo(f"run directory: {result.run_dir}")
     if result.best_metric < 0:
         click.echo(f"no validation cases: models/model.pt holds the weights of the last epoch ({result.best_epoch})")
     else:
         click.echo(f"best validation Dice (mean over channels): {result.best_metric:.4f} at epoch {result.best_epoch}")
+    if result.budget is not None:
+        click.echo(result.budget.line())

@@ -2,7 +2,8 @@
 
 Fast checks read headers (and the small label volumes): files exist and read, the modalities of a
 case share a grid, the label lies on the image grid, label values are ones the bundle (or the
-manifest's ``label_map``) knows, the channel count fits the network, no case is in two sections.
+manifest's ``label_map``) knows, the channel count fits the network, no case is in two sections,
+and some training label holds a structure (a dataset of background only trains to Dice 0).
 ``deep`` checks read the images too: NaN/Inf voxels, constant images, empty labels.
 """
 
@@ -12,11 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from medseg.bundles import find_bundle
 from medseg.data.manifest import Manifest, load_manifest
 from medseg.errors import InputError
 from medseg.io.checks import CaseRules, case_problems
+from medseg.io.masks import BINARY_THRESHOLD, MaskCoding, is_bitmap, read_mask
 from medseg.io.read import CaseFiles
+from medseg.io.validate import read_voxels
 from medseg.labels import LabelSchema
 from medseg.modalities import ModalitySubsets
 
@@ -90,9 +95,51 @@ def check_manifest(
                 continue
             seen[case.case_id] = section
             checker.check(case, needs_label=section != "test")
+    if "training" in sections:
+        checker.problems.extend(_all_background(manifest, [s for s in ("training", "validation") if s in sections]))
     if notes is not None:
         notes.extend(checker.notes)
     return checker.problems
+
+
+def _foreground(case: CaseFiles, manifest: Manifest) -> bool | None:
+    """Whether the case's label holds any structure, read as training reads it (None: it cannot be read,
+    a problem the case checks already name)."""
+    labels = case.label if isinstance(case.label, tuple) else (case.label,)
+    try:
+        for path in labels:
+            if is_bitmap(path):  # one file per structure is binary; a label map goes through the manifest's coding
+                coding = MaskCoding(threshold=BINARY_THRESHOLD) if len(labels) > 1 else \
+                    MaskCoding.from_json(manifest.mask_coding)
+                if read_mask(path, coding).any():
+                    return True
+                continue
+            values = np.unique(np.rint(read_voxels(path))).astype(np.int64)
+            if any(manifest.label_map.get(int(v), int(v)) != 0 for v in values):
+                return True
+    except Exception:  # noqa: BLE001 - unreadable labels are reported by the case checks
+        return None
+    return False
+
+
+def _all_background(manifest: Manifest, sections: list[str]) -> list[Problem]:
+    """A dataset whose labels are all background trains to Dice 0 without a word: refuse it.
+
+    Reading stops at the first label that holds a structure, so a usable dataset costs one label read."""
+    read = 0
+    for section in sections:
+        for case in manifest.cases(section):
+            if case.label is None:
+                continue
+            found = _foreground(case, manifest)
+            if found:
+                return []
+            read += found is not None
+    if not read:
+        return []  # no label could be read: the case checks say why
+    return [Problem(" and ".join(sections), "", f"all {read} label(s) are background (no structure in any of "
+                                               "them): there is nothing to learn; check the masks, their coding "
+                                               "(--labels NAME=VALUE, --label-map) or the manifest's paths")]
 
 
 def bundle_inputs(bundle) -> tuple[int, int]:

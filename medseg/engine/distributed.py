@@ -8,6 +8,7 @@ alone writes files; validation metrics are gathered across ranks by MONAI's cumu
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -57,6 +58,16 @@ def broadcast(value: Any) -> Any:
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def from_main_process(values: Sequence[float], device: torch.device) -> list[float]:
+    """Rank 0's numbers on every rank: one clock decides for all (a time budget's learning rate and stop),
+    so no rank steps with another learning rate or leaves a collective the others still wait in."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return [float(v) for v in values]
+    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    dist.broadcast(tensor, src=0)
+    return tensor.tolist()
 
 
 def mean_across_ranks(value: float, device: torch.device) -> float:

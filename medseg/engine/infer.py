@@ -240,14 +240,17 @@ class Predictor:
     def ensemble(self, others: Sequence[Predictor], names: Sequence[str | Path] = ()) -> Predictor:
         """Average these predictors' probabilities with this one's (k-fold runs of one task).
 
-        Every member must share the label schema and the input modalities; post-processing,
-        thresholds and writers are this predictor's.
+        Every member must have the same output channels and labels (colours may differ) and the same
+        input modalities; post-processing, thresholds and writers are this predictor's.
         """
         for index, other in enumerate(others):
             name = names[index] if index < len(names) else f"ensemble member {index + 1}"
-            if other.schema != self.schema or other.modalities != self.modalities:
-                raise BundleError("cannot ensemble: its label schema or modalities differ from the first run's "
-                                  f"({other.modalities} vs {self.modalities})", name)
+            differences = other.schema.output_differences(self.schema)
+            if other.modalities != self.modalities:
+                differences.append(f"modalities {other.modalities} vs {self.modalities}")
+            if differences:
+                raise BundleError(f"cannot ensemble: its outputs or inputs differ from the first run's: "
+                                  f"{'; '.join(differences)}", name)
         self.members.extend(others)
         return self
 

@@ -1,11 +1,11 @@
 """Everything a killed or stopped run needs to continue exactly: ``models/checkpoint_last.pt``.
 
 The checkpoint holds the model, optimiser, scheduler and AMP scaler states, the epoch, the best
-metric and the metrics history, and every random state the loop draws from (Python, NumPy, torch,
-CUDA, the shuffling generator and each random transform's own generator). It is written
-atomically at the end of every epoch and holds only tensors and plain containers, so it loads with
-``torch.load(weights_only=True)``. A run killed mid-epoch loses that epoch only; resumed, it
-replays it with the same random draws an uninterrupted run would have made.
+metric, the metrics history, the time budget spent so far, and every random state the loop draws
+from (Python, NumPy, torch, CUDA, the shuffling generator and each random transform's own
+generator). It is written atomically at the end of every epoch and holds only tensors and plain
+containers, so it loads with ``torch.load(weights_only=True)``. A run killed mid-epoch loses that
+epoch only; resumed, it replays it with the same random draws an uninterrupted run would have made.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ class Progress:
     best_metric: float = -1.0
     best_epoch: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    spent_s: float = 0.0  # of the run's time budget (``--time-limit``), on the budget's clock
+    time_limit_min: float | None = None  # the budget the run last trained under
+    out_of_time: bool = False  # it stopped because that budget was spent
 
 
 # -- random states -----------------------------------------------------------------------------
@@ -123,16 +126,34 @@ def save_training_state(trainer: Any, progress: Progress, path: str | Path) -> P
         "best_metric": progress.best_metric,
         "best_epoch": progress.best_epoch,
         "history": progress.history,
+        "budget": {"spent_s": float(progress.spent_s), "time_limit_min": progress.time_limit_min,
+                   "out_of_time": bool(progress.out_of_time)},
         "rng": capture_rng(trainer.generator, trainer.train_transforms),
     }
     return save_checkpoint(state, path)
 
 
-def load_training_state(trainer: Any, path: str | Path) -> Progress:
-    """Put a trainer back where ``path`` left it; return the progress to continue from."""
+def read_training_state(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's contents, refused when it is not a resumable medseg checkpoint."""
     state = load_checkpoint(path)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError("not a resumable medseg checkpoint (written by an older medseg?)", path)
+    return state
+
+
+def progress_of(state: dict[str, Any]) -> Progress:
+    """Where a checkpoint's run stands (checkpoints from before time budgets: the epochs' seconds as spent)."""
+    history = list(state["history"])
+    budget = state.get("budget") or {"spent_s": sum(row.get("seconds", 0.0) for row in history)}
+    limit = budget.get("time_limit_min")
+    return Progress(int(state["epoch"]), float(state["best_metric"]), int(state["best_epoch"]), history,
+                    float(budget["spent_s"]), None if limit is None else float(limit),
+                    bool(budget.get("out_of_time", False)))
+
+
+def load_training_state(trainer: Any, path: str | Path, state: dict[str, Any] | None = None) -> Progress:
+    """Put a trainer back where ``path`` (or its already read ``state``) left it; return the progress."""
+    state = read_training_state(path) if state is None else state
     try:
         distributed.unwrap(trainer.network).load_state_dict(state["model"])
         trainer.optimizer.load_state_dict(state["optimizer"])
@@ -143,7 +164,7 @@ def load_training_state(trainer: Any, path: str | Path) -> Progress:
     except (RuntimeError, ValueError, KeyError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"checkpoint does not fit this run ({reason})", path) from exc
-    return Progress(int(state["epoch"]), float(state["best_metric"]), int(state["best_epoch"]), list(state["history"]))
+    return progress_of(state)
 
 
 # -- stopping cleanly --------------------------------------------------------------------------

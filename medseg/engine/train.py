@@ -7,8 +7,8 @@ The bundle's ``train.json`` builds the pieces (network, loss, optimiser, transfo
 
 from __future__ import annotations
 
-import csv
-import io
+import itertools
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,53 +19,25 @@ import numpy as np
 import torch
 
 from medseg.bundles import Bundle
-from medseg.data.cache import make_dataset
-from medseg.data.check import check_manifest, problems_error
-from medseg.data.manifest import load_manifest
 from medseg.engine import distributed
-from medseg.engine.checkpoint import network_in_channels, save_checkpoint
+from medseg.engine.budget import BudgetReport, TimeBudget
+from medseg.engine.checkpoint import save_checkpoint
 from medseg.engine.device import resolve_device, use_amp
-from medseg.engine.epoch_log import log_epoch
-from medseg.engine.state import Progress, StopRequest, load_training_state, save_training_state
+from medseg.engine.epoch_log import epoch_total, log_epoch, write_metrics
+from medseg.engine.loaders import batches, make_loaders
+from medseg.engine.state import (
+    Progress,
+    StopRequest,
+    load_training_state,
+    progress_of,
+    read_training_state,
+    save_training_state,
+)
 from medseg.errors import TrainingStopped
-from medseg.io.atomic import write_text_atomic
-from medseg.io.validate import explain_load_failure
 from medseg.labels import LabelSchema
-from medseg.modalities import ModalitySubsets
-from medseg.provenance import record_training_data, write_run_readme
+from medseg.provenance import append_to_run_readme, write_run_readme
 from medseg.report import plot_curves
 from medseg.runs import LAST
-
-
-class TimeBudget:
-    """``--time-limit``: polynomial learning-rate decay over the wall-clock budget, and when to stop.
-
-    An epoch is the last when the next one (training plus a validation, at their last measured
-    times) would not fit in what is left; validation then runs on it, so the best model is scored.
-    """
-
-    def __init__(self, minutes: float | None, optimizer: torch.optim.Optimizer, power: float = 0.9) -> None:
-        self.limit = None if minutes is None else float(minutes) * 60.0
-        self.optimizer, self.power = optimizer, power
-        self.base = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
-        self.start = time.perf_counter()
-        self.val_s = 0.0
-
-    def set_learning_rate(self) -> None:
-        if self.limit is None:
-            return
-        left = max(0.0, 1.0 - (time.perf_counter() - self.start) / self.limit)
-        for group, base in zip(self.optimizer.param_groups, self.base):
-            group["lr"] = base * left**self.power
-
-    def last_epoch(self, train_s: float) -> bool:
-        if self.limit is None:
-            return False
-        return time.perf_counter() - self.start + train_s + 2 * self.val_s > self.limit
-
-    def validated(self, row: dict[str, float]) -> None:
-        if "dice_mean" in row:
-            self.val_s = max(0.0, row["seconds"] - row["data_s"] - row["step_s"])
 
 
 def _plain(tensor) -> torch.Tensor:
@@ -79,10 +51,19 @@ class TrainResult:
     best_metric: float
     best_epoch: int
     history: list[dict[str, float]]
+    budget: BudgetReport | None = None  # what ``time_limit`` bought; None without one
 
 
 class Trainer:
-    """Train one network on a manifest and write a run directory that is itself a MONAI bundle."""
+    """Train one network on a manifest and write a run directory that is itself a MONAI bundle.
+
+    ``time_limit`` (minutes) makes training a budget to spend: it then runs until the budget is
+    used, not for ``epochs`` (see ``medseg.engine.budget``); the learning rate decays over the share
+    of the budget spent, set before every iteration, and the last epoch stops mid-way when the next
+    iteration would not leave room for its validation and checkpoint. ``clock`` is the budget's
+    clock (``time.perf_counter``; ``time.process_time`` budgets this process's CPU time, its threads
+    but not data-loader workers); it is for the Python API and benchmarks, not a bundle setting.
+    """
 
     def __init__(
         self,
@@ -115,12 +96,14 @@ class Trainer:
         time_limit: float | None = None,
         iterations_per_epoch: int | None = None,
         metric_ema: float = 0.0,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.device = distributed.setup(resolve_device(device))
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
         self.network = distributed.wrap(network.to(self.device), self.device)
         self.loss = loss
         self.optimizer = optimizer(self.network.parameters())
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]  # what a time budget decays
         self.scheduler = scheduler(self.optimizer) if scheduler is not None else None
         self.train_transforms, self.val_transforms = train_transforms, val_transforms
         self.schema = schema
@@ -135,75 +118,33 @@ class Trainer:
         self.generator: torch.Generator | None = None
         self.fold, self.cache, self.cache_dir = fold, cache, cache_dir
         self.validation_fraction = validation_fraction  # 0: train on every case, keep the last weights
-        self.time_limit = time_limit  # minutes: stop before it runs out; the learning rate decays over the time
+        self.time_limit = time_limit  # minutes: train until the budget is spent; the learning rate decays over it
+        self.clock = clock
         self.iterations_per_epoch = int(iterations_per_epoch) if iterations_per_epoch else None  # None: one pass
         self.metric_ema = float(metric_ema)  # weight of the past in the smoothed Dice that picks the best model
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
-    # -- data -------------------------------------------------------------------------------
-    def _loaders(self):
-        """Check every training/validation case first (all problems in one error), then cache and load."""
-        from monai.data import DataLoader, list_data_collate
-
-        manifest = load_manifest(self.datalist, modalities=self.modalities)
-        subsets = ModalitySubsets.from_metadata(Bundle(self.bundle_root).metadata)  # studies may lack sequences
-        problems = check_manifest(manifest, self.schema, network_in_channels(self.network), len(self.roi_size),
-                                  sections=("training", "validation"), subsets=subsets)
-        if problems:
-            raise problems_error(problems, manifest.path)
-        train_cases, val_cases = manifest.train_validation_split(self.validation_fraction, seed=self.seed,
-                                                                 fold=self.fold)
-        if distributed.is_main_process():
-            record_training_data(self.run_dir, manifest.path, train_cases, val_cases, self.fold)
-        try:
-            train_ds = make_dataset([manifest.item(c) for c in train_cases], self.train_transforms, self.cache,
-                                    self.cache_dir)
-            val_ds = make_dataset([manifest.item(c) for c in val_cases], self.val_transforms, self.cache,
-                                  self.cache_dir)
-        except Exception as exc:  # name the case file at fault, not MONAI's wrapper
-            files = [p for c in train_cases + val_cases for p in (*c.images, c.label)]
-            raise explain_load_failure(exc, files) from exc
-        self.generator = torch.Generator().manual_seed(self.seed)
-        train_sampler = val_sampler = None
-        if distributed.is_distributed():
-            from monai.data import DistributedSampler
-
-            # each rank sees its own shard; per-rank batch x ranks = the global batch
-            train_sampler = DistributedSampler(train_ds, shuffle=self.shuffle, seed=self.seed)
-            val_sampler = DistributedSampler(val_ds, shuffle=False, even_divisible=False)
-        train_loader = DataLoader(
-            train_ds, batch_size=self.batch_size, shuffle=self.shuffle and train_sampler is None,
-            sampler=train_sampler, num_workers=self.num_workers, collate_fn=list_data_collate,
-            generator=self.generator, pin_memory=self.device.type == "cuda", persistent_workers=self.num_workers > 0,
-        )
-        return train_loader, DataLoader(val_ds, batch_size=1, num_workers=0, sampler=val_sampler)
-
     # -- steps ------------------------------------------------------------------------------
-    def _batches(self, loader):
-        """One pass over the loader, or ``iterations_per_epoch`` batches drawn from as many passes as needed."""
-        if self.iterations_per_epoch is None:
-            yield from loader
-            return
-        done = 0
-        while done < self.iterations_per_epoch:
-            for batch in loader:
-                yield batch
-                done += 1
-                if done == self.iterations_per_epoch:
-                    return
+    def _train_epoch(self, loader, epoch: int, budget: TimeBudget, total: str) -> tuple[dict[str, float], bool]:
+        """One epoch of training patches; also times data waiting vs the training step.
 
-    def _train_epoch(self, loader, epoch: int) -> dict[str, float]:
-        """One epoch of training patches; also times data waiting vs the training step."""
+        Under a time budget, rank 0's clock sets the learning rate before every iteration and may end
+        the epoch early (after at least one iteration): then the second value is True, the run's last epoch.
+        """
         from tqdm.auto import tqdm
 
         self.network.train()
-        losses, data_s, step_s, patches = [], 0.0, 0.0, 0
-        bar = tqdm(self._batches(loader), desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=False,
+        losses, data_s, step_s, patches, out_of_time = [], 0.0, 0.0, 0, False
+        bar = tqdm(batches(loader, self.iterations_per_epoch), desc=f"epoch {epoch}/{total}", unit="batch", leave=False,
                    total=self.iterations_per_epoch or len(loader),
                    disable=None if self.progress else True)  # None: no bars in non-TTY logs
         tick = time.perf_counter()
+        budget.start_lap()
         for batch in bar:
+            if budget.limited and self._follow_budget(budget) and losses:
+                out_of_time = True
+                break
             started = time.perf_counter()
             data_s += started - tick
             image = _plain(batch["image"]).to(self.device, non_blocking=True)
@@ -219,14 +160,31 @@ class Trainer:
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
             tick = time.perf_counter()
             step_s += tick - started
-        if self.scheduler is not None and self.time_limit is None:
+            budget.iteration_done()
+        bar.close()
+        if self.scheduler is not None and not budget.limited:
             self.scheduler.step()
         loss = distributed.mean_across_ranks(float(np.mean(losses)) if losses else float("nan"), self.device)
-        return {"train_loss": loss, "data_s": round(data_s, 3), "step_s": round(step_s, 3), "patches": patches}
+        return {"train_loss": loss, "data_s": round(data_s, 3), "step_s": round(step_s, 3), "patches": patches,
+                "iterations": len(losses)}, out_of_time
+
+    def _follow_budget(self, budget: TimeBudget, upcoming_s: float = 0.0) -> bool:
+        """Rank 0's learning-rate factor and stop decision, applied on every rank (one clock for all)."""
+        factor, stop = distributed.from_main_process([budget.learning_rate_factor(), budget.out_of_time(upcoming_s)],
+                                                     self.device)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * factor
+        return bool(stop)
+
+    def _logits(self, batch) -> torch.Tensor:
+        from monai.inferers import sliding_window_inference
+
+        image = _plain(batch["image"]).to(self.device)
+        return sliding_window_inference(image, self.roi_size, 1, distributed.unwrap(self.network),
+                                        overlap=self.sw_overlap, mode="gaussian").float()
 
     def validate(self, loader) -> dict[str, float]:
         """Per-channel Dice on whole validation volumes (sliding window, Gaussian weights)."""
-        from monai.inferers import sliding_window_inference
         from monai.metrics import DiceMetric
 
         self.network.eval()
@@ -234,10 +192,7 @@ class Trainer:
         metric = DiceMetric(include_background=not exclusive, reduction="mean_batch", ignore_empty=False)
         with torch.inference_mode(), torch.autocast(self.device.type, enabled=self.amp):
             for batch in loader:
-                image = _plain(batch["image"]).to(self.device)
-                logits = sliding_window_inference(
-                    image, self.roi_size, 1, distributed.unwrap(self.network), overlap=self.sw_overlap, mode="gaussian"
-                ).float()
+                logits = self._logits(batch)
                 if exclusive:
                     pred = torch.nn.functional.one_hot(logits.argmax(1), logits.shape[1]).movedim(-1, 1)
                 else:
@@ -246,6 +201,25 @@ class Trainer:
         names = self.schema.channel_names[1:] if exclusive else self.schema.channel_names
         values = metric.aggregate().cpu().numpy().tolist()
         return {f"dice_{name}": float(v) for name, v in zip(names, values)}
+
+    def _probe_validation(self, loader, budget: TimeBudget) -> None:
+        """Time one validation case before training, so a budget can keep room for the last validation.
+
+        A disk cache is filled first (once per case, whenever it happens), and the case is predicted
+        once untimed: one-off costs (caching, the first call's set-up) would otherwise be reserved for
+        every validation, multiplied by the number of cases.
+        """
+        from monai.data import PersistentDataset
+
+        if isinstance(loader.dataset, PersistentDataset):
+            for _ in loader:
+                pass
+        self.network.eval()
+        case = next(iter(loader))
+        with torch.inference_mode(), torch.autocast(self.device.type, enabled=self.amp):
+            self._logits(case)
+            with budget.timing("probe", cases=len(loader)):
+                self._logits(case)
 
     # -- outputs ----------------------------------------------------------------------------
     def _export_bundle_files(self) -> None:
@@ -259,23 +233,29 @@ class Trainer:
         if distributed.is_main_process():
             save_checkpoint(distributed.unwrap(self.network).state_dict(), self.run_dir / Bundle.WEIGHTS)
 
-    def _write_metrics(self, history: list[dict[str, float]]) -> None:
-        if not distributed.is_main_process():
-            return
-        fields = list(dict.fromkeys(k for row in history for k in row))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(history)
-        write_text_atomic(self.run_dir / "metrics.csv", buffer.getvalue())
-
     def _smoothed(self, history: list[dict[str, float]], dice: float) -> float:
         """Exponential moving average of the validation Dice (nnU-Net picks its best model on one)."""
         previous = next((row["dice_ema"] for row in reversed(history) if "dice_ema" in row), None)
         return dice if previous is None else self.metric_ema * previous + (1 - self.metric_ema) * dice
 
+    def _say(self, text: str) -> None:
+        if self.progress:
+            print(f"medseg: {text}", file=sys.stderr, flush=True)
+
+    def _spent(self, before: Progress, budget: TimeBudget) -> TrainResult | None:
+        """A resumed run whose budget ran out (and was not raised since) trains nothing: say so in one line."""
+        if not (budget.limited and before.out_of_time and before.time_limit_min is not None
+                and budget.minutes <= before.time_limit_min):
+            return None
+        report = BudgetReport.from_history(budget.minutes, before.spent_s, before.history, before.best_epoch,
+                                           already_spent=True)
+        self._say(f"{self.run_dir}: its {budget.minutes:g}-minute time budget is spent ({report.bought()}); "
+                  f"to train longer: medseg train --resume {self.run_dir} --time-limit MIN (a larger total)")
+        return TrainResult(self.run_dir, before.best_metric, before.best_epoch, before.history, report)
+
     def run(self) -> TrainResult:
-        """Train to ``epochs`` or the time limit, checkpointing every epoch; SIGINT/SIGTERM stop after a checkpoint.
+        """Train to ``epochs`` or through the time budget, checkpointing every epoch; SIGINT/SIGTERM stop after a
+        checkpoint.
 
         The best model is the one with the best smoothed validation Dice (``metric_ema``; 0: the raw Dice).
         """
@@ -283,51 +263,85 @@ class Trainer:
         from tqdm.auto import tqdm
 
         set_determinism(seed=self.seed)
-        clock = TimeBudget(self.time_limit, self.optimizer)  # the budget covers caching the data too
+        checkpoint = read_training_state(self.resume_from) if self.resume_from else None
+        before = progress_of(checkpoint) if checkpoint is not None else Progress()
+        budget = TimeBudget(self.time_limit, self.clock, spent_s=before.spent_s)  # it covers caching the data too
+        if (spent := self._spent(before, budget)) is not None:
+            return spent
+        if checkpoint is not None and budget.limited:
+            self._say(f"resuming {self.run_dir}: {max(budget.limit_s - budget.elapsed(), 0) / 60:.1f} of its "
+                      f"{budget.minutes:g}-minute time budget left")
         if distributed.is_main_process():
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self._export_bundle_files()
-        train_loader, val_loader = self._loaders()
-        state = load_training_state(self, self.resume_from) if self.resume_from else Progress()
-        clock.start -= sum(row.get("seconds", 0.0) for row in state.history)  # a resumed run's spent time
-        epochs = tqdm(range(state.epoch + 1, self.epochs + 1), desc="train", unit="epoch", initial=state.epoch,
-                      total=self.epochs, disable=None if self.progress else True)
+        train_loader, val_loader = make_loaders(self)
+        state = load_training_state(self, self.resume_from, checkpoint) if checkpoint is not None else Progress()
+        if budget.limited and len(val_loader):
+            self._probe_validation(val_loader, budget)
+        per_epoch = self.iterations_per_epoch or len(train_loader)
+        total = epoch_total(self.epochs, budget.limited)
+        epochs = tqdm(itertools.count(state.epoch + 1) if budget.limited else range(state.epoch + 1, self.epochs + 1),
+                      desc="train", unit="epoch", initial=state.epoch, total=None if budget.limited else self.epochs,
+                      disable=None if self.progress else True)
         with StopRequest() as stop:
             for epoch in epochs:
                 if hasattr(train_loader.sampler, "set_epoch"):
                     train_loader.sampler.set_epoch(epoch)
                 start = time.perf_counter()
-                clock.set_learning_rate()
-                row: dict[str, float] = {"epoch": epoch, **self._train_epoch(train_loader, epoch),
-                                         "lr": float(self.optimizer.param_groups[0]["lr"])}
-                last = clock.last_epoch(time.perf_counter() - start)
-                if len(val_loader) and (epoch % self.val_interval == 0 or epoch == self.epochs or last):
-                    dice = self.validate(val_loader)
+                trained, last = self._train_epoch(train_loader, epoch, budget, total)
+                row: dict[str, float] = {"epoch": epoch, **trained, "lr": float(self.optimizer.param_groups[0]["lr"])}
+                due = epoch % self.val_interval == 0 or epoch == self.epochs and not budget.limited
+                if budget.limited and not last:  # room for this epoch's end and one more iteration?
+                    last = self._follow_budget(budget, (budget.validation_s or 0.0) * due + budget.checkpoint_s)
+                if last and len(val_loader) and budget.elapsed() + (budget.validation_s or 0.0) > budget.limit_s:
+                    self._say(f"the {budget.minutes:g}-minute time budget has no room left for the last validation "
+                              f"(about {budget.validation_s:.0f} s here): validating anyway, so the kept model is "
+                              "scored; a larger --time-limit avoids the overrun")
+                if len(val_loader) and (due or last):
+                    with budget.timing("validation"):
+                        dice = self.validate(val_loader)
                     row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
                     row["dice_ema"] = self._smoothed(state.history, row["dice_mean"])
                     if row["dice_ema"] > state.best_metric:
                         state.best_metric, state.best_epoch = row["dice_ema"], epoch
                         self._save_model()
                 row["seconds"] = round(time.perf_counter() - start, 3)
+                if budget.limited:
+                    row["budget_s"] = round(budget.elapsed(), 3)
                 state.history.append(row)
-                state.epoch = epoch
-                save_training_state(self, state, self.run_dir / LAST)
-                self._write_metrics(state.history)
+                state.epoch, state.spent_s = epoch, budget.elapsed()
+                state.time_limit_min, state.out_of_time = budget.minutes, bool(last and budget.limited)
+                with budget.timing("checkpoint"):
+                    save_training_state(self, state, self.run_dir / LAST)
+                    if distributed.is_main_process():
+                        write_metrics(self.run_dir / "metrics.csv", state.history)
+                if budget.limited:
+                    total = epoch_total(self.epochs, True, epoch if last else
+                                        budget.epochs_allowed(epoch, per_epoch, self.val_interval))
+                    epochs.total = int(total[1:]) if total[1:].isdigit() else None
                 epochs.set_postfix(loss=f"{row['train_loss']:.3f}", best_dice=f"{max(state.best_metric, 0):.3f}")
                 if self.progress:
-                    log_epoch(row, self.epochs, bar_shown=not epochs.disable)
-                clock.validated(row)
+                    log_epoch(row, total, not epochs.disable,
+                              budget.limit_s - budget.elapsed() if budget.limited else None)
                 if last:
                     break
-                if stop.signal is not None and epoch < self.epochs:
+                if stop.signal is not None and (budget.limited or epoch < self.epochs):
                     raise TrainingStopped(
-                        f"stopped by {stop.name} after epoch {epoch} of {self.epochs}; checkpoint written; "
+                        f"stopped by {stop.name} after epoch {epoch} of {total}; checkpoint written; "
                         f"continue with: medseg train --resume {self.run_dir}", self.run_dir / LAST)
+        return self._finish(state, budget)
+
+    def _finish(self, state: Progress, budget: TimeBudget) -> TrainResult:
+        """The model, curves and README once training ends; with a budget, what it bought (README too)."""
         if state.best_epoch == 0:  # no validation set: keep the last weights as the model
             self._save_model()
             state.best_epoch = state.epoch
+        report = (BudgetReport.from_history(budget.minutes, budget.elapsed(), state.history, state.best_epoch)
+                  if budget.limited else None)
         if distributed.is_main_process():
             plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
-            write_run_readme(self.run_dir, self.bundle_root, state.history, state.best_epoch)  # its own Dice
+            readme = write_run_readme(self.run_dir, self.bundle_root, state.history, state.best_epoch)  # its own Dice
+            if readme is not None and report is not None:
+                append_to_run_readme(self.run_dir, report.markdown())
         distributed.barrier()
-        return TrainResult(self.run_dir, state.best_metric, state.best_epoch, state.history)
+        return TrainResult(self.run_dir, state.best_metric, state.best_epoch, state.history, report)

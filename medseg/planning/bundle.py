@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ def budget_for(device: str = "auto", gpu_memory_gb: float | None = None, dims: i
     import torch
 
     device = str(device).lower()
+    _check_positive(gpu_memory_gb, "--gpu-memory-gb")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() or gpu_memory_gb else "cpu"
     if device.startswith("cuda"):
@@ -40,6 +42,12 @@ def budget_for(device: str = "auto", gpu_memory_gb: float | None = None, dims: i
     if device != "cpu":
         raise InputError(f"--device {device!r}: expected auto, cpu or cuda[:N]")
     return cpu_budget(dims=dims)
+
+
+def _check_positive(value: float | None, option: str) -> None:
+    """``nan``, ``inf``, ``0`` or a negative number would plan nonsense (or crash later): refuse it here."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise InputError(f"{option} must be a finite positive number, got {value:g}")
 
 
 def _network(bundle: Bundle, trust: bool) -> dict[str, Any]:
@@ -61,6 +69,7 @@ def _check(bundle: Bundle, manifest: str | Path, in_channels: int, dims: int) ->
 def plan_for_bundle(bundle: Bundle, manifest: str | Path, device: str = "auto", gpu_memory_gb: float | None = None,
                     time_limit_min: float | None = None, trust: bool = False) -> Plan:
     """Fingerprint the manifest's training cases and plan them for the bundle on a device."""
+    _check_positive(time_limit_min, "--time-limit")
     network = _network(bundle, trust)
     dims = int(bundle.metadata.get("medseg", {}).get("dims", 3))
     in_channels = int(network.get("in_channels", len(bundle.modalities)))

@@ -58,11 +58,12 @@ class Plan:
 
     @property
     def estimated_epochs(self) -> int:
-        """Epochs that fit the time limit at the estimated speed (the run measures and adapts)."""
+        """Epochs that fit the time limit at the estimated speed; a budgeted run trains until its budget is
+        spent, not for ``epochs``, and measures its own speed as it goes."""
         if not self.time_limit_min:
             return self.epochs
         epoch_s = self.iterations_per_epoch * self.seconds_per_iteration_estimate
-        return max(1, min(self.epochs, int(self.time_limit_min * 60 / max(epoch_s, 1e-6))))
+        return max(1, int(self.time_limit_min * 60 / max(epoch_s, 1e-6)))
 
     def network_def(self, in_channels: int, out_channels: int) -> dict[str, Any]:
         """The MONAI ``DynUNet`` config this plan describes."""
@@ -116,9 +117,10 @@ class Plan:
             ("deep supervision", f"{net['deep_supr_num']} extra outputs" if net["deep_supervision"] else "off"),
             ("optimiser", f"SGD Nesterov lr {self.optimizer['lr']} momentum {self.optimizer['momentum']}, "
                           f"poly decay {POLY_EXPONENT}"),
-            ("schedule", f"{self.epochs} epochs x {self.iterations_per_epoch} iterations, validate every "
-                         f"{self.val_interval}"),
-            ("time limit", f"{self.time_limit_min:g} min (about {self.estimated_epochs} epochs)"
+            ("schedule", ("epochs of " if self.time_limit_min else f"{self.epochs} epochs x ")
+             + f"{self.iterations_per_epoch} iterations" + (" until the time limit" if self.time_limit_min else "")
+             + f", validate every {self.val_interval}"),
+            ("time limit", f"{self.time_limit_min:g} min (about {self.estimated_epochs} epochs; measured as it trains)"
              if self.time_limit_min else "none"),
             ("memory / iteration", f"{self.memory_estimate_gb:.2f} GB estimated of {self.memory_budget_gb:.1f} GB"),
             ("time / iteration", f"{self.seconds_per_iteration_estimate:.2f} s estimated"),

@@ -3,8 +3,11 @@
 A zoo config is a MONAI bundle config: ``_target_`` components and ``$`` expressions that
 ``monai.bundle`` would instantiate and ``eval``. medseg never hands these files to a
 ``ConfigParser``. It lists every expression and component (what running the bundle would run),
-resolves ``@`` references to literal values, and takes from them only a MONAI network
-definition and the pre- and post-processing steps it knows (``medseg.zoo.importer``).
+resolves ``@`` references within ``inference.json`` to literal values, and takes from them only a
+MONAI network definition and the pre- and post-processing steps it knows (``medseg.zoo.importer``).
+Whatever it takes must be plain data at every depth (``medseg.trust.find_code``): no expression,
+macro, reference leaving the file or component. Every file is read inside the zoo folder: a link
+leading out of it is refused, never followed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from medseg.errors import BundleError
+from medseg.trust import find_code
 
 REF, EXPR, SEP = "@", "$", "#"
 
@@ -51,12 +55,21 @@ class ZooConfig:
     """An unpacked zoo bundle: ``configs/metadata.json``, ``configs/inference.json``, ``models/model.pt``."""
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+        self.root = Path(root).resolve()
         self.metadata = self._read("metadata.json")
         self.inference = self._read("inference.json")
 
+    def file(self, relative: str | Path) -> Path:
+        """``root/relative``, refused when it is a link (or lies in a linked folder) leading out of the zoo folder."""
+        path = self.root / relative
+        real = path.resolve()
+        if not real.is_relative_to(self.root):
+            raise BundleError(f"{Path(relative).as_posix()} is a link to {real}, outside the zoo folder; medseg "
+                              "does not follow links out of a bundle it imports", path)
+        return path
+
     def _read(self, name: str) -> dict[str, Any]:
-        path = self.root / "configs" / name
+        path = self.file(Path("configs") / name)
         if not path.is_file():
             raise BundleError(f"not an unpacked MONAI zoo bundle: no configs/{name}", self.root)
         try:
@@ -69,12 +82,13 @@ class ZooConfig:
 
     @property
     def weights(self) -> Path:
-        return self.root / "models" / "model.pt"
+        return self.file(Path("models") / "model.pt")
 
     def expressions(self) -> list[Expression]:
         """Every ``$`` expression and ``_target_`` in every ``configs/*.json`` (what ``monai.bundle run`` runs)."""
         found: list[Expression] = []
         for path in sorted((self.root / "configs").glob("*.json")):
+            self.file(path.relative_to(self.root))
             try:
                 _walk(json.loads(path.read_text()), "", path.name, found)
             except (OSError, json.JSONDecodeError):
@@ -88,27 +102,33 @@ class ZooConfig:
             node = node[int(part)] if isinstance(node, list) else node[part]
         return self.literal(node, key)
 
-    def literal(self, value: Any, key: str, seen: tuple[str, ...] = ()) -> Any:
-        """``value`` with every ``@ref`` replaced by the referenced literal; a ``$`` expression is refused."""
+    def literal(self, value: Any, key: str) -> Any:
+        """``value`` with every ``@ref`` replaced by what it refers to in inference.json; refused unless the
+        result is plain data (no expression, macro, reference out of the file or component at any depth)."""
+        value = self._resolve(value, key)
+        found = find_code(value, key, top=False)
+        if found:
+            raise BundleError(f"zoo config {found[0]!r} {found[1]}; medseg imports literal values only",
+                              self.root / "configs" / "inference.json")
+        return value
+
+    def _resolve(self, value: Any, key: str, seen: tuple[str, ...] = ()) -> Any:
         if isinstance(value, str) and value.startswith(REF):
-            ref = value[1:]
+            ref = value[1:].replace("::", SEP)  # MONAI's separator, or the older '#'
             if ref in seen:
                 raise BundleError(f"zoo config reference cycle at {key!r}", self.root / "configs" / "inference.json")
             try:
                 node: Any = self.inference
                 for part in ref.split(SEP):
                     node = node[int(part)] if isinstance(node, list) else node[part]
-            except (KeyError, IndexError, ValueError) as exc:
-                raise BundleError(f"zoo config {key!r} refers to missing {value!r}",
+            except (KeyError, IndexError, ValueError, TypeError) as exc:
+                raise BundleError(f"zoo config {key!r} refers to {value!r}, which is not a value of inference.json",
                                   self.root / "configs" / "inference.json") from exc
-            return self.literal(node, key, (*seen, ref))
-        if isinstance(value, str) and value.startswith(EXPR):
-            raise BundleError(f"zoo config {key!r} is a Python expression ({value}); medseg imports literal "
-                              "values only", self.root / "configs" / "inference.json")
+            return self._resolve(node, key, (*seen, ref))
         if isinstance(value, dict):
-            return {k: self.literal(v, f"{key}{SEP}{k}", seen) for k, v in value.items()}
+            return {k: self._resolve(v, f"{key}{SEP}{k}", seen) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.literal(v, f"{key}{SEP}{i}", seen) for i, v in enumerate(value)]
+            return [self._resolve(v, f"{key}{SEP}{i}", seen) for i, v in enumerate(value)]
         return value
 
     def transforms(self, key: str) -> list[tuple[str, dict[str, Any]]]:

@@ -4,7 +4,9 @@ The zoo bundle is untrusted code: its configs are read as JSON and never run. Wh
 bundle runs is medseg's predictor, the zoo's network class from ``monai.networks.nets`` with the
 zoo's literal arguments, and the zoo's declared preprocessing steps (``medseg.zoo.translate``).
 medseg wrote those configs itself, so it seals them (``medseg.trust``); the zoo's other ``$``
-expressions and components are listed for the user and not imported.
+expressions and components are listed for the user and not imported. The zoo's metadata is copied
+only when it is plain data (MONAI reads it too, through ``@_meta_`` references), and no file is read
+through a link leading out of the zoo folder.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Any
 from medseg.bundles import Bundle
 from medseg.engine.checkpoint import load_weights, save_checkpoint
 from medseg.errors import BundleError, OutputError
-from medseg.trust import seal
+from medseg.trust import find_code, seal
 from medseg.zoo import tasks, translate
 from medseg.zoo.configs import Expression, ZooConfig
 from medseg.zoo.network import ChannelMapped
 
+EXTRAS = (("docs/README.md", "docs/zoo_README.md"), ("docs/license.txt", "LICENSE"), ("LICENSE", "LICENSE"))
 WRITERS = ("medseg.io.write.NiftiLabelWriter", "medseg.io.slicer.SlicerSegWriter", "medseg.io.slicer.ColorTableWriter",
            "medseg.measure.MeasurementWriter", "medseg.io.dicom_seg.DicomSegWriter")
 
@@ -75,6 +78,7 @@ def import_zoo(source: str | Path, output: str | Path, version: str | None = Non
 
 def _import_folder(folder: Path, output: Path, version: str | None, origin: str) -> ImportResult:
     zoo = ZooConfig(folder)
+    _check_data(zoo.metadata, zoo.root / "configs" / "metadata.json")
     zoo_version = str(zoo.metadata.get("version", ""))
     if version is not None and zoo_version != version:
         raise BundleError(f"the zoo bundle is version {zoo_version or 'unknown'}, not {version}",
@@ -97,6 +101,9 @@ def _import_folder(folder: Path, output: Path, version: str | None, origin: str)
     largest = [schema_names[v] for v in post.largest_labels if v in schema_names]
     config = _inference_config(name, network, pre.steps, mapping.axcodes, roi, overlap, sw_batch, post.threshold,
                                largest)
+    metadata = _metadata(zoo, name, mapping, origin)
+    _check_data(metadata, zoo.root, "the metadata medseg would write: ")  # the folder name and all taken, again
+    extras = [(zoo.file(extra), target) for extra, target in EXTRAS if (zoo.root / extra).is_file()]
     result = ImportResult(output, name, mapping, notes=list(mapping.notes))
     result.imported = _imported_lines(network, pre, post, mapping)
     used = {"network_def"} | {f"preprocessing#transforms#{i}" for i, _ in enumerate(zoo.transforms("preprocessing"))}
@@ -105,14 +112,11 @@ def _import_folder(folder: Path, output: Path, version: str | None, origin: str)
     tmp = output.parent / f".tmp-{uuid.uuid4().hex[:8]}-{output.name}"
     try:
         _write_text(tmp / "configs" / "inference.json", json.dumps(config, indent=2) + "\n")
-        _write_text(tmp / "configs" / "metadata.json",
-                    json.dumps(_metadata(zoo, name, mapping, origin), indent=2) + "\n")
+        _write_text(tmp / "configs" / "metadata.json", json.dumps(metadata, indent=2) + "\n")
         save_checkpoint(model.state_dict(), tmp / Bundle.WEIGHTS)
         _write_text(tmp / "docs" / "README.md", _readme(zoo, name, origin, result))
-        for extra, target in (("docs/README.md", "docs/zoo_README.md"), ("docs/license.txt", "LICENSE"),
-                              ("LICENSE", "LICENSE")):
-            if (folder / extra).is_file():
-                shutil.copyfile(folder / extra, tmp / target)
+        for source, target in extras:
+            shutil.copyfile(source, tmp / target)
         seal(tmp)  # medseg wrote every config here (see the module docstring)
         if output.exists():
             output.rmdir()
@@ -123,6 +127,13 @@ def _import_folder(folder: Path, output: Path, version: str | None, origin: str)
         shutil.rmtree(tmp, ignore_errors=True)
     result.root = output.resolve()
     return result
+
+
+def _check_data(metadata: dict[str, Any], path: Path, what: str = "") -> None:
+    """Refuse metadata MONAI would evaluate (the imported bundle's configs read it through ``@_meta_``)."""
+    found = find_code(metadata)
+    if found:
+        raise BundleError(f"{what}{found[0]!r} {found[1]}; medseg imports metadata as plain data only", path)
 
 
 def _write_text(path: Path, text: str) -> None:

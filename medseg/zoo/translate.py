@@ -24,12 +24,6 @@ def _source(zoo: ZooConfig):
     return zoo.root / "configs" / "inference.json"
 
 
-def _has_target(value: Any) -> bool:
-    if isinstance(value, dict):
-        return "_target_" in value or any(_has_target(v) for v in value.values())
-    return isinstance(value, list) and any(_has_target(v) for v in value)
-
-
 def network_def(zoo: ZooConfig) -> dict[str, Any]:
     """``network_def`` as ``{"_target_": "monai.networks.nets.X", literal args}``; anything else refused."""
     import monai.networks.nets as nets
@@ -41,10 +35,7 @@ def network_def(zoo: ZooConfig) -> dict[str, Any]:
     name = target.rsplit(".", 1)[-1]
     if ("." in target and not target.startswith("monai.networks.nets.")) or not hasattr(nets, name):
         raise BundleError(f"network_def is {target}: medseg imports only networks of monai.networks.nets", _source(zoo))
-    args = {k: zoo.literal(v, f"network_def#{k}") for k, v in raw.items() if k != "_target_"}
-    if _has_target(args):
-        raise BundleError("network_def builds other components in its arguments; medseg imports plain "
-                          "MONAI networks with literal arguments only", _source(zoo))
+    args = zoo.literal({k: v for k, v in raw.items() if k != "_target_"}, "network_def")
     return {"_target_": f"monai.networks.nets.{name}", **args}
 
 

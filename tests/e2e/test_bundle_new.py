@@ -286,3 +286,50 @@ def test_plan_command_works_on_any_bundle(tmp_path, monkeypatch):
     assert json.loads(run("plan", "task", "--json").output)["patch_size"] == [48, 48]
     result = run("plan", "chest_xray")
     assert result.exit_code == 0 and "no plan" in result.output and "120 epochs, batch 4" in result.output
+
+
+def _binary(structure):
+    return Image.fromarray((structure * 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("tiny", r"c1\.png: image is only 1 x 1 voxels; at least 8 per axis"),
+    ("cmyk", r"c1\.jpg: is a CMYK image .* convert it to RGB first"),
+    ("animated", r"c1\.png: holds 3 frames \(an animated or multi-page image\)"),
+])
+def test_new_refuses_images_training_would_refuse_or_misread(tmp_path, bad, message):
+    from medseg.newbundle import new_bundle
+
+    _pairs(tmp_path, 3, _grey, _binary)
+    image = tmp_path / "images" / "c1.png"
+    if bad == "tiny":
+        Image.fromarray(np.full((1, 1), 90, np.uint8)).save(image)
+    elif bad == "cmyk":
+        Image.open(image).convert("RGB").convert("CMYK").save(tmp_path / "images" / "c1.jpg")
+        image.unlink()
+    else:
+        frames = [Image.open(image).point(lambda v, k=k: (v + 40 * k) % 256) for k in range(3)]
+        frames[0].save(image, save_all=True, append_images=frames[1:])
+    with pytest.raises(InputError, match=message):
+        new_bundle("task", tmp_path / "images", tmp_path / "masks", ["thing"], output=tmp_path / "task")
+    assert not (tmp_path / "task").exists()
+    with pytest.raises(InputError, match="--image-size 4: at least 8 pixels per side"):
+        new_bundle("task", tmp_path / "images", tmp_path / "masks", ["thing"], output=tmp_path / "task", image_size=4)
+
+
+def test_new_says_which_files_it_leaves_out(tmp_path):
+    from medseg.newbundle import new_bundle
+
+    _pairs(tmp_path, 4, _grey, _binary)
+    frames = [Image.open(tmp_path / "images" / "c0.png").rotate(10 * k) for k in range(3)]
+    frames[0].save(tmp_path / "images" / "clip.gif", save_all=True, append_images=frames[1:])
+    (tmp_path / "masks" / "c3.png").rename(tmp_path / "masks" / "orphan.png")  # c3 has no mask, orphan no image
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        new_bundle("task", tmp_path / "images", tmp_path / "masks", ["thing"], output=tmp_path / "task")
+    said = [str(w.message) for w in caught if issubclass(w.category, MedsegWarning)]
+    assert any("1 file(s) skipped" in s and "clip.gif (an animated GIF, 3 frames)" in s for s in said), said
+    assert any("1 mask(s) without an image of the same name, not used: orphan.png" in s for s in said), said
+    assert any("1 image(s) without a mask: listed as test cases" in s and "c3.png" in s for s in said), said
+    manifest = json.loads((tmp_path / "task" / "dataset.json").read_text())
+    assert [e["id"] for e in manifest["test"]] == ["c3"] and len(manifest["training"]) == 3

@@ -58,3 +58,25 @@ def test_two_gloo_processes_match_one_process(tmp_path, small_dataset):
 def _metrics(path):
     with path.open() as handle:
         return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+def test_under_a_time_budget_rank_0_decides_for_every_rank(tmp_path, small_dataset):
+    """Rank 1's clock runs ten times as fast as rank 0's (as if its copy drifted): alone it would stop
+    after three iterations and leave rank 0 waiting in a gradient all-reduce. Rank 0's clock decides the
+    learning rate and the stop for both, so both ranks take the same steps and end with the same weights."""
+    from pathlib import Path
+
+    run = tmp_path / "run"
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "tests.e2e.budget_worker", str(run), str(small_dataset), "0.5"],
+                          capture_output=True, text=True, timeout=600, cwd=repo)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((run / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]  # the same iterations per epoch and the same final learning rate
+    (iterations,) = ranks[0]["iterations"]  # one epoch of 100 iterations, stopped mid-way by rank 0's budget
+    assert 20 < iterations < 100
+    weights = [torch.load(run / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    for key in weights[0]:
+        torch.testing.assert_close(weights[1][key], weights[0][key], rtol=0, atol=0, msg=key)

@@ -41,7 +41,7 @@ def test_demo_recipe_and_no_plan_keep_the_bundle_configs(tiny_dataset, tmp_path)
 
 def test_time_limit_stops_training_and_ends_the_learning_rate_decay(tiny_dataset, tmp_path):
     run = tmp_path / "run"
-    result = medseg.train("brain_tumor", data=tiny_dataset, output_dir=run, epochs=500, device="cpu",
+    result = medseg.train("brain_tumor", data=tiny_dataset, output_dir=run, device="cpu",
                           overrides={**TINY, "val_interval": 100}, progress=False, time_limit=0.25)
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert 1 <= len(rows) < 500 and result.best_epoch == len(rows)

@@ -52,3 +52,49 @@ def test_cli_ensembles_two_runs(tiny_run, tiny_dataset, tmp_path):
                                        str(case.parent), "--output-dir", str(out), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert (out / f"{case.parent.name}_seg.nii.gz").is_file()
+
+
+def _copy_run(tiny_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    return run, run / "configs" / "inference.json"
+
+
+def test_a_second_choice_replaces_the_first_and_keeps_the_users_rules(tiny_run, tmp_path):
+    from medseg.postchoice import choose_postprocessing
+    from medseg.trust import seal
+
+    first = json.loads((tiny_run / "configs" / "inference.json").read_text())["postprocessing_choice"]
+    assert first["baseline_dice"] > 0  # the tiny run finds some tumour, so wiping it (below) would change the score
+    run, path = _copy_run(tiny_run, tmp_path)
+    config = json.loads(path.read_text())
+    users = {"structure": "ET", "min_voxels": 1, "replace_with": 1, "per": "component"}
+    earlier = {"structure": "WT", "min_voxels": 10**9, "replace_with": 0, "per": "total"}  # wipes every prediction
+    config["postprocessing"]["small_components"] = [users, earlier]
+    config["postprocessing_choice"] = {**first, "chosen": earlier}
+    path.write_text(json.dumps(config))
+    seal(run)
+    again = choose_postprocessing(run, device="cpu")
+    assert again["baseline_dice"] == first["baseline_dice"]  # scored without the earlier choice, as the first time
+    assert again["chosen"] == first["chosen"]
+    rules = json.loads(path.read_text())["postprocessing"]["small_components"]
+    assert rules == [users] + ([first["chosen"]] if first["chosen"] else [])
+    readme = (run / "docs" / "README.md").read_text()
+    assert readme.count("## Post-processing (chosen on this run's validation cases)") == 1
+    assert is_trusted(run)
+
+
+def test_resuming_an_unsealed_run_with_trust_chooses_without_sealing_it(tiny_run, tmp_path):
+    import medseg
+    from medseg.errors import BundleError
+
+    run, path = _copy_run(tiny_run, tmp_path)
+    (run / "configs" / ".medseg-seal").unlink()  # a colleague's run: trusted once, not sealed by this user
+    with pytest.raises(BundleError, match="--trust"):
+        medseg.train(resume=run, device="cpu", progress=False)
+    result = medseg.train(resume=run, device="cpu", progress=False, trust=True)  # nothing left to train: chooses
+    assert result.run_dir == run
+    assert "postprocessing_choice" in json.loads(path.read_text())
+    assert not is_trusted(run)  # a one-time --trust did not become a seal

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,155 @@ def test_imported_modules_are_sealed_or_refused(tmp_path, monkeypatch):
     root = _sealed_copy(tmp_path, use_target)
     with pytest.raises(BundleError, match=r"imports 'lurking.Net' from .*lurking.py, outside the installed"):
         find_bundle(root).parser("inference")
+
+
+def test_a_metadata_macro_to_a_file_outside_configs_is_refused(tmp_path):
+    """Attack 3: metadata ``%``-including a file outside ``configs/`` was trusted; editing that file then ran code."""
+    marker = tmp_path / "METADATA_MACRO_RAN"
+    outside = tmp_path / "versions.json"
+    outside.write_text(json.dumps({"v": "0.1.0"}))
+    root = _sealed_copy(tmp_path, lambda root, config: None)
+    meta = json.loads((root / "configs" / "metadata.json").read_text())
+    meta["version"] = f"%{outside}::v"
+    (root / "configs" / "metadata.json").write_text(json.dumps(meta))
+    assert invoke("bundle", "trust", root)[0].exit_code == 0 and is_trusted(root)
+    with pytest.raises(BundleError, match=r"metadata.json: 'version' is a MONAI '%' macro"):
+        find_bundle(root).parser("inference")
+    outside.write_text(json.dumps({"v": f"$open({str(marker)!r}, 'w').close() or '0.1.0'"}))
+    result, lines = invoke("infer", root, "--input", tmp_path / "case", "--output-dir", tmp_path / "out")
+    assert result.exit_code == 1 and len(lines) == 1 and "metadata.json" in lines[0], result.output
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_code_in_any_bundles_metadata_is_refused_without_trust(tmp_path):
+    """Metadata is data in every bundle medseg runs unasked: a ``$`` value there is refused even when sealed."""
+    marker = tmp_path / "METADATA_CODE_RAN"
+    root = _sealed_copy(tmp_path, lambda root, config: None)
+    meta = json.loads((root / "configs" / "metadata.json").read_text())
+    meta["version"] = f"$open({str(marker)!r}, 'w').close() or '0.1.0'"
+    (root / "configs" / "metadata.json").write_text(json.dumps(meta))
+    assert invoke("bundle", "trust", root)[0].exit_code == 0
+    with pytest.raises(BundleError, match=r"metadata.json: 'version' is a Python expression"):
+        find_bundle(root).parser("inference")
+    assert not marker.exists()
+
+
+def _module_name(tmp_path: Path) -> str:
+    return f"helper_{abs(hash(str(tmp_path))) % 10**8}"  # one per test: sys.modules keeps what was imported
+
+
+def test_a_module_found_only_after_a_sys_path_change_is_refused(tmp_path):
+    """Attack 4: ``sys.path.insert`` inside a ``$`` expression hid the module from the include check."""
+    marker, name = tmp_path / "PATH_MODULE_RAN", _module_name(tmp_path)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').close()\nSW = 1\n")
+    expression = f"$__import__('sys').path.insert(0, {str(lib)!r}) or __import__({name!r}).SW"
+    root = _sealed_copy(tmp_path, lambda root, config: config.update(sw_batch_size=expression))
+    with pytest.raises(BundleError, match=rf"imports '{name}', which cannot be found"):
+        find_bundle(root).parser("inference")
+    assert not marker.exists()
+
+
+def test_a_sys_path_change_cannot_swap_a_sealed_module_for_another(tmp_path, monkeypatch):
+    """The bundle holds a sealed ``helper``; the config puts another folder first: the other one is refused."""
+    marker, name = tmp_path / "SWAPPED_MODULE_RAN", _module_name(tmp_path)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').close()\nSW = 1\n")
+    expression = f"$__import__('sys').path.insert(0, {str(lib)!r}) or __import__({name!r}).SW"
+
+    def swap(root, config):
+        (root / f"{name}.py").write_text("SW = 1\n")
+        config.update(sw_batch_size=expression)
+
+    root = _sealed_copy(tmp_path, swap)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the expression's insert is undone after the test
+    parser = find_bundle(root).parser("inference")  # the module is found in the sealed bundle now
+    with pytest.raises(BundleError, match=f"imports {name} from {lib / name}.py, which is neither installed"):
+        parser.get_parsed_content("sw_batch_size")
+    assert not marker.exists() and name not in sys.modules
+
+
+def test_a_planted_bytecode_cache_never_runs(tmp_path, monkeypatch):
+    """Attack 5: a ``__pycache__/*.pyc`` beside a sealed ``.py`` (same mtime and size) ran instead of the source."""
+    import importlib
+    import importlib.util
+    from importlib._bootstrap_external import _code_to_timestamp_pyc
+
+    marker, name = tmp_path / "PYC_RAN", _module_name(tmp_path)
+
+    def use_scripts(root, config):
+        (root / name).mkdir()
+        for module in ("__init__", "helper", "later"):
+            (root / name / f"{module}.py").write_text("SW = 1\n")
+        config["imports"] = [*config.get("imports", []), f"$import {name}.helper as sealed_helper"]
+        config["sw_batch_size"] = "$sealed_helper.SW"
+
+    def plant(source: Path) -> Path:
+        """A cache Python accepts for ``source`` (its mtime and size) whose code is not the source's."""
+        evil = compile(f"open({str(marker)!r}, 'w').close()\nSW = 1\n", str(source), "exec")
+        cache = Path(importlib.util.cache_from_source(str(source)))
+        cache.parent.mkdir(exist_ok=True)
+        cache.write_bytes(_code_to_timestamp_pyc(evil, int(source.stat().st_mtime), source.stat().st_size))
+        return cache
+
+    root = _sealed_copy(tmp_path, use_scripts)
+    cache = plant(root / name / "helper.py")
+    plant(root / name / "later.py")
+    assert is_trusted(root)  # the seal covers sources; what Python loads must be those sources
+    monkeypatch.syspath_prepend(str(root))
+
+    def forget():
+        for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
+            del sys.modules[module]
+
+    try:
+        assert find_bundle(root).parser("inference").get_parsed_content("sw_batch_size") == 1
+        assert not marker.exists()
+        assert importlib.import_module(f"{name}.later").SW == 1  # imported later, while predicting: the same
+        assert not marker.exists()
+        (root / name / "planted.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+        with pytest.raises(BundleError, match="neither installed nor a sealed file"):
+            importlib.import_module(f"{name}.planted")
+        assert not marker.exists()
+        (root / name / "planted.py").unlink()
+        forget()
+        shutil.rmtree(cache.parent)
+        assert find_bundle(root).parser("inference").get_parsed_content("sw_batch_size") == 1
+        assert not cache.parent.exists()  # nor is a cache written beside the sealed sources
+    finally:
+        forget()
+
+
+def test_the_seal_key_is_never_readable_by_others(tmp_path, monkeypatch):
+    """Issue 22.8: the key was written, then chmod-ed; no moment may exist where a file holding it is not 0600."""
+    import os
+    import stat
+
+    import medseg.trust as trust
+
+    folder = tmp_path / "config"
+    monkeypatch.setenv("MEDSEG_CONFIG", str(folder))
+    monkeypatch.setattr(trust.secrets, "token_bytes", lambda n: b"K" * n)
+    seen = []
+
+    def check(real):
+        def wrapped(*args, **kwargs):
+            for path in folder.glob("*") if folder.is_dir() else []:
+                if path.is_file() and b"K" * 32 in path.read_bytes():
+                    seen.append(stat.S_IMODE(path.stat().st_mode))
+            return real(*args, **kwargs)
+        return wrapped
+
+    for call in ("chmod", "replace", "rename", "link"):
+        monkeypatch.setattr(os, call, check(getattr(os, call)))
+    old = os.umask(0o022)
+    try:
+        assert trust._key(create=True) == b"K" * 32
+    finally:
+        os.umask(old)
+    assert seen and set(seen) == {0o600}
+    assert stat.S_IMODE((folder / "seal.key").stat().st_mode) == 0o600
+    monkeypatch.setattr(trust.secrets, "token_bytes", lambda n: b"L" * n)
+    assert trust._key(create=True) == b"K" * 32  # an existing key is kept

@@ -87,3 +87,20 @@ def test_nested_overrides_never_edit_the_callers_dict():
     parser = find_bundle("brain_tumor").parser("inference", overrides=overrides)
     assert parser.get("network_def#spatial_dims") == 2
     assert network["spatial_dims"] == 3
+
+
+def test_a_link_out_of_a_bundle_is_never_copied(tmp_path):
+    """A bundle's ``docs/README.md`` -> /etc/passwd is refused by the run copy and the zip, not copied."""
+    from medseg.export import zip_bundle
+    from medseg.runs import create_run_bundle
+
+    root = shutil.copytree(find_bundle("brain_tumor").root, tmp_path / "linked")
+    (root / "docs" / "README.md").unlink()
+    (root / "docs" / "README.md").symlink_to("/etc/passwd")
+    with pytest.raises(BundleError, match="docs/README.md is a link to /etc/passwd, outside the bundle"):
+        create_run_bundle(find_bundle(root), tmp_path / "run", {})
+    (root / "models").mkdir()
+    (root / "models" / "model.pt").write_bytes(b"weights")
+    with pytest.raises(BundleError, match="outside the bundle"):
+        zip_bundle(root, tmp_path / "shared.zip")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "shared.zip").exists()

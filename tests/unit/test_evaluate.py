@@ -207,3 +207,36 @@ def test_png_truth_with_unknown_values_is_refused_naming_the_file(tmp_path):
     _png(tmp_path / "truth" / "a.png", np.full((4, 4), 7))
     with pytest.raises(InputError, match=r"a\.png.*label values \[7\] are not in the schema"):
         evaluate_predictions(tmp_path / "pred", tmp_path / "truth", _two_label_schema())
+
+
+def _membrane_task(tmp_path):
+    """A `bundle new` task whose masks store the membrane as 0 (as isbi2012_em does) and perfect predictions."""
+    from medseg.newbundle import new_bundle
+
+    rng = np.random.default_rng(0)
+    for case in ("s1", "s2"):
+        membrane = np.zeros((32, 32), bool)
+        membrane[:, 10:12] = membrane[20:22, :] = True
+        _png(tmp_path / "images" / f"{case}.png", rng.integers(0, 255, (32, 32)))
+        _png(tmp_path / "masks" / f"{case}.png", np.where(membrane, 0, 255))
+        _png(tmp_path / "pred" / f"{case}_seg.png", membrane.astype(np.uint8))  # label 1 = membrane
+    new_bundle("em", tmp_path / "images", tmp_path / "masks", [("membrane", 0)], output=tmp_path / "em")
+    return find_bundle(tmp_path / "em")
+
+
+def test_python_callers_score_bundle_new_masks_through_the_bundles_coding(tmp_path):
+    bundle = _membrane_task(tmp_path)
+    by_bundle = evaluate_predictions(tmp_path / "pred", tmp_path / "masks", bundle)
+    assert [row["membrane"] for row in by_bundle.rows] == [1.0, 1.0]
+    by_manifest = evaluate_predictions(tmp_path / "pred", tmp_path / "em" / "dataset.json", bundle.schema)
+    assert [row["membrane"] for row in by_manifest.rows] == [1.0, 1.0]  # the manifest's own coding
+    with pytest.raises(InputError, match=r"label values \[255\] are not in the schema"):
+        evaluate_predictions(tmp_path / "pred", tmp_path / "masks", bundle.schema)  # no coding: read as stored
+
+
+def test_a_truth_of_another_size_is_the_file_blamed(tmp_path, schema):
+    _save(tmp_path / "pred" / "c1_seg.nii.gz", np.zeros((4, 4, 4)))
+    _save(tmp_path / "truth" / "c1_seg.nii.gz", np.zeros((4, 4, 5)))
+    with pytest.raises(InputError, match=r"truth shape \(4, 4, 5\) differs from the prediction's \(4, 4, 4\)") as err:
+        evaluate_predictions(tmp_path / "pred", tmp_path / "truth", schema)
+    assert str(err.value).startswith(str(tmp_path / "truth" / "c1_seg.nii.gz"))

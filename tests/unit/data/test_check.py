@@ -162,3 +162,52 @@ def test_missing_sequences_are_a_note_for_a_bundle_that_supports_them(tmp_path):
     result = CliRunner().invoke(main, ["data", "check", str(manifest), "--bundle", "brain_tumor"])
     assert result.output.splitlines()[0].startswith("note: partial: missing sequences t1, t2")
     assert result.exit_code == 1  # the unsupported case is still a problem
+
+
+@pytest.fixture()
+def background_only(tmp_path):
+    """Three cases whose labels hold no structure at all."""
+    training = [_case(tmp_path, name, label=np.zeros(SHAPE, np.uint8)) for name in ("a", "b", "c")]
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"training": training[:2], "validation": training[2:]}))
+    return manifest
+
+
+def test_a_dataset_of_background_only_is_refused_by_check_plan_and_train(background_only, tmp_path):
+    import medseg
+
+    (problem,) = check_dataset(background_only, "brain_tumor")
+    assert str(problem).startswith("training and validation: all 3 label(s) are background")
+    result = CliRunner().invoke(main, ["data", "check", str(background_only), "--bundle", "brain_tumor"])
+    assert result.exit_code == 1 and "all 3 label(s) are background" in result.output
+    result = CliRunner().invoke(main, ["plan", "brain_tumor", "--data", str(background_only), "--device", "cpu"])
+    assert result.exit_code == 1 and "all 3 label(s) are background" in result.output
+    for plan in (True, False):  # the planner's checks, and the trainer's own when nothing is planned
+        with pytest.raises(InputError, match=r"all 3 label\(s\) are background.*nothing was trained"):
+            medseg.train("brain_tumor", data=background_only, output_dir=tmp_path / "run", epochs=1, device="cpu",
+                         progress=False, cache="none", plan=plan)
+        assert not (tmp_path / "run").exists()
+
+
+def test_background_is_judged_through_the_masks_coding(tmp_path):
+    from PIL import Image
+
+    from medseg.data.check import check_manifest
+    from medseg.data.manifest import load_manifest
+    from medseg.labels import LabelSchema
+
+    schema = LabelSchema.from_metadata({"medseg": {"mode": "exclusive", "labels": [
+        {"name": "membrane", "value": 1, "color": [255, 0, 0]}]}})
+    entries = []
+    for name in ("a", "b"):
+        Image.fromarray(np.full((16, 16), 90, np.uint8)).save(tmp_path / f"{name}.png")
+        Image.fromarray(np.full((16, 16), 255, np.uint8)).save(tmp_path / f"{name}_mask.png")
+        entries.append({"id": name, "image": [f"{name}.png"], "label": f"{name}_mask.png"})
+    inverted = {"threshold": 128, "inverted": True}  # membrane=0: stored 0 is the structure
+    for stored, problems in ((255, 1), (0, 0)):
+        for name in ("a", "b"):
+            Image.fromarray(np.full((16, 16), stored, np.uint8)).save(tmp_path / f"{name}_mask.png")
+        path = tmp_path / "m.json"
+        path.write_text(json.dumps({"training": entries, "mask_coding": inverted}))
+        found = check_manifest(load_manifest(path, modalities=["image"]), schema, 1, 2)
+        assert len(found) == problems, [str(p) for p in found]

@@ -104,3 +104,29 @@ def test_ensemble_averages_probabilities_and_needs_one_schema(studies):
     other.modalities = ["t1", "flair"]
     with pytest.raises(BundleError, match="other_run: cannot ensemble"):
         _predictor().ensemble([other], ["other_run"])
+
+
+def test_a_clean_zoo_import_ensembles_with_a_brain_tumor_run_and_a_real_difference_is_named(tmp_path):
+    from dataclasses import replace
+
+    from medseg.labels import Channel
+    from medseg.zoo import import_zoo
+    from tests.zoo_helpers import write_zoo_weights, zoo_folder
+
+    root = zoo_folder(tmp_path)
+    write_zoo_weights(root)
+    imported = import_zoo(root, tmp_path / "imported").root
+    zoo = Predictor.from_bundle(imported, device="cpu")
+    assert zoo.schema != _predictor().schema  # it differs (no lateral_labels, say), but not in its outputs
+    assert _predictor().ensemble([zoo], [imported]).members == [zoo]
+
+    other = _predictor()
+    other.schema = replace(other.schema, channels=(Channel("WT", (1, 2, 4), 2), Channel("ET", (4,), 4),
+                                                   Channel("TC", (1, 4), 1)))
+    other.modalities = ["t1", "flair"]
+    with pytest.raises(BundleError) as err:
+        _predictor().ensemble([other], ["other_run"])
+    message = str(err.value)
+    assert "channels ['WT=1+2+4', 'ET=4', 'TC=1+4'] vs ['WT=1+2+4', 'TC=1+4', 'ET=4']" in message
+    assert "modalities ['t1', 'flair'] vs ['t1', 't1ce', 't2', 'flair']" in message
+    assert "labels" not in message  # only what differs is listed
