@@ -27,7 +27,6 @@ import random
 import statistics
 import sys
 import time
-from itertools import combinations
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -174,34 +173,25 @@ def score_plain(manifest: Path, weights: Path) -> list[dict]:
 
 
 # -- workers ---------------------------------------------------------------------------------------
-def use_cpu_clock() -> None:
-    """Budget by this process's CPU time: the trainers read ``time.perf_counter`` through their module."""
-    import types
-
-    import brain_tumor_plain
-    import medseg.engine.train as trainer
-
-    clock = types.SimpleNamespace(perf_counter=time.process_time)
-    trainer.time = clock
-    brain_tumor_plain.time = clock
+CPU_CLOCK = "$__import__('time').process_time"  # the trainer's budget on this process's CPU time
 
 
 def worker(args) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    if args.clock == "cpu":
-        use_cpu_clock()
     start, cpu = time.perf_counter(), time.process_time()
     out = args.out
     if args.worker == "plain":
         import brain_tumor_plain as plain
+
         from medseg.data.manifest import load_manifest
 
         loaded = load_manifest(args.manifest, modalities=list(MODALITIES))
         cases = [{"image": str(c.images[[m for m in MODALITIES if m not in c.missing].index("flair")]),
                   "label": str(c.label)} for c in loaded.cases("training")]
-        log = plain.train(cases, args.minutes, out, seed=args.seed)
+        log = plain.train(cases, args.minutes, out, seed=args.seed,
+                          clock=time.process_time if args.clock == "cpu" else time.perf_counter)
         rows = score_plain(args.manifest, out / "plain_unet.pt")
         result = {"log": log, "rows": rows}
     elif args.trained_run:  # an inference-time variant of a trained variant: score its run again
@@ -210,6 +200,8 @@ def worker(args) -> dict:
         import medseg
 
         overrides = {"seed": args.seed, **json.loads(args.overrides)}
+        if args.clock == "cpu":
+            overrides["trainer#clock"] = CPU_CLOCK
         train = medseg.train("brain_tumor", data=args.manifest, output_dir=out, device="cpu", overrides=overrides,
                              progress=False, time_limit=args.minutes)
         history = train.history
