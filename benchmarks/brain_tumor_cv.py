@@ -200,8 +200,11 @@ def worker(args) -> dict:
         import medseg
 
         overrides = {"seed": args.seed, **json.loads(args.overrides)}
-        if args.clock == "cpu":
-            overrides["trainer#clock"] = CPU_CLOCK
+        if args.clock == "cpu":  # the trainer's own clock argument (no config key of its own)
+            from medseg.bundles import find_bundle
+
+            trainer = find_bundle("brain_tumor").parser("train").get("trainer")
+            overrides["trainer"] = {**trainer, "clock": CPU_CLOCK}
         train = medseg.train("brain_tumor", data=args.manifest, output_dir=out, device="cpu", overrides=overrides,
                              progress=False, time_limit=args.minutes)
         history = train.history
