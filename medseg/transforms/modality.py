@@ -51,32 +51,49 @@ class RandModalityDropoutd(RandomizableTransform, MapTransform):
     """With probability ``prob``, zero every channel outside a random supported subset.
 
     Supported subsets are those holding at least one of ``require_any`` (all non-empty subsets when
-    it is empty); the full set is excluded, so a dropout always drops something. Each subset is
-    equally likely, so a model sees FLAIR+T1ce alone as often as T1+T2+FLAIR.
+    it is empty). ``among="all"``: a subset of the bundle's modalities, the full set excluded, each
+    equally likely (channels the study lacks stay zero, so for a FLAIR+T1ce study most draws drop
+    nothing). ``among="present"``: a supported proper subset of the sequences this patch has (its
+    non-zero channels), each equally likely, so a FLAIR+T1ce study is seen as FLAIR alone or T1ce
+    alone, each half of the dropouts: whole subsets, as studies come, and no wasted draw.
     """
 
     def __init__(self, keys: KeysCollection, modalities: Sequence[str], require_any: Sequence[str] | None = None,
-                 prob: float = 0.3) -> None:
+                 prob: float = 0.3, among: str = "all") -> None:
         MapTransform.__init__(self, keys)
         RandomizableTransform.__init__(self, prob)
+        if among not in ("all", "present"):
+            raise ValueError(f"among must be 'all' or 'present', got {among!r}")
         names = list(modalities)
-        required = {names.index(m) for m in (require_any or ())}
-        everything = range(len(names))
-        self.subsets = [
-            kept for size in range(1, len(names)) for kept in combinations(everything, size)
-            if not required or required & set(kept)
-        ]
-        self.kept: tuple[int, ...] = tuple(everything)
+        self.required = {names.index(m) for m in (require_any or ())}
+        self.n_channels = len(names)
+        self.among = among
+        self.subsets = self._supported(range(self.n_channels))
+        self.kept: tuple[int, ...] = tuple(range(self.n_channels))
+
+    def _supported(self, channels) -> list[tuple[int, ...]]:
+        """The supported proper, non-empty subsets of ``channels``."""
+        channels = tuple(channels)
+        return [kept for size in range(1, len(channels)) for kept in combinations(channels, size)
+                if not self.required or self.required & set(kept)]
 
     def randomize(self, data: Any = None) -> None:
         super().randomize(None)
-        if self._do_transform and self.subsets:
-            self.kept = self.subsets[int(self.R.randint(len(self.subsets)))]
+        candidates = self.subsets if data is None else self._supported(data)
+        if self._do_transform and candidates:
+            self.kept = candidates[int(self.R.randint(len(candidates)))]
+        elif self._do_transform:
+            self._do_transform = False  # nothing supported to drop to (e.g. one sequence present)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
-        self.randomize()
-        if not self._do_transform or not self.subsets:
+        first = d[self.first_key(d)]
+        present = None
+        if self.among == "present":
+            flat = first.reshape(first.shape[0], -1)
+            present = [c for c in range(first.shape[0]) if bool((flat[c] != 0).any())]
+        self.randomize(present)
+        if not self._do_transform:
             return d
         for key in self.key_iterator(d):
             image = d[key]

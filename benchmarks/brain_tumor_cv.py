@@ -1,0 +1,324 @@
+"""Cross-validated brain_tumor recipe variants on the real cases, scored per sequence subset.
+
+Settings of the brain_tumor recipe are decided here, on folds of the training cases, never on test
+cases. The cases (``--train-dir``, default the eight real studies in ``../shared/data``) are split into
+``--folds`` folds stratified by sequence subset (seeded); for each fold and each recipe variant,
+medseg trains on the other folds' cases for ``--minutes`` of budget, then segments every held-out
+case under every sequence subset it can make by leaving files out (FLAIR only, T1ce only, FLAIR+T1,
+FLAIR+T1ce, all four), exactly as a study that lacks them would be read. The textbook plain MONAI
+reference (``brain_tumor_plain``: FLAIR alone → whole tumour) trains on the same folds for the same
+budget and is scored on the same cases.
+
+    python benchmarks/brain_tumor_cv.py --variants planned,short --folds 0,1 --minutes 10 --clock cpu
+
+``--clock cpu`` budgets each run by its own process CPU time, so a screening run's figures do not
+depend on what else the machine runs (its wall time does); confirm survivors with the default
+``--clock wall`` on a quiet machine. Every (variant, fold) result is kept as JSON under
+``--run-dir`` and reused by later calls, so variants can be added one call at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from brain_tumor_accuracy import SHARED, _imported  # noqa: E402
+from common import REPO, run_worker, table  # noqa: E402
+
+MODALITIES = ("t1", "t1ce", "t2", "flair")
+REGIONS = ("WT", "TC", "ET")
+SUBSETS = (("flair",), ("t1ce",), ("t1", "flair"), ("t1ce", "flair"), MODALITIES)
+
+# Recipe variants: config overrides on top of the plan medseg makes for the fold's data (``{}``: the plan).
+# A variant ``{"_from": NAME, "_inference": {...}}`` trains nothing: it scores NAME's runs with inference overrides.
+VARIANTS: dict[str, dict] = {
+    "planned": {},
+}
+
+
+def load_variants(path: Path | None) -> dict[str, dict]:
+    """The built-in variants, plus those of a JSON file ``{name: {override: value}}``."""
+    variants = dict(VARIANTS)
+    if path is not None:
+        variants.update(json.loads(Path(path).read_text()))
+    return variants
+
+
+# -- folds -----------------------------------------------------------------------------------------
+def cases_by_fold(train_dirs: list[Path], folds: int, seed: int) -> tuple[list[list], object]:
+    """Cases dealt into ``folds`` folds, each sequence subset spread over the folds in turn (seeded)."""
+    parts = [_imported(d) for d in train_dirs]
+    cases = sorted((c for part in parts for c in part.cases), key=lambda c: c.case_id)
+    groups: dict[tuple, list] = {}
+    for case in cases:
+        groups.setdefault(tuple(case.missing), []).append(case)
+    rng = random.Random(seed)
+    dealt: list[list] = [[] for _ in range(folds)]
+    position = 0
+    for key in sorted(groups):
+        group = groups[key]
+        rng.shuffle(group)
+        for case in group:
+            dealt[position % folds].append(case)
+            position += 1
+    return dealt, parts[0]
+
+
+def write_fold_manifest(dealt: list[list], part, fold: int, root: Path, out: Path) -> Path:
+    from medseg.bundles import find_bundle
+    from medseg.data.importers import Imported, write_imported
+
+    training = [c for f, cases in enumerate(dealt) if f != fold for c in cases]
+    imported = Imported(training, dealt[fold], part.label_names, variant=part.variant)
+    return write_imported(imported, find_bundle("brain_tumor"), out, root, folds=5, seed=0)
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+def subsets_of(present: list[str]) -> list[tuple[str, ...]]:
+    return [s for s in SUBSETS if set(s) <= set(present)]
+
+
+def _regions(label):
+    import numpy as np
+
+    return {"WT": label > 0, "TC": np.isin(label, (1, 4)), "ET": label == 4}
+
+
+def score_label(pred, truth, spacing) -> dict:
+    """Dice per region, the predicted/true whole-tumour volume ratio and its number of pieces."""
+    import numpy as np
+    from scipy import ndimage
+
+    from medseg.metrics import structure_metrics
+
+    p, t = _regions(pred), _regions(truth)
+    row = {r: structure_metrics(p[r], t[r], spacing)["dice"] for r in REGIONS}
+    row["WT_ratio"] = float(p["WT"].sum()) / max(float(t["WT"].sum()), 1.0)
+    row["WT_pieces"] = int(ndimage.label(p["WT"], np.ones((3, 3, 3)))[1])
+    return row
+
+
+def manifest_cases(manifest: Path, section: str) -> list[dict]:
+    """``[{id, files: {modality: path}, label}]`` of a manifest section."""
+    from medseg.data.manifest import load_manifest
+
+    loaded = load_manifest(manifest, modalities=list(MODALITIES))
+    out = []
+    for case in loaded.cases(section):
+        present = [m for m in MODALITIES if m not in case.missing]
+        out.append({"id": case.case_id, "files": dict(zip(present, case.images)), "label": case.label})
+    return out, loaded.label_map
+
+
+def read_truth(path: Path, label_map: dict):
+    import nibabel as nib
+    import numpy as np
+
+    image = nib.load(path)
+    data = np.asarray(image.dataobj).astype(np.int16)
+    mapped = data.copy()
+    for source, target in label_map.items():
+        mapped[data == int(source)] = int(target)
+    return mapped, image.header.get_zooms()[:3]
+
+
+def score_medseg(manifest: Path, run_dir: Path, inference: dict | None = None) -> list[dict]:
+    """Segment every held-out case under each sequence subset it can make; score each.
+
+    ``inference``: inference-config overrides (e.g. sliding window instead of one pass) for the run.
+    """
+    import warnings
+
+    import medseg
+    from medseg.io.read import CaseFiles
+
+    predictor = medseg.Predictor.from_bundle(run_dir, device="cpu", overrides=inference or None)
+    cases, label_map = manifest_cases(manifest, "test")
+    rows = []
+    for case in cases:
+        truth, spacing = read_truth(case["label"], label_map)
+        for subset in subsets_of(list(case["files"])):
+            files = CaseFiles(case["id"], tuple(case["files"][m] for m in MODALITIES if m in subset),
+                              missing=tuple(m for m in MODALITIES if m not in subset))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                label = predictor.predict(files).label
+            rows.append({"case": case["id"], "subset": "+".join(subset), **score_label(label, truth, spacing)})
+    return rows
+
+
+def score_plain(manifest: Path, weights: Path) -> list[dict]:
+    import brain_tumor_plain as plain
+    import numpy as np
+
+    cases, label_map = manifest_cases(manifest, "test")
+    rows = []
+    for case in cases:
+        truth, spacing = read_truth(case["label"], label_map)
+        wt = plain.predict_wt(str(case["files"]["flair"]), weights)
+        rows.append({"case": case["id"], "subset": "flair", **score_label(np.asarray(wt, np.int16), truth, spacing)})
+        for r in ("TC", "ET"):
+            rows[-1].pop(r)
+    return rows
+
+
+# -- workers ---------------------------------------------------------------------------------------
+CPU_CLOCK = "$__import__('time').process_time"  # the trainer's budget on this process's CPU time
+
+
+def worker(args) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    start, cpu = time.perf_counter(), time.process_time()
+    out = args.out
+    if args.worker == "plain":
+        import brain_tumor_plain as plain
+
+        from medseg.data.manifest import load_manifest
+
+        loaded = load_manifest(args.manifest, modalities=list(MODALITIES))
+        cases = [{"image": str(c.images[[m for m in MODALITIES if m not in c.missing].index("flair")]),
+                  "label": str(c.label)} for c in loaded.cases("training")]
+        log = plain.train(cases, args.minutes, out, seed=args.seed,
+                          clock=time.process_time if args.clock == "cpu" else time.perf_counter)
+        rows = score_plain(args.manifest, out / "plain_unet.pt")
+        result = {"log": log, "rows": rows}
+    elif args.trained_run:  # an inference-time variant of a trained variant: score its run again
+        result = {"rows": score_medseg(args.manifest, args.trained_run, json.loads(args.overrides))}
+    else:
+        import medseg
+
+        overrides = {"seed": args.seed, **json.loads(args.overrides)}
+        if args.clock == "cpu":  # the trainer's own clock argument (no config key of its own)
+            from medseg.bundles import find_bundle
+
+            trainer = find_bundle("brain_tumor").parser("train").get("trainer")
+            overrides["trainer"] = {**trainer, "clock": CPU_CLOCK}
+        train = medseg.train("brain_tumor", data=args.manifest, output_dir=out, device="cpu", overrides=overrides,
+                             progress=False, time_limit=args.minutes)
+        history = train.history
+        result = {"best_metric": train.best_metric, "best_epoch": train.best_epoch, "epochs": len(history),
+                  "patches": sum(int(r.get("patches", 0)) for r in history), "rows": score_medseg(args.manifest, out)}
+    result["wall_minutes"] = round((time.perf_counter() - start) / 60, 2)
+    result["cpu_minutes"] = round((time.process_time() - cpu) / 60, 2)
+    return result
+
+
+# -- report ----------------------------------------------------------------------------------------
+def _mean(values) -> float:
+    values = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+    return statistics.mean(values) if values else math.nan
+
+
+def summarise(results: dict[str, dict[int, dict]]) -> str:
+    """Per variant and subset: mean Dice over held-out cases, volume ratio, pieces; plain beside."""
+    lines = []
+    plain_rows = [r for fold in results.get("plain", {}).values() for r in fold["rows"]]
+    plain_wt = {r["case"]: r["WT"] for r in plain_rows}
+    body = []
+    for name, folds in results.items():
+        rows = [r for fold in folds.values() for r in fold["rows"]]
+        for subset in dict.fromkeys(r["subset"] for r in rows):
+            chosen = [r for r in rows if r["subset"] == subset]
+            vs_plain = [r["WT"] - plain_wt[r["case"]] for r in chosen if r["case"] in plain_wt]
+            body.append([name, subset, len(chosen), *[_mean(r.get(k, math.nan) for r in chosen) for k in REGIONS],
+                         statistics.median(r["WT_ratio"] for r in chosen),
+                         statistics.median(r["WT_pieces"] for r in chosen),
+                         _mean(vs_plain) if name != "plain" else math.nan])
+    lines.append(table(["variant", "subset", "n", "WT", "TC", "ET", "WT vol ratio (median)", "WT pieces (median)",
+                        "WT - plain (same cases)"], body))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train-dir", type=Path, action="append")
+    parser.add_argument("--variants", default="planned", help="comma-separated names (and 'plain')")
+    parser.add_argument("--variants-file", type=Path, help="JSON {name: {override: value}} adding variants")
+    parser.add_argument("--folds", default="0,1,2,3", help="which folds to run")
+    parser.add_argument("--n-folds", type=int, default=4)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    parser.add_argument("--parallel", type=int, default=1, help="runs at once (one thread each)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--run-dir", type=Path, default=REPO / "runs" / "brain_tumor" / "cv")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--worker", choices=["plain", "medseg"], help=argparse.SUPPRESS)
+    parser.add_argument("--manifest", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--overrides", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--trained-run", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return 0
+    variants = load_variants(args.variants_file)
+    names = [n for n in args.variants.split(",") if n]
+    unknown = [n for n in names if n != "plain" and n not in variants]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {sorted(variants)} and plain")
+    train_dirs = args.train_dir or [SHARED / "brats2018", SHARED / "brats2015_partial"]
+    dealt, part = cases_by_fold(train_dirs, args.n_folds, args.seed)
+    root = Path(os.path.commonpath([str(d.resolve()) for d in train_dirs]))
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    tag = f"{args.minutes:g}min-{args.clock}"
+    jobs = []
+    for fold in [int(f) for f in args.folds.split(",")]:
+        manifest = write_fold_manifest(dealt, part, fold, root, args.run_dir / f"fold{fold}.json")
+        print(f"fold {fold}: held out {[c.case_id for c in dealt[fold]]}", flush=True)
+        for name in names:
+            out = args.run_dir / tag / name / f"fold{fold}"
+            jobs.append((name, fold, manifest, out))
+    results: dict[str, dict[int, dict]] = {}
+    pending = []
+    for name, fold, manifest, out in jobs:
+        done = out / "result.json"
+        if done.is_file():
+            results.setdefault(name, {})[fold] = json.loads(done.read_text())
+        else:
+            pending.append((name, fold, manifest, out))
+
+    def run(job) -> None:
+        name, fold, manifest, out = job
+        spec = variants.get(name, {})
+        worker_args = ["--worker", "plain" if name == "plain" else "medseg", "--manifest", str(manifest),
+                       "--out", str(out), "--minutes", str(args.minutes), "--clock", args.clock,
+                       "--seed", str(args.seed), "--overrides", json.dumps(spec.get("_inference", spec))]
+        if "_from" in spec:
+            worker_args += ["--trained-run", str(args.run_dir / tag / spec["_from"] / f"fold{fold}")]
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            result = run_worker(Path(__file__), worker_args)
+        except SystemExit as exc:
+            print(f"{name} fold {fold} failed: {exc}", file=sys.stderr, flush=True)
+            return
+        (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        results.setdefault(name, {})[fold] = result
+        print(f"done {name} fold {fold}: {result['wall_minutes']} min wall, {result['cpu_minutes']} CPU min",
+              flush=True)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, args.parallel)) as pool:
+        list(pool.map(run, pending))
+    ordered = {n: dict(sorted(results[n].items())) for n in names if n in results}
+    print(summarise(ordered))
+    if args.json:
+        args.json.write_text(json.dumps({"minutes": args.minutes, "clock": args.clock, "results": ordered}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
