@@ -62,3 +62,21 @@ def test_dropout_rate_follows_prob(prob):
     dropout.set_random_state(2)
     dropped = [float(dropout({"image": _image()})["image"].abs().amin(dim=(1, 2, 3)).min()) == 0 for _ in range(400)]
     assert abs(np.mean(dropped) - prob) < 0.08
+
+
+def test_dropout_among_present_sequences_draws_whole_subsets_the_study_can_make():
+    """A FLAIR+T1ce study (T1, T2 missing: zero channels) is seen as FLAIR alone or T1ce alone, never
+    with nothing dropped or with both dropped; a full study can be seen as any supported proper subset."""
+    image = torch.zeros((4, 4, 4, 4))
+    image[1], image[3] = 1.0, 2.0  # t1ce, flair
+    dropout = RandModalityDropoutd("image", ["t1", "t1ce", "t2", "flair"], require_any=["t1ce", "flair"], prob=1.0,
+                                   among="present")
+    dropout.set_random_state(0)
+
+    def kept_channels(volume: torch.Tensor) -> tuple[int, ...]:
+        out = dropout({"image": volume.clone()})["image"]
+        return tuple(c for c in range(4) if bool(out[c].any()))
+
+    assert {kept_channels(image) for _ in range(40)} == {(1,), (3,)}
+    seen = {kept_channels(torch.ones((4, 4, 4, 4))) for _ in range(400)}
+    assert seen == set(dropout.subsets) and (0, 1, 2, 3) not in seen and len(seen) == 11
