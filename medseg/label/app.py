@@ -7,7 +7,6 @@ studies folder's workspace (``.medseg-label/``), which also records the served r
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from monailabel.interfaces.app import MONAILabelApp
@@ -15,16 +14,13 @@ from monailabel.interfaces.datastore import Datastore
 from monailabel.tasks.activelearning.random import Random
 
 from medseg import __version__
-from medseg.bundles import Bundle, find_bundle
-from medseg.errors import BundleError
+from medseg.bundles import find_bundle
 from medseg.label.datastore import StudyDatastore
 from medseg.label.infer import MedsegInfer, label_names
 from medseg.label.served import ServedPredictor, ServedRun
 from medseg.label.strategy import MostUncertain
 from medseg.label.studies import Studies
 from medseg.label.train import MedsegTrain
-
-DEFAULT_EPOCHS = 50  # when the served run's train.json does not say (Train is bounded by its time limit anyway)
 
 
 class MedsegApp(MONAILabelApp):
@@ -57,19 +53,12 @@ class MedsegApp(MONAILabelApp):
     def init_trainers(self) -> dict[str, MedsegTrain]:
         trust = str(self.conf.get("trust", "false")).lower() == "true"
         minutes = float(self.conf.get("time_limit_min", 10))
-        return {self.model_name: MedsegTrain(self.served, _epochs(self.bundle), minutes, self.predictor.device, trust)}
+        # epochs 0: the time budget decides how long a Train runs (Slicer shows both options; set epochs to
+        # train that many instead, without a time limit)
+        return {self.model_name: MedsegTrain(self.served, 0, minutes, self.predictor.device, trust)}
 
     def init_strategies(self) -> dict[str, Any]:
         return {"uncertainty": MostUncertain(self.predictor), "random": Random()}
 
     def init_scoring_methods(self) -> dict[str, Any]:
         return {}
-
-
-def _epochs(bundle: Bundle) -> int:
-    """The served run's own epoch count (its ``train.json``, read as data)."""
-    try:
-        value = json.loads(bundle.config_files("train")[0].read_text()).get("epochs", DEFAULT_EPOCHS)
-        return int(value)
-    except (OSError, ValueError, TypeError, BundleError):
-        return DEFAULT_EPOCHS

@@ -64,13 +64,14 @@ class MedsegTrain(TrainTask):
         manifest = self.served.workspace / "manifests" / f"{run_dir.name}.json"
         write_manifest(manifest, {"training": [_entry(case) for case in cases]},
                        name=f"corrected studies of {datastore.studies.root}")
-        epochs = int(request.get("epochs", self._config["epochs"]))
-        minutes = float(request.get("time_limit_min", self._config["time_limit_min"]))
+        # one or the other sets how long to train (medseg.train takes one): epochs when given, else the budget
+        epochs = int(request.get("epochs", self._config["epochs"])) or None
+        minutes = None if epochs else float(request.get("time_limit_min", self._config["time_limit_min"]))
         record = {"run": str(run_dir), "from": str(source), "manifest": str(manifest), "studies": len(cases),
                   "total_epochs": epochs, "time_limit_min": minutes, "start_ts": time.time()}
         write_training(self.served.workspace, record)
         print(f"medseg: fine-tuning {source} on {len(cases)} corrected studies into {run_dir} "
-              f"({epochs} epochs at most, {minutes:g} min)", flush=True)
+              f"({f'{epochs} epochs' if epochs else f'a {minutes:g}-minute time budget'})", flush=True)
         try:
             result = train(source, data=manifest, output_dir=run_dir, epochs=epochs, device=self.device,
                            trust=self.trust, init_from=source, time_limit=minutes, plan=False, progress=True)
