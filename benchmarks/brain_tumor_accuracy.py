@@ -41,7 +41,7 @@ REGIONS = ("WT", "TC", "ET")
 
 # -- data ------------------------------------------------------------------------------------------
 def _imported(folder: Path):
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.data.importers import import_brats
 
     return import_brats(folder, find_bundle("brain_tumor"))
@@ -53,7 +53,7 @@ def build_manifest(train_dirs: list[Path], test_dir: Path | None, test_cases: in
     The hold-out takes from each sequence subset (e.g. four sequences / FLAIR+T1ce) its share of
     ``test_cases``, seeded, so both kinds of study are scored.
     """
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.data.importers import Imported, write_imported
 
     parts = [_imported(d) for d in train_dirs]
@@ -103,9 +103,9 @@ def train_medseg(manifest: Path, run_dir: Path, minutes: float, seed: int) -> di
         result = medseg.train("brain_tumor", **kwargs)
         best = (result.best_metric, result.best_epoch)
     except TrainingStopped:  # stopped at the budget: the best validated weights, else the last ones
+        from medseg.bundle.runs import LAST
         from medseg.engine.checkpoint import load_checkpoint, save_checkpoint
         from medseg.postchoice import choose_postprocessing
-        from medseg.runs import LAST
 
         last = load_checkpoint(run_dir / LAST)
         if not (run_dir / "models" / "model.pt").is_file():

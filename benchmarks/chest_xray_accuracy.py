@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:  # one column, in its own process; the split was written by the parent
         import torch
 
-        from medseg.bundles import find_bundle
+        from medseg.bundle.find import find_bundle
 
         torch.set_num_threads(1)
         split_made = json.loads(args.out.read_text())
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.minutes:g} min per column, both at once, one thread each; load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores at the start", flush=True)
     results = run_columns(args, split_file)
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
 
     print(table(results, find_bundle("chest_xray").schema.channel_names))
     for column, result in results.items():

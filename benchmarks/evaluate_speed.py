@@ -70,7 +70,7 @@ def main() -> None:
 
     import monai.metrics  # noqa: F401 - imported before the clock starts
 
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.evaluate import _structures, evaluate_predictions
 
     tmp = Path(tempfile.mkdtemp(prefix="medseg-bench-eval-"))

@@ -157,7 +157,7 @@ def worker_medseg(case: Path, run: Path, out: Path) -> dict:
 def train_run(case: Path, tmp: Path, minutes: float) -> Path:
     """The planned brain_tumor recipe for ``minutes`` on a case other than ``case`` (phantoms without real data)."""
     import medseg
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.data.importers import Imported, import_brats, write_imported
     from medseg.errors import InputError
 

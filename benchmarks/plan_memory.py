@@ -43,7 +43,7 @@ def measure(plan, batch: int, device: str) -> dict:
     import torch
     from monai.bundle import ConfigParser
 
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.losses import build_loss
     from medseg.planning.memory import estimate_memory_gb, measure_iteration
     from medseg.planning.topology import Topology
@@ -75,7 +75,7 @@ def main() -> None:
 
     import torch
 
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.planning import plan_for_bundle
 
     bundle = find_bundle("brain_tumor")

@@ -6,7 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from medseg.bundles import Bundle, find_bundle
+from medseg.bundle.find import Bundle, find_bundle
+from medseg.bundle.runs import LAST, create_run_bundle, default_run_dir, set_time_limit
+from medseg.bundle.trust import check_trusted
 from medseg.data.synthetic import write_demo_dataset
 from medseg.engine import distributed
 from medseg.engine.budget import positive_minutes
@@ -16,8 +18,6 @@ from medseg.errors import InputError, find_medseg_error
 from medseg.locations import REPO_MANIFESTS, default_cache_dir
 from medseg.planning import is_plannable, plan_for_bundle, plan_overrides
 from medseg.postchoice import choose_postprocessing
-from medseg.runs import LAST, create_run_bundle, default_run_dir, set_time_limit
-from medseg.trust import check_trusted
 
 
 def write_demo_data(bundle_name: str, output: str | Path, seed: int = 0) -> Path:

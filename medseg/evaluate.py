@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from medseg.bundles import Bundle
+from medseg.bundle.find import Bundle
 from medseg.data.manifest import load_manifest
 from medseg.errors import InputError, warn
 from medseg.io.atomic import ensure_not_input, write_text_atomic

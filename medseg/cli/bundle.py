@@ -17,7 +17,7 @@ def bundle() -> None:
 @bundle.command("list")
 def bundle_list() -> None:
     """Names of the bundles shipped with medseg."""
-    from medseg.bundles import find_bundle, list_bundles
+    from medseg.bundle.find import find_bundle, list_bundles
 
     for name in list_bundles():
         click.echo(f"{name}\t{find_bundle(name).metadata.get('task', '')}")
@@ -27,7 +27,7 @@ def bundle_list() -> None:
 @click.argument("bundle")
 def bundle_verify(bundle) -> None:
     """Check BUNDLE's metadata against the offline MONAI metadata schema and its label schema."""
-    from medseg.bundles import find_bundle, verify_bundle
+    from medseg.bundle.find import find_bundle, verify_bundle
 
     found = find_bundle(bundle)
     verify_bundle(found)
@@ -41,8 +41,8 @@ def bundle_trust(path) -> None:
 
     The seal covers every file under configs/ and every .py file of the bundle; editing one needs a new seal.
     """
-    from medseg.bundles import find_bundle
-    from medseg.trust import seal
+    from medseg.bundle.find import find_bundle
+    from medseg.bundle.trust import seal
 
     found = find_bundle(path)
     seal(found.root)
@@ -68,9 +68,9 @@ def bundle_new(name, folders, labels, colour_table, dims, output, image_size, la
     Prints how the mask values were read and the plan (resolution, patches, normalisation, batch,
     schedule, augmentation); both are also in the bundle's configs and docs/README.md.
     """
+    from medseg.bundle.create import new_bundle
     from medseg.data.importers import parse_label_map
     from medseg.io.masks import parse_labels, read_colour_table
-    from medseg.newbundle import new_bundle
 
     specs = (read_colour_table(colour_table) if colour_table else []) + parse_labels(labels)
     if not specs:
@@ -91,8 +91,8 @@ def bundle_new(name, folders, labels, colour_table, dims, output, image_size, la
 @click.option("--output", type=click.Path(path_type=Path), help="Output file (one --format only).")
 def bundle_export(run, formats, output) -> None:
     """Export a trained RUN's network, or zip the whole run to share it."""
+    from medseg.bundle.export import TOLERANCE, export_network, zip_bundle
     from medseg.errors import BundleError
-    from medseg.export import TOLERANCE, export_network, zip_bundle
 
     if output and len(formats) > 1:
         raise BundleError("--output needs a single --format")
@@ -116,7 +116,7 @@ def bundle_import_zoo(source, output, version) -> None:
     weights and the declared preprocessing, maps channels and labels through its zoo table, and seals
     the configs it wrote. Then: medseg infer OUTPUT --input CASE --output-dir predictions
     """
-    from medseg.zoo import import_zoo
+    from medseg.bundle.zoo import import_zoo
 
     result = import_zoo(source, output, version=version)
     for note in result.notes:

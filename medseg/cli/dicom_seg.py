@@ -16,7 +16,7 @@ import click
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="DICOM SEG file to write.")
 def dicom_seg(label, folder, series, bundle, output) -> None:
     """Write a DICOM SEG of a NIfTI LABEL map that lies on a DICOM series, for PACS review."""
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.io.dicom_seg import write_dicom_seg
 
     if folder is None and series is not None and Path(series).is_dir():

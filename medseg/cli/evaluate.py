@@ -23,7 +23,7 @@ from medseg.cli.options import POSITIVE
               help="Surface Dice tolerance (pixels for PNG predictions).")
 def evaluate(pred, truth, bundle, csv_path, case_list, allow_missing, as_json, tolerance_mm) -> None:
     """Dice, surface Dice, HD95 (mm), sensitivity and precision per label and region for every case."""
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.evaluate import default_csv, evaluate_predictions
 
     cases = [c.strip() for c in case_list.split(",") if c.strip()] if case_list else None

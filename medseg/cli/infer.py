@@ -40,7 +40,7 @@ from medseg.cli.options import DEVICE, TRUST
 def infer(bundle, inputs, output_dir, series, device, overrides, save_probabilities, probability_dtype, ensemble,
           tta, trust, register, reference, sequences, all_grids, allow_skull) -> None:
     """Segment studies with a trained BUNDLE or run directory; writes the bundle's outputs per case."""
-    from medseg.bundles import parse_overrides
+    from medseg.bundle.find import parse_overrides
     from medseg.engine.infer import Predictor
 
     predictor = Predictor.from_bundles([bundle, *ensemble], device=device, overrides=parse_overrides(overrides),

@@ -46,7 +46,7 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, no_pl
     and `medseg train --resume RUN_DIR` continues where the run stopped or was killed.
     """
     import medseg
-    from medseg.bundles import parse_overrides
+    from medseg.bundle.find import parse_overrides
     from medseg.engine import distributed
 
     if nproc > 1 and not distributed.is_distributed():

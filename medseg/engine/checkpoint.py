@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from medseg.bundles import Bundle
+from medseg.bundle.find import Bundle
 from medseg.errors import CheckpointError
 from medseg.io.atomic import atomic_path
 

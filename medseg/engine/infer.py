@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_inputs
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp

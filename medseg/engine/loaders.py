@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-from medseg.bundles import Bundle
+from medseg.bundle.find import Bundle
+from medseg.bundle.provenance import record_training_data
 from medseg.data.cache import make_dataset
 from medseg.data.check import check_manifest, problems_error
 from medseg.data.manifest import load_manifest
@@ -16,7 +17,6 @@ from medseg.engine import distributed
 from medseg.engine.checkpoint import network_in_channels
 from medseg.io.validate import explain_load_failure
 from medseg.modalities import ModalitySubsets
-from medseg.provenance import record_training_data
 
 
 def make_loaders(trainer: Any) -> tuple[Any, Any]:

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from medseg.bundles import Bundle
+from medseg.bundle.find import Bundle
+from medseg.bundle.provenance import append_to_run_readme, write_run_readme
+from medseg.bundle.runs import LAST
 from medseg.engine import distributed
 from medseg.engine.budget import BudgetReport, TimeBudget
 from medseg.engine.checkpoint import save_checkpoint
@@ -35,9 +37,7 @@ from medseg.engine.state import (
 )
 from medseg.errors import TrainingStopped
 from medseg.labels import LabelSchema
-from medseg.provenance import append_to_run_readme, write_run_readme
 from medseg.report import plot_curves
-from medseg.runs import LAST
 
 
 def _plain(tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ from monailabel.interfaces.datastore import Datastore
 from monailabel.tasks.activelearning.random import Random
 
 from medseg import __version__
-from medseg.bundles import Bundle, find_bundle
+from medseg.bundle.find import Bundle, find_bundle
 from medseg.errors import BundleError
 from medseg.label.datastore import StudyDatastore
 from medseg.label.infer import MedsegInfer, label_names

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.io.read import CaseFiles
 from medseg.io.slicer import SlicerSegWriter
 from medseg.io.write import NiftiLabelWriter, Prediction

@@ -2,7 +2,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.errors import InputError
 from medseg.evaluate import dice, evaluate_predictions, score_case
 
@@ -211,7 +211,7 @@ def test_png_truth_with_unknown_values_is_refused_naming_the_file(tmp_path):
 
 def _membrane_task(tmp_path):
     """A `bundle new` task whose masks store the membrane as 0 (as isbi2012_em does) and perfect predictions."""
-    from medseg.newbundle import new_bundle
+    from medseg.bundle.create import new_bundle
 
     rng = np.random.default_rng(0)
     for case in ("s1", "s2"):

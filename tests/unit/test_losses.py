@@ -1,6 +1,6 @@
 import torch
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.losses import DiceBCELoss, build_loss
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.plausibility import PlausibilityLimits, brain_mask, sanity_figures
 
 LIMITS = PlausibilityLimits("WT", max_fraction_of_brain=0.3, max_components=3, max_outside_brain=0.05)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.postchoice import candidate_rules, choose
 from medseg.postprocess import PostProcessing, relabel_small
 

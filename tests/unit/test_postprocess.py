@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.errors import BundleError
 from medseg.postprocess import LargestComponents, PostProcessing, enforce_region_hierarchy
 

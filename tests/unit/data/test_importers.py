@@ -65,7 +65,7 @@ def test_msd_task01_is_remapped_onto_the_brain_tumor_schema(tmp_path):
 
 
 def _schema():
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
 
     return find_bundle("brain_tumor").schema
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_case
 from medseg.data.synthetic import GEOMETRIES, make_phantom, save_phantom
 from medseg.engine.infer import Predictor

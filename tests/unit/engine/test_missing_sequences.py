@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.data.synthetic import make_phantom, save_phantom
 from medseg.engine.infer import Predictor
 from medseg.errors import BundleError, InputError, MedsegWarning
@@ -109,8 +109,8 @@ def test_ensemble_averages_probabilities_and_needs_one_schema(studies):
 def test_a_clean_zoo_import_ensembles_with_a_brain_tumor_run_and_a_real_difference_is_named(tmp_path):
     from dataclasses import replace
 
+    from medseg.bundle.zoo import import_zoo
     from medseg.labels import Channel
-    from medseg.zoo import import_zoo
     from tests.zoo_helpers import write_zoo_weights, zoo_folder
 
     root = zoo_folder(tmp_path)

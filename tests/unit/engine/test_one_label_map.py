@@ -18,7 +18,7 @@ import pydicom
 import pytest
 import torch
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_case
 from medseg.engine.infer import Predictor
 from medseg.io.dicom_seg import DicomSegWriter

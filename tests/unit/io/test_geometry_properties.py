@@ -19,7 +19,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_case
 from medseg.engine.infer import Predictor
 from medseg.io.write import write_label_like

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.io.slicer import color_table_text, write_color_table, write_seg_nrrd
 from medseg.io.write import write_label_like
 from medseg.labels import LabelSchema

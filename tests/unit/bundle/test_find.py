@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from medseg.bundles import find_bundle, list_bundles, parse_overrides, verify_bundle
+from medseg.bundle.find import find_bundle, list_bundles, parse_overrides, verify_bundle
 from medseg.errors import BundleError
 
 
@@ -56,8 +56,8 @@ def test_api_refuses_tta_a_bundle_does_not_declare():
 
 def test_api_resume_checks_the_bundle(tmp_path):
     import medseg
+    from medseg.bundle.runs import create_run_bundle
     from medseg.errors import InputError
-    from medseg.runs import create_run_bundle
 
     run = create_run_bundle(find_bundle("brain_tumor"), tmp_path / "run", {"epochs": 1}).root
     with pytest.raises(InputError, match="was not trained from bundle 'chest_xray'"):
@@ -65,7 +65,7 @@ def test_api_resume_checks_the_bundle(tmp_path):
 
 
 def test_bundle_copy_writes_overrides_through_the_parser_and_seals(tmp_path):
-    from medseg.trust import is_trusted
+    from medseg.bundle.trust import is_trusted
 
     source = find_bundle("brain_tumor")
     copy = source.copy_to(tmp_path / "copy", {"epochs": 3, "network_def#strides#0": 1, "roi_size": [32, 32, 32]})
@@ -91,8 +91,8 @@ def test_nested_overrides_never_edit_the_callers_dict():
 
 def test_a_link_out_of_a_bundle_is_never_copied(tmp_path):
     """A bundle's ``docs/README.md`` -> /etc/passwd is refused by the run copy and the zip, not copied."""
-    from medseg.export import zip_bundle
-    from medseg.runs import create_run_bundle
+    from medseg.bundle.export import zip_bundle
+    from medseg.bundle.runs import create_run_bundle
 
     root = shutil.copytree(find_bundle("brain_tumor").root, tmp_path / "linked")
     (root / "docs" / "README.md").unlink()

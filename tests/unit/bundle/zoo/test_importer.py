@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from medseg.bundles import find_bundle, verify_bundle
+from medseg.bundle.find import find_bundle, verify_bundle
+from medseg.bundle.trust import is_trusted
+from medseg.bundle.zoo import import_zoo
+from medseg.bundle.zoo.network import ChannelMapped
 from medseg.errors import BundleError, CheckpointError, OutputError
-from medseg.trust import is_trusted
-from medseg.zoo import import_zoo
-from medseg.zoo.network import ChannelMapped
 from tests.zoo_helpers import write_zoo_weights, zoo_folder
 
 

@@ -2,8 +2,8 @@
 
 The zoo bundle is untrusted code: its configs are read as JSON and never run. What the written
 bundle runs is medseg's predictor, the zoo's network class from ``monai.networks.nets`` with the
-zoo's literal arguments, and the zoo's declared preprocessing steps (``medseg.zoo.translate``).
-medseg wrote those configs itself, so it seals them (``medseg.trust``); the zoo's other ``$``
+zoo's literal arguments, and the zoo's declared preprocessing steps (``medseg.bundle.zoo.translate``).
+medseg wrote those configs itself, so it seals them (``medseg.bundle.trust``); the zoo's other ``$``
 expressions and components are listed for the user and not imported. The zoo's metadata is copied
 only when it is plain data (MONAI reads it too, through ``@_meta_`` references), and no file is read
 through a link leading out of the zoo folder.
@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medseg.bundles import Bundle
+from medseg.bundle.find import Bundle
+from medseg.bundle.trust import find_code, seal
+from medseg.bundle.zoo import tasks, translate
+from medseg.bundle.zoo.configs import Expression, ZooConfig
+from medseg.bundle.zoo.network import ChannelMapped
 from medseg.engine.checkpoint import load_weights, save_checkpoint
 from medseg.errors import BundleError, OutputError
-from medseg.trust import find_code, seal
-from medseg.zoo import tasks, translate
-from medseg.zoo.configs import Expression, ZooConfig
-from medseg.zoo.network import ChannelMapped
 
 EXTRAS = (("docs/README.md", "docs/zoo_README.md"), ("docs/license.txt", "LICENSE"), ("LICENSE", "LICENSE"))
 WRITERS = ("medseg.io.write.NiftiLabelWriter", "medseg.io.slicer.SlicerSegWriter", "medseg.io.slicer.ColorTableWriter",
@@ -93,7 +93,7 @@ def _import_folder(folder: Path, output: Path, version: str | None, origin: str)
     model = translate.build_network(network)
     load_weights(model, zoo.weights)  # weights_only; a mismatch names the file
     if not mapping.identity:
-        network = {"_target_": "medseg.zoo.network.ChannelMapped", "network": network,
+        network = {"_target_": "medseg.bundle.zoo.network.ChannelMapped", "network": network,
                    "input_order": mapping.input_order, "output_order": mapping.output_order}
         model = ChannelMapped(model, mapping.input_order, mapping.output_order)
     roi, overlap, sw_batch = translate.inferer(zoo)
@@ -176,7 +176,8 @@ def _inference_config(name: str, network: dict[str, Any], steps: list[dict[str, 
         "schema": {"_target_": "medseg.labels.LabelSchema.from_bundle", "bundle_root": "@bundle_root"},
         "modalities": "@_meta_#medseg#modalities",
         "network_def": network,
-        "preprocessing": {"_target_": "medseg.zoo.preprocess.zoo_preprocessing", "steps": steps, "axcodes": axcodes},
+        "preprocessing": {"_target_": "medseg.bundle.zoo.preprocess.zoo_preprocessing", "steps": steps,
+                          "axcodes": axcodes},
         "predictor": {
             "_target_": "medseg.engine.infer.Predictor", "network": "@network_def", "schema": "@schema",
             "preprocessing": "@preprocessing", "roi_size": "@roi_size", "modalities": "@modalities",
@@ -221,7 +222,7 @@ def _imported_lines(network: dict[str, Any], pre: translate.Preprocessing, post:
     inner = network.get("network", network)
     lines = [f"network_def: {inner['_target_']} with the zoo's arguments"]
     if network is not inner:
-        lines.append(f"  behind medseg.zoo.network.ChannelMapped(input_order={mapping.input_order}, "
+        lines.append(f"  behind medseg.bundle.zoo.network.ChannelMapped(input_order={mapping.input_order}, "
                      f"output_order={mapping.output_order})")
     lines += [f"preprocessing: {step['_target_']}" for step in pre.steps]
     if mapping.axcodes and not any(s["_target_"].endswith("Orientationd") for s in pre.steps):

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from medseg.bundle.trust import shipped_roots
 from medseg.io.atomic import write_text_atomic
 from medseg.io.read import CaseFiles
-from medseg.trust import shipped_roots
 
 DATA_RECORD = "training_data.json"
 MEASURED_HEADING = "## Measured"

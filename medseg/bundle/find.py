@@ -11,12 +11,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
+from medseg.bundle.sealed_imports import check_includes, parser_for
+from medseg.bundle.trust import SEAL, check_metadata, check_trusted, seal
 from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import copy_file_atomic, write_text_atomic
 from medseg.labels import LabelSchema
 from medseg.locations import bundle_dirs, default_cache_dir
-from medseg.trust import SEAL, check_metadata, check_trusted, seal
-from medseg.trust_imports import check_includes, parser_for
 
 METADATA_SCHEMA = Path(__file__).resolve().parent / "schemas" / "bundle_metadata.schema.json"
 _MISSING = object()
@@ -88,7 +88,7 @@ class Bundle:
     def copy_to(self, target: str | Path, overrides: dict[str, Any] | None = None) -> Bundle:
         """Copy the layout into ``target``, write each override into the config that defines it, and seal the copy.
 
-        medseg wrote the copy's configs, so later runs of it need no ``--trust`` (see ``medseg.trust``).
+        medseg wrote the copy's configs, so later runs of it need no ``--trust`` (see ``medseg.bundle.trust``).
         """
         target, files = Path(target), self.files()
         try:
@@ -132,8 +132,8 @@ class Bundle:
         """A MONAI ``ConfigParser`` over the named configs, with ``bundle_root`` and overrides set.
 
         Configs are code, so a bundle from outside medseg and the user's own runs is refused unless
-        ``trust`` (see ``medseg.trust``); without ``trust`` its metadata must be plain data, and a sealed
-        bundle may pull in nothing its seal does not cover (``medseg.trust_imports``).
+        ``trust`` (see ``medseg.bundle.trust``); without ``trust`` its metadata must be plain data, and a sealed
+        bundle may pull in nothing its seal does not cover (``medseg.bundle.sealed_imports``).
         """
         check_trusted(self.root, trust)
         meta_file = self.root / "configs" / "metadata.json"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from medseg.trust import find_code
-from medseg.trust_imports import imported_modules
+from medseg.bundle.sealed_imports import imported_modules
+from medseg.bundle.trust import find_code
 
 DATA = {"name": "BraTS", "version": "0.4.2", "authors": ["a@b.org", "MONAI"], "changelog": {"0.4.2": "fix $ sign"},
         "network_data_format": {"inputs": {"image": {"channel_def": {"0": "T1c", "1": "T1"}}}}, "n": [1, 2.5, None]}

@@ -3,7 +3,7 @@
 A zoo network has its own input order (``brats_mri_segmentation``: T1c, T1, T2, FLAIR) and output
 order (TC, WT, ET). medseg keeps its own orders (modalities as a case folder and a manifest give
 them; channels as the label schema paints them) and records the two permutations between them,
-which ``medseg.zoo.network.ChannelMapped`` applies around the zoo network.
+which ``medseg.bundle.zoo.network.ChannelMapped`` applies around the zoo network.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from medseg.errors import BundleError
+from medseg.locations import PACKAGE_ROOT
 
 TABLE = Path(__file__).with_name("tasks.json")
 
@@ -79,7 +80,7 @@ def known_mapping(key: str, inputs: list[str], outputs: list[str], source: Path)
 
 def _modality_name(name: str) -> str:
     """A zoo input channel name as a medseg modality (alias groups of ``medseg/data/formats.json``)."""
-    aliases = json.loads((Path(__file__).parent.parent / "data" / "formats.json").read_text())["modality_aliases"]
+    aliases = json.loads((PACKAGE_ROOT / "data" / "formats.json").read_text())["modality_aliases"]
     lowered = name.strip().lower()
     for group in aliases:
         if lowered in group:

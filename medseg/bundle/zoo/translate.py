@@ -2,7 +2,7 @@
 
 * the network: a class of ``monai.networks.nets`` (installed code, not the bundle's), with its
   arguments as written;
-* the preprocessing: the MONAI steps in ``medseg.zoo.preprocess.IMPORTED``, keyed on ``image``;
+* the preprocessing: the MONAI steps in ``medseg.bundle.zoo.preprocess.IMPORTED``, keyed on ``image``;
 * the post-processing, read as settings: sigmoid or softmax (overlapping or exclusive labels),
   the threshold, largest-component filtering. The zoo's ``Invertd``, label ``Lambdad`` and
   ``SaveImaged`` are replaced by medseg's own inversion, label schema and writers.
@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from medseg.bundle.zoo.configs import ZooConfig
+from medseg.bundle.zoo.preprocess import IMPORTED, REPLACED
 from medseg.errors import BundleError
-from medseg.zoo.configs import ZooConfig
-from medseg.zoo.preprocess import IMPORTED, REPLACED
 
 PER_KEY_ARGS = ("mode", "padding_mode", "align_corners", "dtype", "allow_missing_keys")
 

@@ -15,7 +15,7 @@ with a one-line warning until the user passes ``--trust`` (or ``trust=True``) or
 
 Metadata is data in every bundle run without ``--trust``: a ``metadata.json`` value MONAI would
 evaluate (``find_code``) is refused. What a sealed config may pull in from elsewhere (macro files,
-modules) is ``medseg.trust_imports``.
+modules) is ``medseg.bundle.sealed_imports``.
 """
 
 from __future__ import annotations

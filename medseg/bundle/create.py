@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from medseg.bundles import Bundle, verify_bundle
+from medseg.bundle.find import Bundle, verify_bundle
+from medseg.bundle.trust import seal
 from medseg.data.importers import pair_folders, write_imported
 from medseg.data.plan2d import fingerprint, has_handedness, plan_2d
 from medseg.data.plan3d import describe as describe_intensity
@@ -30,7 +31,6 @@ from medseg.io.checks import read_header, voxels
 from medseg.io.masks import LabelSpec, MaskCoding, infer_coding, is_bitmap
 from medseg.io.read import MIN_VOXELS, check_study_size
 from medseg.planning import plan_for_bundle
-from medseg.trust import seal
 
 PALETTE = [(230, 60, 50), (90, 200, 80), (250, 220, 40), (60, 120, 230), (240, 140, 40), (160, 80, 200),
            (70, 210, 210), (240, 100, 200), (150, 150, 60), (120, 70, 40)]
@@ -42,7 +42,7 @@ METADATA_SCHEMA_URL = (
 
 def _fill(template: str, **values: Any) -> str:
     """A template from ``medseg/templates`` with every ``{{key}}`` replaced (``$`` stays: configs use it)."""
-    text = resources.files("medseg.templates").joinpath(template).read_text()
+    text = resources.files("medseg.bundle.templates").joinpath(template).read_text()
     for key, value in values.items():
         text = text.replace("{{" + key + "}}", str(value))
     left = re.findall(r"{{(\w+)}}", text)

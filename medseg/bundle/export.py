@@ -7,7 +7,7 @@ the PyTorch logits within ``atol + rtol·|reference|`` (``TOLERANCE``). ONNX goe
 onnxruntime.
 
 ``zip_bundle`` packs what ``medseg infer`` needs (configs, weights, docs, licence; not the resume
-checkpoint, predictions or reports); ``medseg.bundles.unpack_bundle`` is how ``find_bundle`` opens such a zip.
+checkpoint, predictions or reports); ``medseg.bundle.find.unpack_bundle`` is how ``find_bundle`` opens such a zip.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import atomic_path

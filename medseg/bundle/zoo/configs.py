@@ -4,8 +4,8 @@ A zoo config is a MONAI bundle config: ``_target_`` components and ``$`` express
 ``monai.bundle`` would instantiate and ``eval``. medseg never hands these files to a
 ``ConfigParser``. It lists every expression and component (what running the bundle would run),
 resolves ``@`` references within ``inference.json`` to literal values, and takes from them only a
-MONAI network definition and the pre- and post-processing steps it knows (``medseg.zoo.importer``).
-Whatever it takes must be plain data at every depth (``medseg.trust.find_code``): no expression,
+MONAI network definition and the pre- and post-processing steps it knows (``medseg.bundle.zoo.importer``).
+Whatever it takes must be plain data at every depth (``medseg.bundle.trust.find_code``): no expression,
 macro, reference leaving the file or component. Every file is read inside the zoo folder: a link
 leading out of it is refused, never followed.
 """
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medseg.bundle.trust import find_code
 from medseg.errors import BundleError
-from medseg.trust import find_code
 
 REF, EXPR, SEP = "@", "$", "#"
 

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from medseg.bundles import Bundle, find_bundle
+from medseg.bundle.find import Bundle, find_bundle
+from medseg.bundle.runs import create_run_bundle, set_time_limit
+from medseg.bundle.trust import is_trusted
 from medseg.errors import BundleError
-from medseg.runs import create_run_bundle, set_time_limit
-from medseg.trust import is_trusted
 
 
 def _budget(run: Bundle) -> tuple[float | None, str]:

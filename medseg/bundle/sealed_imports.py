@@ -2,7 +2,7 @@
 
 A config reaches beyond its own text through a MONAI ``%file.json::key`` macro (another file is
 read) and through imports (``$import x``, ``"_target_": "x.Y"``, or any import a ``$`` expression
-makes). The seal (``medseg.trust``) covers every file under ``configs/`` and every ``.py`` of the
+makes). The seal (``medseg.bundle.trust``) covers every file under ``configs/`` and every ``.py`` of the
 bundle, so for a sealed bundle run without ``--trust``:
 
 * before anything runs, ``check_includes`` refuses a macro naming a file outside ``configs/`` and an
@@ -28,8 +28,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from medseg.bundle.trust import sealed_files, shipped_roots
 from medseg.errors import BundleError
-from medseg.trust import sealed_files, shipped_roots
+from medseg.locations import PACKAGE_ROOT
 
 _IMPORTS = re.compile(r"(?:\bimport\s+|\bfrom\s+|import_module\(\s*['\"]|__import__\(\s*['\"])([A-Za-z_][\w.]*)")
 _IMPORTERS = ("__import__", "import_module", "optional_import")  # calls whose first argument names a module
@@ -42,7 +43,7 @@ def _installed_roots() -> tuple[Path, ...]:
     import sysconfig
 
     paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    paths |= set(site.getsitepackages()) | {site.getusersitepackages(), str(Path(__file__).resolve().parent)}
+    paths |= set(site.getsitepackages()) | {site.getusersitepackages(), str(PACKAGE_ROOT)}
     return tuple(Path(p).resolve() for p in paths if p)
 
 

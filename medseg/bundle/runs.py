@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medseg.bundles import Bundle
+from medseg.bundle.find import Bundle
+from medseg.bundle.trust import is_trusted, seal
 from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import write_text_atomic
-from medseg.trust import is_trusted, seal
 
 LAST = Path("models") / "checkpoint_last.pt"  # written every epoch; what ``--resume`` continues from
 TIME_LIMIT = "time_limit_min"  # the run's time budget in train.json, read by the trainer's ``time_limit``
