@@ -25,6 +25,8 @@ from typing import Any
 
 MOVED: dict[str, str] = {
     "medseg.bundles": "medseg.bundle.find",
+    "medseg.data.plan2d": "medseg.planning.planar",
+    "medseg.data.plan3d": "medseg.planning.intensity",
     "medseg.export": "medseg.bundle.export",
     "medseg.newbundle": "medseg.bundle.create",
     "medseg.provenance": "medseg.bundle.provenance",

@@ -22,15 +22,15 @@ import numpy as np
 from medseg.bundle.find import Bundle, verify_bundle
 from medseg.bundle.trust import seal
 from medseg.data.importers import pair_folders, write_imported
-from medseg.data.plan2d import fingerprint, has_handedness, plan_2d
-from medseg.data.plan3d import describe as describe_intensity
-from medseg.data.plan3d import volume_intensity
 from medseg.errors import BundleError, InputError, OutputError, warn
 from medseg.io.atomic import write_text_atomic
 from medseg.io.checks import read_header, voxels
 from medseg.io.masks import LabelSpec, MaskCoding, infer_coding, is_bitmap
 from medseg.io.read import MIN_VOXELS, check_study_size
 from medseg.planning import plan_for_bundle
+from medseg.planning.intensity import describe as describe_intensity
+from medseg.planning.intensity import volume_intensity
+from medseg.planning.planar import fingerprint, has_handedness, plan_2d
 
 PALETTE = [(230, 60, 50), (90, 200, 80), (250, 220, 40), (60, 120, 230), (240, 140, 40), (160, 80, 200),
            (70, 210, 210), (240, 100, 200), (150, 150, 60), (120, 70, 40)]

@@ -31,9 +31,9 @@ def plan(ctx, bundle, data, device, gpu_memory_gb, time_limit, as_json, trust) -
     import json
 
     from medseg.bundle.find import find_bundle
-    from medseg.data.plan2d import stored_plan
     from medseg.errors import InputError
     from medseg.planning.bundle import is_plannable, plan_for_bundle, recipe_lines
+    from medseg.planning.planar import stored_plan
 
     found = find_bundle(bundle)
     planar = stored_plan(found.metadata)

@@ -245,7 +245,7 @@ def test_photographs_with_thin_structures_plan_native_resolution(tmp_path, monke
     metadata = json.loads((tmp_path / "vessels" / "configs" / "metadata.json").read_text())
     plan = metadata["medseg"]["plan"]
     assert plan["spacing"] == [1.0, 1.0] and plan["resize"] is None and plan["elastic"]
-    from medseg.data.plan2d import stored_plan
+    from medseg.planning.planar import stored_plan
 
     assert stored_plan(metadata).lines() == [line for line in result.output.splitlines() if line.split(":")[0] in (
         "data", "plan", "normalisation", "training", "augmentation")]

@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from medseg.data.plan2d import Fingerprint2D, fingerprint, has_handedness, plan_2d
 from medseg.io.masks import MaskCoding
+from medseg.planning.planar import Fingerprint2D, fingerprint, has_handedness, plan_2d
 from medseg.transforms.planar import normalise
 
 
