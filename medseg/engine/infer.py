@@ -14,7 +14,7 @@ from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_inputs
 from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.engine.device import resolve_device, use_amp
-from medseg.engine.state import StopRequest
+from medseg.engine.stop import StopRequest
 from medseg.errors import BundleError, InferenceStopped, InputError, MedsegWarning, find_medseg_error
 from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids

@@ -29,12 +29,12 @@ from medseg.engine.epoch_log import epoch_total, log_epoch, write_metrics
 from medseg.engine.loaders import batches, make_loaders
 from medseg.engine.state import (
     Progress,
-    StopRequest,
     load_training_state,
     progress_of,
     read_training_state,
     save_training_state,
 )
+from medseg.engine.stop import StopRequest
 from medseg.errors import TrainingStopped
 from medseg.labels import LabelSchema
 from medseg.report import plot_curves
