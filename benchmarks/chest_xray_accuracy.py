@@ -116,7 +116,7 @@ def score(predict, entries: list[dict], names: tuple[str, ...], montgomery: Path
 def medseg_worker(args, manifest: Path, entries: list[dict]) -> dict:
     """Train the chest_xray bundle for the budget (unless the run directory holds a model), then score it."""
     import medseg
-    from medseg.engine.infer import Predictor
+    from medseg.inference.predictor import Predictor
     from medseg.io.read import CaseFiles
 
     start, trained = time.perf_counter(), None

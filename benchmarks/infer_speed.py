@@ -99,7 +99,7 @@ def worker_plain(case: Path, run: Path, out: Path, window: str = "run") -> dict:
 
     defaults = {k: p.default for k, p in inspect.signature(inference_transforms).parameters.items()}
     if window == "medseg":
-        from medseg.engine.infer import Predictor  # only to pick the window medseg would
+        from medseg.inference.predictor import Predictor  # only to pick the window medseg would
     start = time.perf_counter()
     parser = _run_config(run)
     net = parser.get_parsed_content("network_def")
@@ -135,7 +135,7 @@ def worker_medseg(case: Path, run: Path, out: Path) -> dict:
     import monai.transforms  # noqa: F401
 
     from medseg.data.inputs import resolve_case
-    from medseg.engine.infer import Predictor
+    from medseg.inference.predictor import Predictor
 
     start = time.perf_counter()
     predictor = Predictor.from_bundle(run, device="cpu")

@@ -44,9 +44,9 @@ def measure(plan, batch: int, device: str) -> dict:
     from monai.bundle import ConfigParser
 
     from medseg.bundle.find import find_bundle
-    from medseg.losses import build_loss
     from medseg.planning.memory import estimate_memory_gb, measure_iteration
     from medseg.planning.topology import Topology
+    from medseg.training.losses import build_loss
 
     in_channels, out_channels = 4, 3
     torch.manual_seed(0)

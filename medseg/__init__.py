@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "train": "medseg.api",
     "write_demo_data": "medseg.api",
-    "Predictor": "medseg.engine.infer",
+    "Predictor": "medseg.inference.predictor",
     "evaluate_predictions": "medseg.evaluate",
     "find_bundle": "medseg.bundle.find",
     "LabelSchema": "medseg.labels",

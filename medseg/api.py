@@ -10,14 +10,14 @@ from medseg.bundle.find import Bundle, find_bundle
 from medseg.bundle.runs import LAST, create_run_bundle, default_run_dir, set_time_limit
 from medseg.bundle.trust import check_trusted
 from medseg.data.synthetic import write_demo_dataset
-from medseg.engine import distributed
-from medseg.engine.budget import positive_minutes
-from medseg.engine.checkpoint import init_weights
-from medseg.engine.device import resolve_device
 from medseg.errors import InputError, find_medseg_error
 from medseg.locations import REPO_MANIFESTS, default_cache_dir
 from medseg.planning import is_plannable, plan_for_bundle, plan_overrides
 from medseg.postchoice import choose_postprocessing
+from medseg.runtime import distributed
+from medseg.runtime.checkpoint import init_weights
+from medseg.runtime.device import resolve_device
+from medseg.training.budget import positive_minutes
 
 
 def write_demo_data(bundle_name: str, output: str | Path, seed: int = 0) -> Path:

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from medseg.bundle.find import find_bundle
-from medseg.engine.checkpoint import load_weights, network_in_channels
 from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import atomic_path
+from medseg.runtime.checkpoint import load_weights, network_in_channels
 
 FORMATS = ("torchscript", "onnx")
 TOLERANCE = {"atol": 1e-4, "rtol": 1e-4}

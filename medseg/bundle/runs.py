@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from medseg.aliases import current_name
 from medseg.bundle.find import Bundle
 from medseg.bundle.trust import is_trusted, seal
 from medseg.errors import BundleError, OutputError
@@ -14,7 +15,7 @@ from medseg.io.atomic import write_text_atomic
 
 LAST = Path("models") / "checkpoint_last.pt"  # written every epoch; what ``--resume`` continues from
 TIME_LIMIT = "time_limit_min"  # the run's time budget in train.json, read by the trainer's ``time_limit``
-TRAINER = "medseg.engine.train.Trainer"
+TRAINER = "medseg.training.trainer.Trainer"
 
 
 def default_run_dir(bundle: Bundle) -> Path:
@@ -45,7 +46,7 @@ def set_time_limit(run_dir: str | Path, minutes: float | None) -> Path:
     path = Path(run_dir) / "configs" / "train.json"
     config = json.loads(path.read_text())
     trainer = config.get("trainer")
-    if not (isinstance(trainer, dict) and trainer.get("_target_") == TRAINER):
+    if not (isinstance(trainer, dict) and current_name(str(trainer.get("_target_"))) == TRAINER):  # old runs too
         raise BundleError(f"this bundle's trainer takes no time limit (its 'trainer' is not {TRAINER})", path)
     sealed = is_trusted(run_dir)
     config[TIME_LIMIT] = None if minutes is None else float(minutes)

@@ -41,7 +41,7 @@ def infer(bundle, inputs, output_dir, series, device, overrides, save_probabilit
           tta, trust, register, reference, sequences, all_grids, allow_skull) -> None:
     """Segment studies with a trained BUNDLE or run directory; writes the bundle's outputs per case."""
     from medseg.bundle.find import parse_overrides
-    from medseg.engine.infer import Predictor
+    from medseg.inference.predictor import Predictor
 
     predictor = Predictor.from_bundles([bundle, *ensemble], device=device, overrides=parse_overrides(overrides),
                                        trust=trust, tta=tta,

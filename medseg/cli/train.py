@@ -47,7 +47,7 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, no_pl
     """
     import medseg
     from medseg.bundle.find import parse_overrides
-    from medseg.engine import distributed
+    from medseg.runtime import distributed
 
     if nproc > 1 and not distributed.is_distributed():
         import subprocess

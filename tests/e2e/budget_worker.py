@@ -18,7 +18,7 @@ import torch
 
 from medseg.bundle.find import Bundle, find_bundle
 from medseg.bundle.runs import LAST, create_run_bundle
-from medseg.engine import distributed
+from medseg.runtime import distributed
 from tests.conftest import TINY
 
 

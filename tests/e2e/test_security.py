@@ -61,7 +61,7 @@ def test_resume_from_a_checkpoint_with_a_pickle_payload_runs_nothing(tmp_path):
 
 
 def test_load_checkpoint_refuses_a_payload_directly(tmp_path):
-    from medseg.engine.checkpoint import load_checkpoint
+    from medseg.runtime.checkpoint import load_checkpoint
 
     marker = tmp_path / "PAYLOAD_RAN"
     torch.save([_payload(marker)], tmp_path / "x.pt")

@@ -11,7 +11,7 @@ import pytest
 import SimpleITK as sitk
 
 from medseg.data.inputs import resolve_case
-from medseg.engine.infer import Predictor
+from medseg.inference.predictor import Predictor
 from medseg.metrics import dice
 from medseg.study import StudyOptions, prepare_study
 from medseg.study.prepare import to_array, write_like

@@ -111,3 +111,13 @@ def test_old_names_work_in_a_fresh_interpreter():
             "    assert obj is not None and obj == pydoc.locate(current_name(name)), name\n")
     result = subprocess.run([sys.executable, "-c", code, *HISTORICAL], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_run_trained_before_the_move_takes_a_new_time_budget(tmp_path):
+    """``medseg train --resume RUN --time-limit`` on an old run: its trainer is named by its old module."""
+    from medseg.bundle.runs import set_time_limit
+
+    run = shutil.copytree(FIXTURE / "brain_tumor" / "run", tmp_path / "run")
+    path = set_time_limit(run, 5)
+    config = json.loads(path.read_text())
+    assert config["trainer"]["_target_"] == "medseg.engine.train.Trainer" and config["time_limit_min"] == 5.0

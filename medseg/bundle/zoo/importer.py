@@ -25,8 +25,8 @@ from medseg.bundle.trust import find_code, seal
 from medseg.bundle.zoo import tasks, translate
 from medseg.bundle.zoo.configs import Expression, ZooConfig
 from medseg.bundle.zoo.network import ChannelMapped
-from medseg.engine.checkpoint import load_weights, save_checkpoint
 from medseg.errors import BundleError, OutputError
+from medseg.runtime.checkpoint import load_weights, save_checkpoint
 
 EXTRAS = (("docs/README.md", "docs/zoo_README.md"), ("docs/license.txt", "LICENSE"), ("LICENSE", "LICENSE"))
 WRITERS = ("medseg.io.write.NiftiLabelWriter", "medseg.io.slicer.SlicerSegWriter", "medseg.io.slicer.ColorTableWriter",
@@ -179,7 +179,7 @@ def _inference_config(name: str, network: dict[str, Any], steps: list[dict[str, 
         "preprocessing": {"_target_": "medseg.bundle.zoo.preprocess.zoo_preprocessing", "steps": steps,
                           "axcodes": axcodes},
         "predictor": {
-            "_target_": "medseg.engine.infer.Predictor", "network": "@network_def", "schema": "@schema",
+            "_target_": "medseg.inference.predictor.Predictor", "network": "@network_def", "schema": "@schema",
             "preprocessing": "@preprocessing", "roi_size": "@roi_size", "modalities": "@modalities",
             "overlap": "@sw_overlap", "sw_batch_size": "@sw_batch_size",
             "checkpoint": "$@bundle_root + '/models/model.pt'", "device": "@device", "threshold": "@threshold",

@@ -9,8 +9,8 @@ import torch
 from medseg.bundle.export import _load_network, export_network, zip_bundle
 from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_case
-from medseg.engine.infer import Predictor
 from medseg.errors import BundleError
+from medseg.inference.predictor import Predictor
 
 
 def _reference_and_input(run, shape_scale=(1, 1, 1)):

@@ -48,7 +48,7 @@ def test_overrides_parse_json_values_and_reject_unknown_keys():
 
 def test_api_refuses_tta_a_bundle_does_not_declare():
     """Flips are not guessed (they would swap left and right): the API refuses, not only the CLI."""
-    from medseg.engine.infer import Predictor
+    from medseg.inference.predictor import Predictor
 
     with pytest.raises(BundleError, match="declares no test-time augmentation"):
         Predictor.from_bundle("chest_xray", device="cpu", tta=True)

@@ -41,7 +41,7 @@ def _label(tmp_path: Path):
 
 
 def _checkpoint(tmp_path: Path):
-    from medseg.engine.checkpoint import save_checkpoint
+    from medseg.runtime.checkpoint import save_checkpoint
 
     return lambda target: save_checkpoint({"w": torch.ones(3)}, target)
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_case
-from medseg.engine.infer import Predictor
+from medseg.inference.predictor import Predictor
 from medseg.io.write import write_label_like
 from medseg.transforms.volume import inference_transforms
 

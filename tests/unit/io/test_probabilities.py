@@ -7,7 +7,7 @@ import torch
 
 from medseg.data.inputs import resolve_case
 from medseg.data.synthetic import make_phantom, save_phantom
-from medseg.engine.infer import Predictor
+from medseg.inference.predictor import Predictor
 from medseg.io.probabilities import ProbabilityWriter
 from medseg.io.write import NiftiLabelWriter
 from medseg.labels import LabelSchema

@@ -1,7 +1,7 @@
 import torch
 
 from medseg.bundle.find import find_bundle
-from medseg.losses import DiceBCELoss, build_loss
+from medseg.training.losses import DiceBCELoss, build_loss
 
 
 def test_overlapping_schema_gets_per_channel_sigmoid_loss():

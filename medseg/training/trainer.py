@@ -21,23 +21,23 @@ import torch
 from medseg.bundle.find import Bundle
 from medseg.bundle.provenance import append_to_run_readme, write_run_readme
 from medseg.bundle.runs import LAST
-from medseg.engine import distributed
-from medseg.engine.budget import BudgetReport, TimeBudget
-from medseg.engine.checkpoint import save_checkpoint
-from medseg.engine.device import resolve_device, use_amp
-from medseg.engine.epoch_log import epoch_total, log_epoch, write_metrics
-from medseg.engine.loaders import batches, make_loaders
-from medseg.engine.state import (
+from medseg.errors import TrainingStopped
+from medseg.labels import LabelSchema
+from medseg.report import plot_curves
+from medseg.runtime import distributed
+from medseg.runtime.checkpoint import save_checkpoint
+from medseg.runtime.device import resolve_device, use_amp
+from medseg.runtime.stop import StopRequest
+from medseg.training.budget import BudgetReport, TimeBudget
+from medseg.training.epoch_log import epoch_total, log_epoch, write_metrics
+from medseg.training.loaders import batches, make_loaders
+from medseg.training.state import (
     Progress,
     load_training_state,
     progress_of,
     read_training_state,
     save_training_state,
 )
-from medseg.engine.stop import StopRequest
-from medseg.errors import TrainingStopped
-from medseg.labels import LabelSchema
-from medseg.report import plot_curves
 
 
 def _plain(tensor) -> torch.Tensor:
@@ -58,7 +58,7 @@ class Trainer:
     """Train one network on a manifest and write a run directory that is itself a MONAI bundle.
 
     ``time_limit`` (minutes) makes training a budget to spend: it then runs until the budget is
-    used, not for ``epochs`` (see ``medseg.engine.budget``); the learning rate decays over the share
+    used, not for ``epochs`` (see ``medseg.training.budget``); the learning rate decays over the share
     of the budget spent, set before every iteration, and the last epoch stops mid-way when the next
     iteration would not leave room for its validation and checkpoint. ``clock`` is the budget's
     clock (``time.perf_counter``; ``time.process_time`` budgets this process's CPU time, its threads

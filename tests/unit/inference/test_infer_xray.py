@@ -6,7 +6,7 @@ from monai.networks.nets import UNet
 from PIL import Image
 
 from medseg.data.inputs import resolve_case
-from medseg.engine.infer import Predictor
+from medseg.inference.predictor import Predictor
 from medseg.labels import LabelSchema
 from medseg.postprocess import LargestComponents
 from medseg.transforms.planar import inference_transforms

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from medseg.engine import distributed
-from medseg.engine.checkpoint import load_checkpoint, save_checkpoint
 from medseg.errors import CheckpointError
+from medseg.runtime import distributed
+from medseg.runtime.checkpoint import load_checkpoint, save_checkpoint
 
 FORMAT = 2  # 1: model, optimizer, epoch only (medseg 0.1 slice); 2: everything to resume
 

@@ -12,8 +12,8 @@ import torch
 
 from medseg.bundle.find import find_bundle
 from medseg.data.synthetic import make_phantom, save_phantom
-from medseg.engine.infer import Predictor
 from medseg.errors import BundleError, InputError, MedsegWarning
+from medseg.inference.predictor import Predictor
 from medseg.transforms.volume import inference_transforms
 
 MODALITIES = ["t1", "t1ce", "t2", "flair"]

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from medseg.bundle.find import find_bundle
-from medseg.engine.checkpoint import load_checkpoint, save_checkpoint
-from medseg.engine.state import capture_rng, restore_rng, transform_generators
+from medseg.runtime.checkpoint import load_checkpoint, save_checkpoint
+from medseg.training.state import capture_rng, restore_rng, transform_generators
 from medseg.transforms.volume import training_transforms
 
 

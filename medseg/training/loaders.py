@@ -13,10 +13,10 @@ from medseg.bundle.provenance import record_training_data
 from medseg.data.cache import make_dataset
 from medseg.data.check import check_manifest, problems_error
 from medseg.data.manifest import load_manifest
-from medseg.engine import distributed
-from medseg.engine.checkpoint import network_in_channels
 from medseg.io.validate import explain_load_failure
 from medseg.modalities import ModalitySubsets
+from medseg.runtime import distributed
+from medseg.runtime.checkpoint import network_in_channels
 
 
 def make_loaders(trainer: Any) -> tuple[Any, Any]:

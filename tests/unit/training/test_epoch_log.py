@@ -1,6 +1,6 @@
 """The epoch line shows what a time budget allows, not the bundle's epoch count, and what is left of it."""
 
-from medseg.engine.epoch_log import epoch_line, epoch_total
+from medseg.training.epoch_log import epoch_line, epoch_total
 
 ROW = {"epoch": 3, "train_loss": 0.41234, "dice_mean": 0.78101, "seconds": 12.34}
 

@@ -12,9 +12,6 @@ import torch
 
 from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_inputs
-from medseg.engine.checkpoint import load_weights, network_in_channels
-from medseg.engine.device import resolve_device, use_amp
-from medseg.engine.stop import StopRequest
 from medseg.errors import BundleError, InferenceStopped, InputError, MedsegWarning, find_medseg_error
 from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
@@ -28,6 +25,9 @@ from medseg.labels import LabelSchema
 from medseg.measure import reference_affine
 from medseg.modalities import ModalitySubsets, missing_sequences_message
 from medseg.postprocess import PostProcessing
+from medseg.runtime.checkpoint import load_weights, network_in_channels
+from medseg.runtime.device import resolve_device, use_amp
+from medseg.runtime.stop import StopRequest
 from medseg.study import StudyOptions
 from medseg.study.writers import StudyWriter
 from medseg.tta import FlipTTA

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from medseg.engine.budget import BudgetReport, TimeBudget
 from medseg.errors import InputError
+from medseg.training.budget import BudgetReport, TimeBudget
 
 
 class FakeClock:

@@ -20,7 +20,7 @@ import torch
 
 from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_case
-from medseg.engine.infer import Predictor
+from medseg.inference.predictor import Predictor
 from medseg.io.dicom_seg import DicomSegWriter
 from medseg.io.slicer import ColorTableWriter, SlicerSegWriter
 from medseg.io.write import NiftiLabelWriter
