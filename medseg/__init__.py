@@ -22,10 +22,10 @@ _LAZY = {
     "find_bundle": "medseg.bundle.find",
     "LabelSchema": "medseg.labels",
     "MedsegError": "medseg.errors",
-    "build_report": "medseg.report",
+    "build_report": "medseg.outputs.report",
     "export_network": "medseg.bundle.export",
     "zip_bundle": "medseg.bundle.export",
-    "write_dicom_seg": "medseg.io.dicom_seg",
+    "write_dicom_seg": "medseg.outputs.dicom_seg",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,4 +1,4 @@
-"""`medseg dicom-seg`: a thin layer over ``medseg.io.dicom_seg.write_dicom_seg``."""
+"""`medseg dicom-seg`: a thin layer over ``medseg.outputs.dicom_seg.write_dicom_seg``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import click
 def dicom_seg(label, folder, series, bundle, output) -> None:
     """Write a DICOM SEG of a NIfTI LABEL map that lies on a DICOM series, for PACS review."""
     from medseg.bundle.find import find_bundle
-    from medseg.io.dicom_seg import write_dicom_seg
+    from medseg.outputs.dicom_seg import write_dicom_seg
 
     if folder is None and series is not None and Path(series).is_dir():
         folder, series = Path(series), None

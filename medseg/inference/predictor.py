@@ -17,19 +17,20 @@ from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
 from medseg.io.checks import check_case_headers
 from medseg.io.geometry import bounding_box, voxel_volume
-from medseg.io.probabilities import ProbabilityWriter
 from medseg.io.read import CaseFiles, check_study_size, is_nifti
 from medseg.io.validate import explain_load_failure
-from medseg.io.write import NiftiLabelWriter, OutputWriter, Prediction
 from medseg.labels import LabelSchema
-from medseg.measure import reference_affine
 from medseg.modalities import ModalitySubsets, missing_sequences_message
+from medseg.outputs.measurements import reference_affine
+from medseg.outputs.nifti import NiftiLabelWriter
+from medseg.outputs.prediction import OutputWriter, Prediction
+from medseg.outputs.probabilities import ProbabilityWriter
+from medseg.outputs.study import StudyWriter
 from medseg.postprocess import PostProcessing
 from medseg.runtime.checkpoint import load_weights, network_in_channels
 from medseg.runtime.device import resolve_device, use_amp
 from medseg.runtime.stop import StopRequest
 from medseg.study import StudyOptions
-from medseg.study.writers import StudyWriter
 from medseg.tta import FlipTTA
 
 
@@ -328,7 +329,7 @@ class Predictor:
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
                        series: str | None = None, study: StudyOptions | None = None) -> list[Path]:
         """Segment every case; show a progress bar; return the written paths. With ``study`` (``medseg infer
-        --register``) the study's own files are written too (``medseg.study.writers.StudyWriter``).
+        --register``) the study's own files are written too (``medseg.outputs.study.StudyWriter``).
 
         SIGINT/SIGTERM stop after the current case's files are complete (``InferenceStopped``): a killed
         batch leaves finished cases whole and no temporary files; a second Ctrl-C stops at once, and the

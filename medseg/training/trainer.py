@@ -23,7 +23,7 @@ from medseg.bundle.provenance import append_to_run_readme, write_run_readme
 from medseg.bundle.runs import LAST
 from medseg.errors import TrainingStopped
 from medseg.labels import LabelSchema
-from medseg.report import plot_curves
+from medseg.outputs.report import plot_curves
 from medseg.runtime import distributed
 from medseg.runtime.checkpoint import save_checkpoint
 from medseg.runtime.device import resolve_device, use_amp

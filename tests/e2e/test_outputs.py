@@ -10,9 +10,10 @@ import SimpleITK as sitk
 
 from medseg.bundle.find import find_bundle
 from medseg.io.read import CaseFiles
-from medseg.io.slicer import SlicerSegWriter
-from medseg.io.write import NiftiLabelWriter, Prediction
-from medseg.measure import MeasurementWriter
+from medseg.outputs.measurements import MeasurementWriter
+from medseg.outputs.nifti import NiftiLabelWriter
+from medseg.outputs.prediction import Prediction
+from medseg.outputs.slicer import SlicerSegWriter
 from tests.cli_helpers import run
 
 

@@ -13,7 +13,7 @@ import SimpleITK as sitk
 
 from medseg.data.inputs import resolve_case
 from medseg.inference.predictor import Predictor
-from medseg.io.write import label_image_like
+from medseg.outputs.nifti import label_image_like
 from medseg.study import StudyOptions
 from medseg.study.match import MAX_EDGE_RATIO
 from medseg.study.register import RegistrationSettings

@@ -29,8 +29,9 @@ from medseg.errors import BundleError, OutputError
 from medseg.runtime.checkpoint import load_weights, save_checkpoint
 
 EXTRAS = (("docs/README.md", "docs/zoo_README.md"), ("docs/license.txt", "LICENSE"), ("LICENSE", "LICENSE"))
-WRITERS = ("medseg.io.write.NiftiLabelWriter", "medseg.io.slicer.SlicerSegWriter", "medseg.io.slicer.ColorTableWriter",
-           "medseg.measure.MeasurementWriter", "medseg.io.dicom_seg.DicomSegWriter")
+WRITERS = ("medseg.outputs.nifti.NiftiLabelWriter", "medseg.outputs.slicer.SlicerSegWriter",
+           "medseg.outputs.slicer.ColorTableWriter", "medseg.outputs.measurements.MeasurementWriter",
+           "medseg.outputs.dicom_seg.DicomSegWriter")
 
 
 @dataclass

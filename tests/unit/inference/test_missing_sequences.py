@@ -65,8 +65,8 @@ def test_measurements_and_evaluation_name_the_sequences(studies, tmp_path):
     import json
 
     from medseg.evaluate import evaluate_predictions
-    from medseg.io.write import NiftiLabelWriter
-    from medseg.measure import MeasurementWriter
+    from medseg.outputs.measurements import MeasurementWriter
+    from medseg.outputs.nifti import NiftiLabelWriter
 
     _, partial = studies
     writers = [NiftiLabelWriter(), MeasurementWriter(plausibility={"structure": "WT"})]

@@ -21,14 +21,14 @@ import torch
 from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_case
 from medseg.inference.predictor import Predictor
-from medseg.io.dicom_seg import DicomSegWriter
-from medseg.io.slicer import ColorTableWriter, SlicerSegWriter
-from medseg.io.write import NiftiLabelWriter
-from medseg.io.xray_seg import XRayDicomSegWriter
-from medseg.io.xray_write import StructureMaskWriter, XRayLabelWriter
 from medseg.labels import LabelSchema
-from medseg.measure import MeasurementWriter, measure_label, reference_affine
-from medseg.plausibility import count_components
+from medseg.outputs.dicom_seg import DicomSegWriter
+from medseg.outputs.measurements import MeasurementWriter, measure_label, reference_affine
+from medseg.outputs.nifti import NiftiLabelWriter
+from medseg.outputs.plausibility import count_components
+from medseg.outputs.slicer import ColorTableWriter, SlicerSegWriter
+from medseg.outputs.xray import StructureMaskWriter, XRayLabelWriter
+from medseg.outputs.xray_seg import XRayDicomSegWriter
 from medseg.postprocess import PostProcessing
 from medseg.transforms.planar import inference_transforms as planar_transforms
 from medseg.transforms.volume import inference_transforms

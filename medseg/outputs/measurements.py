@@ -20,10 +20,10 @@ from medseg.errors import MedsegWarning
 from medseg.io.atomic import ensure_not_input, write_text_atomic
 from medseg.io.geometry import bounding_box, viewer_affine, voxel_to_world, voxel_volume
 from medseg.io.read import is_nifti, load_nifti_header
-from medseg.io.write import Prediction
 from medseg.io.xray import grid_affine, read_xray_grid
 from medseg.labels import LabelSchema
-from medseg.plausibility import PlausibilityLimits, implausible_message, sanity_figures
+from medseg.outputs.plausibility import PlausibilityLimits, implausible_message, sanity_figures
+from medseg.outputs.prediction import Prediction
 
 CSV_FIELDS = ("structure", "values", "voxels", "volume_ml", "area_mm2", "centroid_ras", "bbox_min_ras", "bbox_max_ras")
 
@@ -114,7 +114,7 @@ class MeasurementWriter:
     """
 
     def __init__(self, plausibility: dict[str, Any] | None = None) -> None:
-        # sanity figures and their limits (``medseg.plausibility``); None: no figures
+        # sanity figures and their limits (``medseg.outputs.plausibility``); None: no figures
         self.plausibility = PlausibilityLimits(**plausibility) if plausibility else None
 
     def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
@@ -140,7 +140,7 @@ class MeasurementWriter:
         return [json_path, csv_path]
 
     def _sanity(self, prediction: Prediction, affine: np.ndarray) -> dict[str, Any]:
-        """``medseg.plausibility`` figures on the reference image; a warning when implausible."""
+        """``medseg.outputs.plausibility`` figures on the reference image; a warning when implausible."""
         import warnings
 
         image = prediction.reference_image  # as the Predictor loaded it; read from the file otherwise

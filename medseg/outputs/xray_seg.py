@@ -4,7 +4,7 @@ One segment per structure the prediction holds. Overlapping schemas keep one seg
 channel (a BINARY SEG stores each segment's own mask, so overlaps survive): a channel of a single
 label takes that label's name, a region channel its own name; colours are the painted label's.
 Exclusive schemas get one segment per label. Names are coded like the series SEG
-(``medseg.io.dicom_seg``).
+(``medseg.outputs.dicom_seg``).
 
 An X-ray has no patient frame of reference: the SEG lies on the image's pixel matrix (rows,
 columns) and references the image's SOP instance. Pixel Measures (which ``highdicom.seg.segread``
@@ -25,9 +25,9 @@ import numpy as np
 from medseg.errors import warn
 from medseg.io.atomic import atomic_path, ensure_not_input
 from medseg.io.dicom import is_dicom_file
-from medseg.io.dicom_seg import complete_source, segment_descriptions
-from medseg.io.write import Prediction
 from medseg.labels import Label
+from medseg.outputs.dicom_seg import complete_source, segment_descriptions
+from medseg.outputs.prediction import Prediction
 
 
 def segments(prediction: Prediction) -> list[tuple[Label, np.ndarray]]:

@@ -22,7 +22,7 @@ import numpy as np
 from medseg.errors import OutputError
 from medseg.io.atomic import atomic_path, ensure_not_input
 from medseg.io.read import load_nifti_header
-from medseg.io.write import Prediction
+from medseg.outputs.prediction import Prediction
 
 ENCODINGS = ("uint8", "float16")
 UINT8_SCALE = 255.0

@@ -28,8 +28,8 @@ from medseg.errors import OutputError
 from medseg.io.atomic import atomic_path, ensure_not_input, write_text_atomic
 from medseg.io.geometry import bounding_box, ras_to_lps, viewer_affine
 from medseg.io.read import load_nifti_header
-from medseg.io.write import Prediction
 from medseg.labels import LabelSchema
+from medseg.outputs.prediction import Prediction
 
 
 def _slug(name: str) -> str:

@@ -8,9 +8,9 @@ import torch
 from medseg.data.inputs import resolve_case
 from medseg.data.synthetic import make_phantom, save_phantom
 from medseg.inference.predictor import Predictor
-from medseg.io.probabilities import ProbabilityWriter
-from medseg.io.write import NiftiLabelWriter
 from medseg.labels import LabelSchema
+from medseg.outputs.nifti import NiftiLabelWriter
+from medseg.outputs.probabilities import ProbabilityWriter
 from medseg.transforms.volume import inference_transforms
 
 MODALITIES = ["t1", "t1ce", "t2", "flair"]
@@ -60,7 +60,7 @@ def test_exclusive_probabilities_sum_to_one_on_the_input_grid(tmp_path, case, en
 
 
 def test_two_d_probabilities_are_x_y_1_c_and_scaled_as_stated(tmp_path):
-    from medseg.io.probabilities import write_probabilities
+    from medseg.outputs.probabilities import write_probabilities
 
     reference = tmp_path / "cxr.nii.gz"
     nib.save(nib.Nifti1Image(np.zeros((6, 5, 1), np.float32), np.diag([0.2, 0.2, 1.0, 1.0])), reference)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from medseg.bundle.find import find_bundle
-from medseg.plausibility import PlausibilityLimits, brain_mask, sanity_figures
+from medseg.outputs.plausibility import PlausibilityLimits, brain_mask, sanity_figures
 
 LIMITS = PlausibilityLimits("WT", max_fraction_of_brain=0.3, max_components=3, max_outside_brain=0.05)
 

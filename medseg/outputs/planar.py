@@ -9,7 +9,8 @@ import numpy as np
 from medseg.errors import InputError
 from medseg.io.atomic import atomic_path, ensure_not_input
 from medseg.io.read import is_nifti
-from medseg.io.write import NiftiLabelWriter, Prediction
+from medseg.outputs.nifti import NiftiLabelWriter
+from medseg.outputs.prediction import Prediction
 
 
 class PlanarLabelWriter:

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from medseg.io.atomic import copy_file_atomic, ensure_not_input, staged, write_text_atomic
-from medseg.io.write import Prediction, write_label_like
+from medseg.outputs.nifti import write_label_like
+from medseg.outputs.prediction import Prediction
 from medseg.study.prepare import StudyCase, to_array
 from medseg.study.register import read_image, write_transform
 

@@ -6,8 +6,8 @@ import pydicom
 import pytest
 
 from medseg.errors import InputError
-from medseg.io.dicom_seg import write_dicom_seg
 from medseg.labels import LabelSchema
+from medseg.outputs.dicom_seg import write_dicom_seg
 from tests.itk_reference import label_on_series
 
 # a handful of TotalSegmentator classes present in the companion mask
@@ -83,8 +83,9 @@ def test_writer_puts_an_inferred_label_on_the_source_series(ct, tmp_path, monkey
 
     from medseg.data.inputs import resolve_case
     from medseg.data.manifest import load_manifest
-    from medseg.io.dicom_seg import DicomSegWriter
-    from medseg.io.write import NiftiLabelWriter, Prediction
+    from medseg.outputs.dicom_seg import DicomSegWriter
+    from medseg.outputs.nifti import NiftiLabelWriter
+    from medseg.outputs.prediction import Prediction
 
     monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
     series, mask = ct

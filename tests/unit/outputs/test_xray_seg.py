@@ -7,9 +7,9 @@ from PIL import Image
 
 from medseg.errors import MedsegWarning
 from medseg.io.read import CaseFiles
-from medseg.io.write import Prediction
-from medseg.io.xray_seg import XRayDicomSegWriter
 from medseg.labels import LabelSchema
+from medseg.outputs.prediction import Prediction
+from medseg.outputs.xray_seg import XRayDicomSegWriter
 from tests.xray_helpers import seg_frames, write_dicom
 
 SCHEMA = LabelSchema.from_bundle("bundles/chest_xray")

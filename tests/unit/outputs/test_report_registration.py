@@ -5,7 +5,7 @@ import json
 import nibabel as nib
 import numpy as np
 
-from medseg.report import build_report
+from medseg.outputs.report import build_report
 
 
 def test_registered_study_gets_an_outline_figure_and_a_registration_table(tmp_path):

@@ -9,10 +9,11 @@ import pytest
 from medseg.bundle.find import find_bundle
 from medseg.errors import InputError
 from medseg.io.read import CaseFiles
-from medseg.io.write import NiftiLabelWriter, Prediction
-from medseg.measure import MeasurementWriter
-from medseg.overlay import _radiological
-from medseg.report import build_report
+from medseg.outputs.measurements import MeasurementWriter
+from medseg.outputs.nifti import NiftiLabelWriter
+from medseg.outputs.overlay import _radiological
+from medseg.outputs.prediction import Prediction
+from medseg.outputs.report import build_report
 
 
 def test_radiological_view_puts_patient_right_on_the_left_and_up_at_the_top():

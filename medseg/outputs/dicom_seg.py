@@ -30,8 +30,9 @@ from medseg.io.atomic import atomic_path, ensure_not_beside_input, ensure_not_in
 from medseg.io.dicom import check_series, select_series
 from medseg.io.geometry import ras_to_lps, viewer_affine
 from medseg.io.read import load_nifti_header
-from medseg.io.write import Prediction, label_image_like
 from medseg.labels import Label, LabelSchema
+from medseg.outputs.nifti import label_image_like
+from medseg.outputs.prediction import Prediction
 
 GRID_TOLERANCE = 1e-3  # voxels
 SPELLING = {"oedema": "edema", "tumour": "tumor", "haemorrhage": "hemorrhage", "oesophagus": "esophagus"}

@@ -9,9 +9,9 @@ from medseg.errors import InputError
 from medseg.io.atomic import atomic_path, copy_file_atomic, write_text_atomic
 from medseg.io.read import is_nifti
 from medseg.labels import LabelSchema
-from medseg.measure import read_measurements
 from medseg.metrics import CASE_COLUMNS, summarise
-from medseg.overlay import render_outlines, render_overlays
+from medseg.outputs.measurements import read_measurements
+from medseg.outputs.overlay import render_outlines, render_overlays
 
 
 def plot_curves(metrics_csv: str | Path, output: str | Path) -> Path:
@@ -124,7 +124,7 @@ def _case_section(json_path: Path, output_dir: Path) -> str:
     label_path = json_path.parent / f"{case}_seg.nii.gz"
     parts = [f"<section><h2>{html.escape(case)}</h2>",
              f"<p class='path'>image: {html.escape(document['image'])}<br>mask: {html.escape(str(label_path))}</p>"]
-    overlay = json_path.parent / f"{case}_overlay.png"  # an X-ray's own overlay (medseg.io.xray_write)
+    overlay = json_path.parent / f"{case}_overlay.png"  # an X-ray's own overlay (medseg.outputs.xray)
     if overlay.is_file() and not is_nifti(document["image"]):
         png = copy_file_atomic(overlay, output_dir / overlay.name)
         parts.append(f'<img src="{html.escape(png.name)}" alt="{html.escape(case)} overlay">')

@@ -14,8 +14,8 @@ import numpy as np
 
 from medseg.errors import OutputError
 from medseg.io.atomic import atomic_path, ensure_not_input
-from medseg.io.write import Prediction
 from medseg.io.xray import grid_affine, read_xray, read_xray_grid
+from medseg.outputs.prediction import Prediction
 
 
 def xray_label_image(label: np.ndarray, reference: str | Path, description: str = "medseg label map"):

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_case
 from medseg.inference.predictor import Predictor
-from medseg.io.write import write_label_like
+from medseg.outputs.nifti import write_label_like
 from medseg.transforms.volume import inference_transforms
 
 CODES = {0: 1.0, 2: 2.0, 1: 3.0, 4: 4.0}  # label -> intensity; WT >= 2, TC >= 3, ET >= 4 in intensity

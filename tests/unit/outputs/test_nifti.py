@@ -6,7 +6,7 @@ import pytest
 
 from medseg.errors import OutputError
 from medseg.io.atomic import ensure_not_input
-from medseg.io.write import write_label_like
+from medseg.outputs.nifti import write_label_like
 
 
 def _oblique(spacing=(1.0, 1.0, 1.0)):

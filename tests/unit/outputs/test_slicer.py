@@ -7,9 +7,9 @@ import pytest
 import SimpleITK as sitk
 
 from medseg.bundle.find import find_bundle
-from medseg.io.slicer import color_table_text, write_color_table, write_seg_nrrd
-from medseg.io.write import write_label_like
 from medseg.labels import LabelSchema
+from medseg.outputs.nifti import write_label_like
+from medseg.outputs.slicer import color_table_text, write_color_table, write_seg_nrrd
 
 LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -152,8 +152,8 @@ def test_color_table(tmp_path, schema):
 def test_overlapping_structures_keep_their_overlap_in_separate_layers(tmp_path):
     """A clavicle over a lung: the label map shows the clavicle there, the lung segment keeps it."""
     from medseg.io.read import CaseFiles
-    from medseg.io.slicer import SlicerSegWriter
-    from medseg.io.write import Prediction
+    from medseg.outputs.prediction import Prediction
+    from medseg.outputs.slicer import SlicerSegWriter
 
     schema = LabelSchema.from_metadata({"medseg": {"mode": "overlapping", "labels": [
         {"name": "right lung", "value": 1, "color": [200, 80, 80]},

@@ -7,9 +7,9 @@ from PIL import Image
 
 from medseg.errors import OutputError
 from medseg.io.read import CaseFiles
-from medseg.io.write import Prediction
-from medseg.io.xray_write import OverlayWriter, StructureMaskWriter, XRayLabelWriter, xray_label_image
 from medseg.labels import LabelSchema
+from medseg.outputs.prediction import Prediction
+from medseg.outputs.xray import OverlayWriter, StructureMaskWriter, XRayLabelWriter, xray_label_image
 from tests.xray_helpers import write_dicom
 
 SCHEMA = LabelSchema.from_bundle("bundles/chest_xray")

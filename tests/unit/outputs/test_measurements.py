@@ -8,9 +8,9 @@ import pytest
 
 from medseg.bundle.find import find_bundle
 from medseg.io.read import CaseFiles
-from medseg.io.write import Prediction
 from medseg.labels import LabelSchema
-from medseg.measure import MeasurementWriter, measure_label
+from medseg.outputs.measurements import MeasurementWriter, measure_label
+from medseg.outputs.prediction import Prediction
 
 
 def test_volume_centroid_and_box_in_scanner_space():
