@@ -99,7 +99,7 @@ def score_label(pred, truth, spacing) -> dict:
     import numpy as np
     from scipy import ndimage
 
-    from medseg.metrics import structure_metrics
+    from medseg.evaluation.metrics import structure_metrics
 
     p, t = _regions(pred), _regions(truth)
     row = {r: structure_metrics(p[r], t[r], spacing)["dice"] for r in REGIONS}

@@ -39,7 +39,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, benchmark_parser, run_worker  # noqa: E402
 
-from medseg.metrics import dice  # noqa: E402
+from medseg.evaluation.metrics import dice  # noqa: E402
 
 SHARED = Path(os.environ.get("MEDSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
 # Frid-Adar et al. 2018 (Jaccard J, shown as Dice = 2J / (1 + J)): published, not measured here.

@@ -205,7 +205,7 @@ def main() -> None:
 
     import nibabel as nib
 
-    from medseg.metrics import dice
+    from medseg.evaluation.metrics import dice
 
     tmp = Path(tempfile.mkdtemp(prefix="medseg-bench-"))
     case = args.case or (SHARED_BRATS if SHARED_BRATS.is_dir() else brats_size_phantom(tmp / "phantom_bratsize"))

@@ -18,7 +18,7 @@ _LAZY = {
     "train": "medseg.api",
     "write_demo_data": "medseg.api",
     "Predictor": "medseg.inference.predictor",
-    "evaluate_predictions": "medseg.evaluate",
+    "evaluate_predictions": "medseg.evaluation",
     "find_bundle": "medseg.bundle.find",
     "LabelSchema": "medseg.labels",
     "MedsegError": "medseg.errors",

@@ -1,4 +1,4 @@
-"""The Python API behind the CLI: ``medseg.train``, ``medseg.Predictor``, ``medseg.evaluate``."""
+"""The Python API behind the CLI: ``medseg.train``, ``medseg.Predictor``, ``medseg.evaluation``."""
 
 from __future__ import annotations
 

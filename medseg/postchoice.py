@@ -24,7 +24,8 @@ from medseg.bundle.find import Bundle
 from medseg.bundle.provenance import DATA_RECORD, append_to_run_readme
 from medseg.bundle.trust import is_trusted, seal
 from medseg.data.manifest import load_manifest
-from medseg.evaluate import read_label, score_case
+from medseg.evaluation.reading import read_label
+from medseg.evaluation.scoring import score_case
 from medseg.inference.predictor import Predictor
 from medseg.io.atomic import write_text_atomic
 from medseg.labels import LabelSchema

@@ -1,4 +1,4 @@
-"""`medseg evaluate`: a thin layer over ``medseg.evaluate``."""
+"""`medseg evaluate`: a thin layer over ``medseg.evaluation``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from medseg.cli.options import POSITIVE
 def evaluate(pred, truth, bundle, csv_path, case_list, allow_missing, as_json, tolerance_mm) -> None:
     """Dice, surface Dice, HD95 (mm), sensitivity and precision per label and region for every case."""
     from medseg.bundle.find import find_bundle
-    from medseg.evaluate import default_csv, evaluate_predictions
+    from medseg.evaluation.evaluate import evaluate_predictions
+    from medseg.evaluation.results import default_csv
 
     cases = [c.strip() for c in case_list.split(",") if c.strip()] if case_list else None
     result = evaluate_predictions(pred, truth, find_bundle(bundle), tolerance_mm=tolerance_mm, cases=cases,

@@ -6,10 +6,10 @@ import csv
 from pathlib import Path
 
 from medseg.errors import InputError
+from medseg.evaluation.metrics import CASE_COLUMNS, summarise
 from medseg.io.atomic import atomic_path, copy_file_atomic, write_text_atomic
 from medseg.io.read import is_nifti
 from medseg.labels import LabelSchema
-from medseg.metrics import CASE_COLUMNS, summarise
 from medseg.outputs.measurements import read_measurements
 from medseg.outputs.overlay import render_outlines, render_overlays
 

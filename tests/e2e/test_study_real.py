@@ -11,8 +11,8 @@ import pytest
 import SimpleITK as sitk
 
 from medseg.data.inputs import resolve_case
+from medseg.evaluation.metrics import dice
 from medseg.inference.predictor import Predictor
-from medseg.metrics import dice
 from medseg.outputs.study import StudyWriter
 from medseg.study import StudyOptions, prepare_study
 from medseg.study.prepare import to_array, write_like

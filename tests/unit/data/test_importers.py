@@ -166,7 +166,7 @@ def test_folds_are_seeded_stored_and_never_mix_training_and_validation(tmp_path)
 
 def test_msd_coding_reaches_inference_and_evaluation(tiny_run, tmp_path):
     """Inference on an MSD manifest sees the bundle's channel order; evaluation remaps MSD truth labels."""
-    from medseg.evaluate import evaluate_predictions
+    from medseg.evaluation import evaluate_predictions
     from medseg.inference.predictor import Predictor
 
     root = _msd(tmp_path / "Task01", n=2)

@@ -15,7 +15,7 @@ from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_case
 from medseg.data.synthetic import GEOMETRIES, make_phantom, save_phantom
 from medseg.errors import CheckpointError, InputError
-from medseg.evaluate import dice
+from medseg.evaluation import dice
 from medseg.inference.predictor import Predictor
 from medseg.transforms.volume import inference_transforms
 

@@ -64,7 +64,7 @@ def test_t1ce_and_flair_only_is_segmented_on_its_grid_and_named(studies, tmp_pat
 def test_measurements_and_evaluation_name_the_sequences(studies, tmp_path):
     import json
 
-    from medseg.evaluate import evaluate_predictions
+    from medseg.evaluation import evaluate_predictions
     from medseg.outputs.measurements import MeasurementWriter
     from medseg.outputs.nifti import NiftiLabelWriter
 

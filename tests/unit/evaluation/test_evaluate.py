@@ -4,7 +4,7 @@ import pytest
 
 from medseg.bundle.find import find_bundle
 from medseg.errors import InputError
-from medseg.evaluate import dice, evaluate_predictions, score_case
+from medseg.evaluation import dice, evaluate_predictions, score_case
 
 
 @pytest.fixture()
@@ -63,7 +63,7 @@ def test_unknown_label_value_in_prediction(tmp_path, schema):
 
 
 def test_surface_metrics_in_millimetres_and_empty_rules():
-    from medseg.metrics import structure_metrics
+    from medseg.evaluation.metrics import structure_metrics
 
     truth = np.zeros((40, 40, 20), bool)
     truth[10:20, 10:20, 5:15] = True
@@ -108,7 +108,7 @@ def test_api_writes_the_csv_and_the_json_document(tmp_path, schema):
     import json
 
     from medseg.errors import OutputError
-    from medseg.metrics import EMPTY_RULES
+    from medseg.evaluation.metrics import EMPTY_RULES
 
     truth = np.zeros((6, 6, 6))
     truth[1:4, 1:4, 1:4] = 2
@@ -130,7 +130,7 @@ def test_cropped_metrics_equal_monai_on_the_whole_grid():
     import torch
     from monai.metrics import compute_hausdorff_distance, compute_surface_dice
 
-    from medseg.metrics import structure_metrics, union_box
+    from medseg.evaluation.metrics import structure_metrics, union_box
 
     rng = np.random.default_rng(0)
     grid = np.indices((40, 36, 30)).transpose(1, 2, 3, 0)
