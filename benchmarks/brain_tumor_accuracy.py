@@ -104,7 +104,7 @@ def train_medseg(manifest: Path, run_dir: Path, minutes: float, seed: int) -> di
         best = (result.best_metric, result.best_epoch)
     except TrainingStopped:  # stopped at the budget: the best validated weights, else the last ones
         from medseg.bundle.runs import LAST
-        from medseg.postchoice import choose_postprocessing
+        from medseg.inference.postprocessing_search import choose_postprocessing
         from medseg.runtime.checkpoint import load_checkpoint, save_checkpoint
 
         last = load_checkpoint(run_dir / LAST)

@@ -50,6 +50,8 @@ MOVED: dict[str, str] = {
     "medseg.newbundle": "medseg.bundle.create",
     "medseg.overlay": "medseg.outputs.overlay",
     "medseg.plausibility": "medseg.outputs.plausibility",
+    "medseg.postchoice": "medseg.inference.postprocessing_search",
+    "medseg.postprocess": "medseg.inference.postprocessing",
     "medseg.provenance": "medseg.bundle.provenance",
     "medseg.report": "medseg.outputs.report",
     "medseg.runs": "medseg.bundle.runs",
@@ -58,6 +60,7 @@ MOVED: dict[str, str] = {
     "medseg.transforms.xray": "medseg.inference.legacy",
     "medseg.trust": "medseg.bundle.trust",
     "medseg.trust_imports": "medseg.bundle.sealed_imports",
+    "medseg.tta": "medseg.inference.tta",
     "medseg.zoo": "medseg.bundle.zoo",
 }
 

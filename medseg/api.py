@@ -11,9 +11,9 @@ from medseg.bundle.runs import LAST, create_run_bundle, default_run_dir, set_tim
 from medseg.bundle.trust import check_trusted
 from medseg.data.synthetic import write_demo_dataset
 from medseg.errors import InputError, find_medseg_error
+from medseg.inference.postprocessing_search import choose_postprocessing
 from medseg.locations import REPO_MANIFESTS, default_cache_dir
 from medseg.planning import is_plannable, plan_for_bundle, plan_overrides
-from medseg.postchoice import choose_postprocessing
 from medseg.runtime import distributed
 from medseg.runtime.checkpoint import init_weights
 from medseg.runtime.device import resolve_device
@@ -155,8 +155,8 @@ def _init_bundle(source: Bundle, init_from: str | Path) -> Bundle:
 
 def _finish(result, device: str, trust: bool = False):
     """After training: choose the post-processing on the run's validation cases (e.g. small enhancing
-    tumour relabelled as necrosis) when the bundle declares a search (``medseg.postchoice``); not again
-    when a resumed run's time budget was already spent."""
+    tumour relabelled as necrosis) when the bundle declares a search (``medseg.inference.postprocessing_search``);
+    not again when a resumed run's time budget was already spent."""
     if distributed.is_main_process() and not (result.budget is not None and result.budget.already_spent):
         choose_postprocessing(result.run_dir, device=device, trust=trust)
     distributed.barrier()

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 from monai import transforms as mt
 
+from medseg.inference.postprocessing import LargestComponents
 from medseg.inference.predictor import Predictor
 from medseg.labels import LabelSchema
-from medseg.postprocess import LargestComponents
 from medseg.transforms import planar
 
 __all__ = ["LargestComponents", "PlanarPredictor", "inference_transforms", "training_transforms",

@@ -13,6 +13,8 @@ import torch
 from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_inputs
 from medseg.errors import BundleError, InferenceStopped, InputError, MedsegWarning, find_medseg_error
+from medseg.inference.postprocessing import PostProcessing
+from medseg.inference.tta import FlipTTA
 from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
 from medseg.io.checks import check_case_headers
@@ -26,12 +28,10 @@ from medseg.outputs.nifti import NiftiLabelWriter
 from medseg.outputs.prediction import OutputWriter, Prediction
 from medseg.outputs.probabilities import ProbabilityWriter
 from medseg.outputs.study import StudyWriter
-from medseg.postprocess import PostProcessing
 from medseg.runtime.checkpoint import load_weights, network_in_channels
 from medseg.runtime.device import resolve_device, use_amp
 from medseg.runtime.stop import StopRequest
 from medseg.study import StudyOptions
-from medseg.tta import FlipTTA
 
 
 class Predictor:

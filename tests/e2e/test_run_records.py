@@ -64,7 +64,7 @@ def _copy_run(tiny_run, tmp_path):
 
 def test_a_second_choice_replaces_the_first_and_keeps_the_users_rules(tiny_run, tmp_path):
     from medseg.bundle.trust import seal
-    from medseg.postchoice import choose_postprocessing
+    from medseg.inference.postprocessing_search import choose_postprocessing
 
     first = json.loads((tiny_run / "configs" / "inference.json").read_text())["postprocessing_choice"]
     assert first["baseline_dice"] > 0  # the tiny run finds some tumour, so wiping it (below) would change the score

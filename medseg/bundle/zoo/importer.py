@@ -187,7 +187,7 @@ def _inference_config(name: str, network: dict[str, Any], steps: list[dict[str, 
             "writers": "@writers", "whole_volume_voxels": "@whole_volume_voxels", "postprocessing": "@postprocessing",
             "tta": "$@tta if @use_tta else None",
         },
-        "postprocessing": {"_target_": "medseg.postprocess.PostProcessing", "region_hierarchy": False,
+        "postprocessing": {"_target_": "medseg.inference.postprocessing.PostProcessing", "region_hierarchy": False,
                            "largest_component": largest, "min_island_mm3": 0},
         "use_tta": False,
         "tta": None,  # the zoo declares none; guessed flips would swap left/right labels (wholeBody_ct_segmentation)

@@ -6,9 +6,9 @@ from monai.networks.nets import UNet
 from PIL import Image
 
 from medseg.data.inputs import resolve_case
+from medseg.inference.postprocessing import LargestComponents
 from medseg.inference.predictor import Predictor
 from medseg.labels import LabelSchema
-from medseg.postprocess import LargestComponents
 from medseg.transforms.planar import inference_transforms
 from tests.xray_helpers import chest_phantom
 

@@ -20,6 +20,7 @@ import torch
 
 from medseg.bundle.find import find_bundle
 from medseg.data.inputs import resolve_case
+from medseg.inference.postprocessing import PostProcessing
 from medseg.inference.predictor import Predictor
 from medseg.labels import LabelSchema
 from medseg.outputs.dicom_seg import DicomSegWriter
@@ -29,7 +30,6 @@ from medseg.outputs.plausibility import count_components
 from medseg.outputs.slicer import ColorTableWriter, SlicerSegWriter
 from medseg.outputs.xray import StructureMaskWriter, XRayLabelWriter
 from medseg.outputs.xray_seg import XRayDicomSegWriter
-from medseg.postprocess import PostProcessing
 from medseg.transforms.planar import inference_transforms as planar_transforms
 from medseg.transforms.volume import inference_transforms
 from tests.dicom_helpers import write_ct_series

@@ -5,7 +5,7 @@ import pytest
 
 from medseg.bundle.find import find_bundle
 from medseg.errors import BundleError
-from medseg.postprocess import LargestComponents, PostProcessing, enforce_region_hierarchy
+from medseg.inference.postprocessing import LargestComponents, PostProcessing, enforce_region_hierarchy
 
 
 @pytest.fixture()

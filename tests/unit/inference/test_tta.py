@@ -5,7 +5,7 @@ import torch
 
 from medseg.data.inputs import resolve_case
 from medseg.data.synthetic import make_phantom, save_phantom
-from medseg.tta import FlipTTA
+from medseg.inference.tta import FlipTTA
 from tests.unit.inference.test_infer import MODALITIES, _predictor
 
 

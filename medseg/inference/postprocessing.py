@@ -11,8 +11,8 @@
 * ``small_components``: rules ``{"structure", "min_voxels", "replace_with", "per"}``: pieces of a
   structure smaller than ``min_voxels`` (``per: "component"``), or the whole structure when its
   total is smaller (``per: "total"``, the BraTS winners' rule for enhancing tumour), get the label
-  ``replace_with`` (1: relabel small ET as necrosis; 0: remove). ``medseg.postchoice`` picks the rule
-  on a run's validation cases and writes it here.
+  ``replace_with`` (1: relabel small ET as necrosis; 0: remove). ``postprocessing_search`` picks the
+  rule on a run's validation cases and writes it here.
 
 The rules act on the label map (``on_label``), which then feeds every output; structures a label map
 cannot hold (overlapping single-label channels: a clavicle over a lung) get the same rules mask by

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from medseg.bundle.find import find_bundle
-from medseg.postchoice import candidate_rules, choose
-from medseg.postprocess import PostProcessing, relabel_small
+from medseg.inference.postprocessing import PostProcessing, relabel_small
+from medseg.inference.postprocessing_search import candidate_rules, choose
 
 SEARCH = {"structure": "ET", "min_voxels": [5, 50], "replace_with": [1, 0], "per": ["component", "total"]}
 

@@ -1,7 +1,7 @@
 """Choose a run's post-processing on its own validation cases, as the BraTS winners do.
 
 Candidates (the bundle's ``train.json`` ``postprocessing_search``): for the small-structure rule of
-``medseg.postprocess`` (e.g. enhancing tumour pieces below N voxels, or an ET total below N voxels,
+``medseg.inference.postprocessing`` (e.g. enhancing tumour pieces below N voxels, or an ET total below N voxels,
 relabelled as necrosis or removed), every combination of ``min_voxels``, ``replace_with`` and
 ``per``. Each is applied to the run's predictions of its validation cases (the label maps its
 current post-processing gives) and scored by the mean Dice over the schema's regions (labels when
@@ -26,10 +26,10 @@ from medseg.bundle.trust import is_trusted, seal
 from medseg.data.manifest import load_manifest
 from medseg.evaluation.reading import read_label
 from medseg.evaluation.scoring import score_case
+from medseg.inference.postprocessing import PostProcessing
 from medseg.inference.predictor import Predictor
 from medseg.io.atomic import write_text_atomic
 from medseg.labels import LabelSchema
-from medseg.postprocess import PostProcessing
 
 
 def candidate_rules(search: dict[str, Any]) -> list[dict[str, Any]]:
