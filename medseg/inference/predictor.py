@@ -11,10 +11,13 @@ import numpy as np
 import torch
 
 from medseg.bundle.find import find_bundle
-from medseg.data.inputs import resolve_inputs
-from medseg.errors import BundleError, InferenceStopped, InputError, MedsegWarning, find_medseg_error
+from medseg.errors import BundleError, InferenceStopped, MedsegWarning, find_medseg_error
+from medseg.inference.ensemble import check_members, mean_probabilities
+from medseg.inference.inputs import cases_for
 from medseg.inference.postprocessing import PostProcessing
+from medseg.inference.studies import study_writers
 from medseg.inference.tta import FlipTTA
+from medseg.inference.window import window_for
 from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
 from medseg.io.checks import check_case_headers
@@ -27,7 +30,6 @@ from medseg.outputs.measurements import reference_affine
 from medseg.outputs.nifti import NiftiLabelWriter
 from medseg.outputs.prediction import OutputWriter, Prediction
 from medseg.outputs.probabilities import ProbabilityWriter
-from medseg.outputs.study import StudyWriter
 from medseg.runtime.checkpoint import load_weights, network_in_channels
 from medseg.runtime.device import resolve_device, use_amp
 from medseg.runtime.stop import StopRequest
@@ -128,33 +130,8 @@ class Predictor:
         return len(self.roi_size)
 
     def window_for(self, spatial_shape: Sequence[int]) -> tuple[int, ...]:
-        """The ROI for an image: the whole (cropped) image in one pass when it is small enough and the
-        network's output does not depend on the window it sees.
-
-        Overlapping windows compute most voxels several times (4x at overlap 0.5 in 3D); one pass
-        over the whole image computes each voxel once. ``whole_volume_voxels`` caps the memory.
-        """
-        if self.whole_volume_voxels and not self.window_dependent and \
-                np.prod(spatial_shape) <= self.whole_volume_voxels:
-            return tuple(int(np.ceil(s / d) * d) for s, d in zip(spatial_shape, self.size_divisor))
-        return self.roi_size
-
-    @property
-    def window_dependent(self) -> bool:
-        """Whether the network normalises over the window (instance or group norm): its statistics then
-        come from what the window holds, so a whole brain in one pass is not what the network learnt on
-        its training patches. Measured on cross-validated real BraTS cases (benchmarks/RESULTS.md): the
-        one pass made whole-tumour masks 2-5x too large where the training-sized window did not."""
-        return any(isinstance(m, torch.nn.modules.instancenorm._InstanceNorm | torch.nn.GroupNorm)
-                   for m in self.network.modules())
-
-    @property
-    def size_divisor(self) -> tuple[int, ...]:
-        """What each window axis must be a multiple of: the product of a ``DynUNet``'s strides, else 16."""
-        if type(self.network).__name__ != "DynUNet":
-            return (16,) * self.spatial_dims
-        per_axis = [s if isinstance(s, list | tuple) else [s] * self.spatial_dims for s in self.network.strides]
-        return tuple(int(np.prod([s[a] for s in per_axis])) for a in range(self.spatial_dims))
+        """The ROI for an image (``medseg.inference.window``): the whole image in one pass where safe."""
+        return window_for(self.network, self.roi_size, self.whole_volume_voxels, spatial_shape)
 
     def logits(self, image: torch.Tensor) -> torch.Tensor:
         """Gaussian-weighted sliding-window logits for one preprocessed image (C, *spatial)."""
@@ -259,10 +236,7 @@ class Predictor:
             warnings.warn(missing_sequences_message(case.folder, case.missing, self.subsets), MedsegWarning,
                           stacklevel=2)
         data = self.load(case)
-        probabilities = self.grid_probabilities(case, data)
-        for member in self.members:  # an ensemble: the mean of every run's probabilities on the input grid
-            probabilities += member.grid_probabilities(case)
-        probabilities /= 1 + len(self.members)
+        probabilities = mean_probabilities(self.grid_probabilities(case, data), self.members, case)
         if self.postprocessing is not None:
             probabilities = self.postprocessing.on_probabilities(probabilities, self.schema)
         label, masks = self.label_and_masks(probabilities, case)
@@ -286,19 +260,9 @@ class Predictor:
         return np.asarray(inverted["pred"].cpu().numpy(), dtype=np.float32)  # a fresh array: no copy needed
 
     def ensemble(self, others: Sequence[Predictor], names: Sequence[str | Path] = ()) -> Predictor:
-        """Average these predictors' probabilities with this one's (k-fold runs of one task).
-
-        Every member must have the same output channels and labels (colours may differ) and the same
-        input modalities; post-processing, thresholds and writers are this predictor's.
-        """
-        for index, other in enumerate(others):
-            name = names[index] if index < len(names) else f"ensemble member {index + 1}"
-            differences = other.schema.output_differences(self.schema)
-            if other.modalities != self.modalities:
-                differences.append(f"modalities {other.modalities} vs {self.modalities}")
-            if differences:
-                raise BundleError(f"cannot ensemble: its outputs or inputs differ from the first run's: "
-                                  f"{'; '.join(differences)}", name)
+        """Average these predictors' probabilities with this one's (``medseg.inference.ensemble``): each
+        must have this one's output channels, labels and modalities; the rest is this predictor's."""
+        check_members(self, others, names)
         self.members.extend(others)
         return self
 
@@ -315,16 +279,8 @@ class Predictor:
 
     def resolve_inputs(self, inputs: Sequence[str | Path], series: str | None = None,
                        study: StudyOptions | None = None) -> list[CaseFiles]:
-        """What ``--input`` means (``medseg.data.inputs``): case folders, DICOM series folders (``series``:
-        which UID), NIfTI files, X-rays, or manifests (their test cases, else all cases). With ``study``,
-        folders are clinical studies: their sequences are identified and registered (``medseg.study``).
-        A single-modality 2D bundle's folder is a batch of images, one case each (PNG/JPEG/TIFF/NIfTI,
-        DICOM X-rays); a multi-modality one reads a folder as one case, a file per modality."""
-        if self.spatial_dims == 2 and len(self.modalities) == 1:
-            if study is not None:
-                raise InputError("a 2D bundle takes images, not clinical studies to register (drop --register)")
-            return resolve_inputs(inputs, self.modalities, series, per_image=True)
-        return resolve_inputs(inputs, self.modalities, series, subsets=self.subsets, study=study)
+        """What ``--input`` means for this bundle (``medseg.inference.inputs``)."""
+        return cases_for(inputs, self.modalities, self.spatial_dims, self.subsets, series, study)
 
     def predict_to_dir(self, inputs: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
                        series: str | None = None, study: StudyOptions | None = None) -> list[Path]:
@@ -337,9 +293,7 @@ class Predictor:
         """
         from tqdm.auto import tqdm
 
-        extra: list[OutputWriter] = []  # this call's, not the predictor's: another call may want other options
-        if study is not None and not any(isinstance(w, StudyWriter) for w in self.writers):
-            extra.append(StudyWriter(study.all_grids))  # transforms, aligned sequences, registration figures
+        extra = study_writers(study, self.writers)  # this call's: transforms, aligned sequences, registration figures
         cases = self.resolve_inputs(inputs, series, study)
         check_unique_ids((case.case_id, case.images[0]) for case in cases)  # one case's files would replace another's
         for case in cases:  # every header first: a bad case late in a list fails before any output
