@@ -16,6 +16,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "train": "medseg.api",
+    "plan": "medseg.api",
+    "predict": "medseg.api",
     "write_demo_data": "medseg.api",
     "Predictor": "medseg.inference.predictor",
     "evaluate_predictions": "medseg.evaluation",

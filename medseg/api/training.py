@@ -1,48 +1,23 @@
-"""The Python API behind the CLI: ``medseg.train``, ``medseg.Predictor``, ``medseg.evaluation``."""
+"""``medseg train``: new runs, ``--resume``, ``--init-from``, demo data, DDP ranks (``--nproc``), and what it says."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from medseg.api.datasets import default_manifest, demo_manifest
 from medseg.bundle.find import Bundle, find_bundle
 from medseg.bundle.runs import LAST, create_run_bundle, default_run_dir, set_time_limit
 from medseg.bundle.trust import check_trusted
-from medseg.data.synthetic import write_demo_dataset
 from medseg.errors import InputError, find_medseg_error
 from medseg.inference.postprocessing_search import choose_postprocessing
-from medseg.locations import REPO_MANIFESTS, default_cache_dir
 from medseg.planning import is_plannable, plan_for_bundle, plan_overrides
 from medseg.runtime import distributed
 from medseg.runtime.checkpoint import init_weights
 from medseg.runtime.device import resolve_device
 from medseg.training.budget import positive_minutes
-
-
-def write_demo_data(bundle_name: str, output: str | Path, seed: int = 0) -> Path:
-    """Write the built-in phantoms for a bundle into ``output``; return their manifest."""
-    if bundle_name != "brain_tumor":
-        raise InputError(f"no built-in demo data for bundle '{bundle_name}'", bundle_name)
-    return write_demo_dataset(output, seed=seed)
-
-
-def demo_manifest(bundle_name: str) -> Path:
-    """Generate (once, in the user cache) the built-in phantoms for a bundle; return their manifest."""
-    return write_demo_data(bundle_name, default_cache_dir() / "demo" / bundle_name)
-
-
-def default_manifest(bundle_name: str, bundle_root: Path | None = None) -> Path:
-    """``data_manifests/<bundle>.json``, else the bundle's own ``dataset.json`` (``medseg bundle new`` writes one)."""
-    path = REPO_MANIFESTS / f"{bundle_name}.json"
-    if not path.is_file() and bundle_root is not None and (bundle_root / "dataset.json").is_file():
-        return bundle_root / "dataset.json"
-    if not path.is_file():
-        raise InputError(
-            f"no dataset given: pass --data MANIFEST.json (MSD datalist), or --demo for built-in data "
-            f"(looked for {path})"
-        )
-    return path
 
 
 def train(
@@ -181,3 +156,29 @@ def _run_trainer(run_bundle: Bundle, device: str, progress: bool, trust: bool, r
     trainer.progress = progress and distributed.is_main_process()
     trainer.resume_from = run_bundle.root / LAST if resume else None
     return trainer.run()
+
+
+def relaunch_under_torchrun(nproc: int, argv: Sequence[str]) -> int | None:
+    """``--nproc N`` (N > 1) outside torchrun: the same command again as N torchrun ranks on this machine,
+    and their exit status; ``None`` where this process trains itself (one process, or already a rank)."""
+    if nproc <= 1 or distributed.is_distributed():
+        return None
+    import subprocess
+
+    return subprocess.call(distributed.torchrun_command(nproc, list(argv)))
+
+
+def summary(result) -> list[str]:
+    """What ``medseg train`` says at the end: rank 0 only, and nothing after a budget already spent (the
+    trainer said so in one line)."""
+    if not distributed.is_main_process() or (result.budget is not None and result.budget.already_spent):
+        return []
+    lines = [f"run directory: {result.run_dir}"]
+    if result.best_metric < 0:
+        lines.append(f"no validation cases: models/model.pt holds the weights of the last epoch ({result.best_epoch})")
+    else:
+        lines.append(f"best validation Dice (mean over channels): {result.best_metric:.4f} "
+                     f"at epoch {result.best_epoch}")
+    if result.budget is not None:
+        lines.append(result.budget.line())
+    return lines
