@@ -11,6 +11,7 @@ import json
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -25,7 +26,7 @@ from medseg.data.importers import pair_folders, write_imported
 from medseg.errors import BundleError, InputError, OutputError, warn
 from medseg.io.atomic import write_text_atomic
 from medseg.io.checks import read_header, voxels
-from medseg.io.masks import LabelSpec, MaskCoding, infer_coding, is_bitmap
+from medseg.io.masks import SAMPLE, LabelSpec, MaskCoding, code_values, infer_coding, is_bitmap
 from medseg.io.read import MIN_VOXELS, check_study_size
 from medseg.planning import plan_for_bundle
 from medseg.planning.intensity import describe as describe_intensity
@@ -34,7 +35,6 @@ from medseg.planning.planar import fingerprint, has_handedness, plan_2d
 
 PALETTE = [(230, 60, 50), (90, 200, 80), (250, 220, 40), (60, 120, 230), (240, 140, 40), (160, 80, 200),
            (70, 210, 210), (240, 100, 200), (150, 150, 60), (120, 70, 40)]
-MASK_SAMPLE = 200  # masks read to learn their values
 METADATA_SCHEMA_URL = (
     "https://github.com/Project-MONAI/MONAI-extra-test-data/releases/download/0.8.1/meta_schema_20220324.json"
 )
@@ -119,27 +119,19 @@ def _describe_file(path: Path) -> str:
 
 
 def mask_label_map(masks: list[Path], n_labels: int, dims: int) -> dict[int, int]:
-    """How stored mask values become label values 1..N.
-
-    Identity when masks already hold 1..N; for one label, 8-bit masks are thresholded at 128 (resized
-    masks carry intermediate values at edges); otherwise N distinct values map in sorted order to 1..N.
-    """
-    values: set[int] = set()
-    for path in masks[:MASK_SAMPLE]:
+    """How stored mask values become label values 1..N, as a manifest's ``label_map``: the 2D masks' rule
+    (``medseg.io.masks.code_values``) on the values the volumes hold (``{}``: they are the labels already)."""
+    counts: Counter = Counter()
+    for path in masks[:SAMPLE]:
         array = voxels(read_header(path, dims), label=True)
         if array.ndim > dims and array.shape[-1] > 1:
             raise InputError("masks must hold one label value per pixel (this one has colour channels)", path)
-        values |= {int(v) for v in np.unique(array)}
-    found = sorted(values - {0})
-    if set(found) <= set(range(1, n_labels + 1)):
-        return {}
-    if len(found) == n_labels:
-        return {value: i for i, value in enumerate(found, start=1)}
-    if n_labels == 1 and max(found) > 127 and max(found) <= 255:
-        return {value: int(value >= 128) for value in range(1, 256)}
-    shown = ", ".join(map(str, found[:12])) + (", ..." if len(found) > 12 else "")
-    raise InputError(f"masks hold {len(found)} non-zero values ({shown}), which do not map onto {n_labels} "
-                     f"label(s); pass --label-map VALUE=1,...", masks[0].parent)
+        values, n = np.unique(array, return_counts=True)
+        counts.update({int(v): int(c) for v, c in zip(values, n)})
+    labels = [(f"label {i}", None) for i in range(1, n_labels + 1)]
+    coding = code_values(counts, labels, min(len(masks), SAMPLE), masks[0],
+                         hint="pass --label-map VALUE=1,...").coding
+    return coding.label_map(sorted(counts))
 
 
 def _metadata(name: str, labels: list[str], dims: int, channels: int, source: str) -> dict[str, Any]:
