@@ -1,6 +1,6 @@
 """A study without T1 and T2 is segmented on its own grid, and the missing sequences are named.
 
-The network is the fixed FLAIR-threshold convolution of ``test_infer.py``: it reads only the FLAIR
+The network is the fixed FLAIR-threshold convolution of ``test_predictor.py``: it reads only the FLAIR
 channel, so a study that lacks T1 and T2 must give exactly the mask of the complete study. A missing
 channel filled in the wrong place (FLAIR shifted into T2's slot, say) would change the mask.
 """

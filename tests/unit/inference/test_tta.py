@@ -6,7 +6,7 @@ import torch
 from medseg.data.inputs import resolve_case
 from medseg.data.synthetic import make_phantom, save_phantom
 from medseg.inference.tta import FlipTTA
-from tests.unit.inference.test_infer import MODALITIES, _predictor
+from tests.unit.inference.test_predictor import MODALITIES, _predictor
 
 
 def _lateral_model(image: torch.Tensor) -> torch.Tensor:
