@@ -1,4 +1,4 @@
-"""`medseg infer`: a thin layer over ``medseg.Predictor``."""
+"""`medseg infer`: a thin layer over ``medseg.api.prediction.predict``."""
 
 from __future__ import annotations
 

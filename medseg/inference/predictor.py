@@ -1,4 +1,9 @@
-"""Inference: sliding window over whole volumes, schema-driven labels, outputs on the input grid."""
+"""The ``Predictor``: sliding-window probabilities, schema-driven labels, every output on the input grid.
+
+Its collaborators are the other modules of ``medseg.inference``: which cases (``inputs``), which window
+(``window``), several runs (``ensemble``), flips (``tta``), the rules after (``postprocessing``), a study's own
+files (``studies``).
+"""
 
 from __future__ import annotations
 
