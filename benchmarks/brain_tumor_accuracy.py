@@ -5,7 +5,7 @@ subset of sequences the bundle supports) are imported; the test cases are ``--te
 a seeded hold-out of the training folders, stratified by sequence subset. Both columns train on
 the same cases for the same wall-clock budget, at the same time (one process and one torch thread
 each, so they share the machine evenly), then segment the test cases on their own grids, scored
-with ``medseg.metrics`` (Dice and HD95 per BraTS region, per case and as a mean).
+with ``medseg.evaluation.metrics`` (Dice and HD95 per BraTS region, per case and as a mean).
 
     python benchmarks/brain_tumor_accuracy.py --run-dir runs/brain_tumor/real --minutes 30 --json out.json
 
@@ -41,7 +41,7 @@ REGIONS = ("WT", "TC", "ET")
 
 # -- data ------------------------------------------------------------------------------------------
 def _imported(folder: Path):
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.data.importers import import_brats
 
     return import_brats(folder, find_bundle("brain_tumor"))
@@ -53,7 +53,7 @@ def build_manifest(train_dirs: list[Path], test_dir: Path | None, test_cases: in
     The hold-out takes from each sequence subset (e.g. four sequences / FLAIR+T1ce) its share of
     ``test_cases``, seeded, so both kinds of study are scored.
     """
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.data.importers import Imported, write_imported
 
     parts = [_imported(d) for d in train_dirs]
@@ -103,9 +103,9 @@ def train_medseg(manifest: Path, run_dir: Path, minutes: float, seed: int) -> di
         result = medseg.train("brain_tumor", **kwargs)
         best = (result.best_metric, result.best_epoch)
     except TrainingStopped:  # stopped at the budget: the best validated weights, else the last ones
-        from medseg.engine.checkpoint import load_checkpoint, save_checkpoint
-        from medseg.postchoice import choose_postprocessing
-        from medseg.runs import LAST
+        from medseg.bundle.runs import LAST
+        from medseg.inference.postprocessing_search import choose_postprocessing
+        from medseg.runtime.checkpoint import load_checkpoint, save_checkpoint
 
         last = load_checkpoint(run_dir / LAST)
         if not (run_dir / "models" / "model.pt").is_file():
@@ -122,7 +122,7 @@ def train_medseg(manifest: Path, run_dir: Path, minutes: float, seed: int) -> di
 def score_medseg(manifest: Path, run_dir: Path) -> list[dict]:
     """Segment the manifest's test cases with the run (all outputs written) and score them."""
     import medseg
-    from medseg.evaluate import evaluate_predictions
+    from medseg.evaluation import evaluate_predictions
 
     predictor = medseg.Predictor.from_bundle(run_dir, device="cpu")
     pred_dir = run_dir / "test_predictions"
@@ -153,7 +153,7 @@ def run_plain(manifest: Path, run_dir: Path, minutes: float, seed: int) -> dict:
     import nibabel as nib
     import numpy as np
 
-    from medseg.metrics import structure_metrics
+    from medseg.evaluation.metrics import structure_metrics
 
     log = plain.train(_flair_cases(manifest, "training"), minutes, run_dir, seed)
     rows = []

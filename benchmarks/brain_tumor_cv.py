@@ -75,7 +75,7 @@ def cases_by_fold(train_dirs: list[Path], folds: int, seed: int) -> tuple[list[l
 
 
 def write_fold_manifest(dealt: list[list], part, fold: int, root: Path, out: Path) -> Path:
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.data.importers import Imported, write_imported
 
     training = [c for f, cases in enumerate(dealt) if f != fold for c in cases]
@@ -99,7 +99,7 @@ def score_label(pred, truth, spacing) -> dict:
     import numpy as np
     from scipy import ndimage
 
-    from medseg.metrics import structure_metrics
+    from medseg.evaluation.metrics import structure_metrics
 
     p, t = _regions(pred), _regions(truth)
     row = {r: structure_metrics(p[r], t[r], spacing)["dice"] for r in REGIONS}
@@ -201,7 +201,7 @@ def worker(args) -> dict:
 
         overrides = {"seed": args.seed, **json.loads(args.overrides)}
         if args.clock == "cpu":  # the trainer's own clock argument (no config key of its own)
-            from medseg.bundles import find_bundle
+            from medseg.bundle.find import find_bundle
 
             trainer = find_bundle("brain_tumor").parser("train").get("trainer")
             overrides["trainer"] = {**trainer, "clock": CPU_CLOCK}

@@ -39,7 +39,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, benchmark_parser, run_worker  # noqa: E402
 
-from medseg.metrics import dice  # noqa: E402
+from medseg.evaluation.metrics import dice  # noqa: E402
 
 SHARED = Path(os.environ.get("MEDSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
 # Frid-Adar et al. 2018 (Jaccard J, shown as Dice = 2J / (1 + J)): published, not measured here.
@@ -116,7 +116,7 @@ def score(predict, entries: list[dict], names: tuple[str, ...], montgomery: Path
 def medseg_worker(args, manifest: Path, entries: list[dict]) -> dict:
     """Train the chest_xray bundle for the budget (unless the run directory holds a model), then score it."""
     import medseg
-    from medseg.engine.infer import Predictor
+    from medseg.inference.predictor import Predictor
     from medseg.io.read import CaseFiles
 
     start, trained = time.perf_counter(), None
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:  # one column, in its own process; the split was written by the parent
         import torch
 
-        from medseg.bundles import find_bundle
+        from medseg.bundle.find import find_bundle
 
         torch.set_num_threads(1)
         split_made = json.loads(args.out.read_text())
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.minutes:g} min per column, both at once, one thread each; load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores at the start", flush=True)
     results = run_columns(args, split_file)
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
 
     print(table(results, find_bundle("chest_xray").schema.channel_names))
     for column, result in results.items():

@@ -4,7 +4,7 @@ The prediction is the real BraTS truth moved 3 voxels along x with its structure
 one voxel (so every metric is finite and non-trivial). Plain MONAI computes, per structure
 (labels 1/2/4 and regions WT/TC/ET), Dice, ``compute_hausdorff_distance`` (95th percentile) and
 ``compute_surface_dice`` on the full 240x240x155 grid; medseg computes the same metrics inside the
-bounding box of both maps (``medseg.metrics.union_box``). Reading the files is timed in both.
+bounding box of both maps (``medseg.evaluation.metrics.union_box``). Reading the files is timed in both.
 Imports happen before the clock starts. The figures must agree to 1e-6.
 
     python benchmarks/evaluate_speed.py [--case BRATS_CASE_DIR] [--repeat 3] [--json out.json]
@@ -70,8 +70,8 @@ def main() -> None:
 
     import monai.metrics  # noqa: F401 - imported before the clock starts
 
-    from medseg.bundles import find_bundle
-    from medseg.evaluate import _structures, evaluate_predictions
+    from medseg.bundle.find import find_bundle
+    from medseg.evaluation import evaluate_predictions, structures
 
     tmp = Path(tempfile.mkdtemp(prefix="medseg-bench-eval-"))
     case = args.case or (SHARED_BRATS if SHARED_BRATS.is_dir() else brats_size_phantom(tmp / "phantom_bratsize"))
@@ -81,7 +81,7 @@ def main() -> None:
     timings: dict[str, list[float]] = {"plain": [], "medseg": []}
     for _ in range(args.repeat):
         start = time.perf_counter()
-        plain = plain_monai(pred_path, truth_path, _structures(schema))
+        plain = plain_monai(pred_path, truth_path, structures(schema))
         timings["plain"].append(time.perf_counter() - start)
         start = time.perf_counter()
         medseg = evaluate_predictions(tmp / "pred", case, schema).rows[0]

@@ -99,7 +99,7 @@ def worker_plain(case: Path, run: Path, out: Path, window: str = "run") -> dict:
 
     defaults = {k: p.default for k, p in inspect.signature(inference_transforms).parameters.items()}
     if window == "medseg":
-        from medseg.engine.infer import Predictor  # only to pick the window medseg would
+        from medseg.inference.predictor import Predictor  # only to pick the window medseg would
     start = time.perf_counter()
     parser = _run_config(run)
     net = parser.get_parsed_content("network_def")
@@ -135,7 +135,7 @@ def worker_medseg(case: Path, run: Path, out: Path) -> dict:
     import monai.transforms  # noqa: F401
 
     from medseg.data.inputs import resolve_case
-    from medseg.engine.infer import Predictor
+    from medseg.inference.predictor import Predictor
 
     start = time.perf_counter()
     predictor = Predictor.from_bundle(run, device="cpu")
@@ -157,7 +157,7 @@ def worker_medseg(case: Path, run: Path, out: Path) -> dict:
 def train_run(case: Path, tmp: Path, minutes: float) -> Path:
     """The planned brain_tumor recipe for ``minutes`` on a case other than ``case`` (phantoms without real data)."""
     import medseg
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.data.importers import Imported, import_brats, write_imported
     from medseg.errors import InputError
 
@@ -205,7 +205,7 @@ def main() -> None:
 
     import nibabel as nib
 
-    from medseg.metrics import dice
+    from medseg.evaluation.metrics import dice
 
     tmp = Path(tempfile.mkdtemp(prefix="medseg-bench-"))
     case = args.case or (SHARED_BRATS if SHARED_BRATS.is_dir() else brats_size_phantom(tmp / "phantom_bratsize"))

@@ -23,7 +23,7 @@ from pathlib import Path
 def loading_epochs(manifest: Path, cache: str, cache_dir: Path, epochs: int, workers: int) -> tuple[list, list]:
     from monai.data import DataLoader, list_data_collate
 
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.data.cache import make_dataset
     from medseg.data.manifest import load_manifest
 

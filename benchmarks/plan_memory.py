@@ -43,10 +43,10 @@ def measure(plan, batch: int, device: str) -> dict:
     import torch
     from monai.bundle import ConfigParser
 
-    from medseg.bundles import find_bundle
-    from medseg.losses import build_loss
+    from medseg.bundle.find import find_bundle
     from medseg.planning.memory import estimate_memory_gb, measure_iteration
     from medseg.planning.topology import Topology
+    from medseg.training.losses import build_loss
 
     in_channels, out_channels = 4, 3
     torch.manual_seed(0)
@@ -75,7 +75,7 @@ def main() -> None:
 
     import torch
 
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.planning import plan_for_bundle
 
     bundle = find_bundle("brain_tumor")

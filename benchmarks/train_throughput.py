@@ -49,7 +49,7 @@ def worker_plain(manifest: Path, steps: int, out: Path) -> dict:
     from monai.data import DataLoader, Dataset, list_data_collate
     from monai.utils import set_determinism
 
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.data.manifest import case_to_dict, load_manifest
 
     bundle = find_bundle("brain_tumor")

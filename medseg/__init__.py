@@ -8,20 +8,26 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from medseg.aliases import install
+
+install()  # old module names (in the configs of sealed runs) resolve to the modules they became
+
 __version__ = "0.1.0"
 
 _LAZY = {
     "train": "medseg.api",
+    "plan": "medseg.api",
+    "predict": "medseg.api",
     "write_demo_data": "medseg.api",
-    "Predictor": "medseg.engine.infer",
-    "evaluate_predictions": "medseg.evaluate",
-    "find_bundle": "medseg.bundles",
+    "Predictor": "medseg.inference.predictor",
+    "evaluate_predictions": "medseg.evaluation",
+    "find_bundle": "medseg.bundle.find",
     "LabelSchema": "medseg.labels",
     "MedsegError": "medseg.errors",
-    "build_report": "medseg.report",
-    "export_network": "medseg.export",
-    "zip_bundle": "medseg.export",
-    "write_dicom_seg": "medseg.io.dicom_seg",
+    "build_report": "medseg.outputs.report",
+    "export_network": "medseg.bundle.export",
+    "zip_bundle": "medseg.bundle.export",
+    "write_dicom_seg": "medseg.outputs.dicom_seg",
 }
 
 __all__ = ["__version__", *_LAZY]

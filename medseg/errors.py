@@ -23,6 +23,13 @@ class InputError(MedsegError):
     """An input image, label or manifest is missing, unreadable or inconsistent."""
 
 
+class UsageError(InputError):
+    """Options that do not fit together, or would change nothing for this call: the CLI shows it as a usage
+    error (exit status 2, as click's own)."""
+
+    exit_code = 2
+
+
 class BundleError(MedsegError):
     """A bundle cannot be found, or its configs/metadata are invalid."""
 

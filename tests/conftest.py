@@ -35,7 +35,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session", autouse=True)
 def _user_config(tmp_path_factory):
-    """Keep the tests' run-sealing key (``medseg.trust``) and preprocessing cache out of the real home."""
+    """Keep the tests' run-sealing key (``medseg.bundle.trust``) and preprocessing cache out of the real home."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MEDSEG_CONFIG", str(tmp_path_factory.mktemp("medseg_config")))
         patch.setenv("MEDSEG_CACHE", str(tmp_path_factory.mktemp("medseg_cache")))

@@ -31,8 +31,8 @@ def zoo_folder(tmp_path: Path, network: dict | None = None) -> Path:
 
 
 def build_zoo_network(root: Path) -> torch.nn.Module:
-    from medseg.zoo.configs import ZooConfig
-    from medseg.zoo.translate import build_network, network_def
+    from medseg.bundle.zoo.configs import ZooConfig
+    from medseg.bundle.zoo.translate import build_network, network_def
 
     return build_network(network_def(ZooConfig(root)))
 

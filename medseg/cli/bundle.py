@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from medseg.cli.options import COUNT
+from medseg.cli.options import COUNT, api_usage_errors
 
 
 @click.group()
@@ -17,20 +17,19 @@ def bundle() -> None:
 @bundle.command("list")
 def bundle_list() -> None:
     """Names of the bundles shipped with medseg."""
-    from medseg.bundles import find_bundle, list_bundles
+    from medseg.api.bundles import bundle_tasks
 
-    for name in list_bundles():
-        click.echo(f"{name}\t{find_bundle(name).metadata.get('task', '')}")
+    for name, task in bundle_tasks():
+        click.echo(f"{name}\t{task}")
 
 
 @bundle.command("verify")
 @click.argument("bundle")
 def bundle_verify(bundle) -> None:
     """Check BUNDLE's metadata against the offline MONAI metadata schema and its label schema."""
-    from medseg.bundles import find_bundle, verify_bundle
+    from medseg.api.bundles import verify
 
-    found = find_bundle(bundle)
-    verify_bundle(found)
+    found = verify(bundle)
     click.echo(f"{found.name}: metadata and label schema verified ({found.root})")
 
 
@@ -41,12 +40,10 @@ def bundle_trust(path) -> None:
 
     The seal covers every file under configs/ and every .py file of the bundle; editing one needs a new seal.
     """
-    from medseg.bundles import find_bundle
-    from medseg.trust import seal
+    from medseg.api.bundles import trust_bundle
 
-    found = find_bundle(path)
-    seal(found.root)
-    click.echo(f"{found.root}: sealed; its configs run without --trust until one of them changes")
+    root = trust_bundle(path)
+    click.echo(f"{root}: sealed; its configs run without --trust until one of them changes")
 
 
 @bundle.command("new")
@@ -62,22 +59,17 @@ def bundle_trust(path) -> None:
 @click.option("--output", type=click.Path(path_type=Path), help="Bundle folder to create (default ./NAME).")
 @click.option("--image-size", type=COUNT, help="2D: resize images to this square size (default: native resolution).")
 @click.option("--label-map", help="Mask value → label value, e.g. 255=1 (default: inferred from the masks).")
+@api_usage_errors
 def bundle_new(name, folders, labels, colour_table, dims, output, image_size, label_map) -> None:
     """Create bundle NAME from an image/mask folder pair, planned from the data, ready for `medseg train NAME`.
 
     Prints how the mask values were read and the plan (resolution, patches, normalisation, batch,
     schedule, augmentation); both are also in the bundle's configs and docs/README.md.
     """
-    from medseg.data.importers import parse_label_map
-    from medseg.io.masks import parse_labels, read_colour_table
-    from medseg.newbundle import new_bundle
+    from medseg.api.packaging import create_bundle
 
-    specs = (read_colour_table(colour_table) if colour_table else []) + parse_labels(labels)
-    if not specs:
-        raise click.UsageError("name the labels: --labels NAME[,NAME...] or --colour-table FILE")
-    result = new_bundle(name, folders[0], folders[1], specs, dims=int(dims) if dims else None,
-                        output=output, image_size=image_size,
-                        label_map=parse_label_map(label_map) if label_map else None)
+    result = create_bundle(name, folders[0], folders[1], labels, colour_table, dims=int(dims) if dims else None,
+                           output=output, image_size=image_size, label_map=label_map)
     for line in result.lines:
         click.echo(line)
     click.echo(f"{result.root}: bundle written; train it with: medseg train {result.root} [--time-limit MIN]")
@@ -91,18 +83,10 @@ def bundle_new(name, folders, labels, colour_table, dims, output, image_size, la
 @click.option("--output", type=click.Path(path_type=Path), help="Output file (one --format only).")
 def bundle_export(run, formats, output) -> None:
     """Export a trained RUN's network, or zip the whole run to share it."""
-    from medseg.errors import BundleError
-    from medseg.export import TOLERANCE, export_network, zip_bundle
+    from medseg.api.packaging import export_run
 
-    if output and len(formats) > 1:
-        raise BundleError("--output needs a single --format")
-    for fmt in formats:
-        if fmt == "zip":
-            click.echo(str(zip_bundle(run, output)))
-            continue
-        result = export_network(run, fmt, output)
-        click.echo(f"{result.path}  (max |Δ| vs PyTorch {result.max_abs_diff:.2e}; "
-                   f"tolerance atol {TOLERANCE['atol']:g} + rtol {TOLERANCE['rtol']:g})")
+    for line in export_run(run, formats, output):
+        click.echo(line)
 
 
 @bundle.command("import-zoo")
@@ -116,7 +100,7 @@ def bundle_import_zoo(source, output, version) -> None:
     weights and the declared preprocessing, maps channels and labels through its zoo table, and seals
     the configs it wrote. Then: medseg infer OUTPUT --input CASE --output-dir predictions
     """
-    from medseg.zoo import import_zoo
+    from medseg.api.packaging import import_zoo
 
     result = import_zoo(source, output, version=version)
     for note in result.notes:

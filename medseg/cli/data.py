@@ -20,7 +20,7 @@ def data() -> None:
 @click.option("--seed", default=0, show_default=True)
 def data_demo(bundle, output, seed) -> None:
     """Write BUNDLE's built-in synthetic cases and their manifest (training/validation/test)."""
-    from medseg.api import write_demo_data
+    from medseg.api.datasets import write_demo_data
 
     click.echo(str(write_demo_data(bundle, output, seed=seed)))
 
@@ -43,10 +43,10 @@ def data_demo(bundle, output, seed) -> None:
                    "(Montgomery); default: images/ + labels|masks/ matched by name, unlabelled images as test.")
 def data_import(fmt, source, task, output, data_root, folds, test_fraction, seed, label_map, layout) -> None:
     """Import a dataset in FORMAT (msd, brats [2018-2021 or 2023], nnunet, folder/CSV) from SOURCE."""
-    from medseg.data.importers import import_dataset, parse_label_map
+    from medseg.api.datasets import import_data
 
-    path = import_dataset(fmt, source, task, output, data_root=data_root, folds=folds, seed=seed,
-                          test_fraction=test_fraction, label_map=parse_label_map(label_map), layout=layout)
+    path = import_data(fmt, source, task, output, data_root=data_root, folds=folds, seed=seed,
+                       test_fraction=test_fraction, label_map=label_map, layout=layout)
     click.echo(str(path))
 
 
@@ -57,10 +57,9 @@ def data_import(fmt, source, task, output, data_root, folds, test_fraction, seed
 @click.option("--data-root", type=click.Path(path_type=Path), help="Root the manifest's paths are relative to.")
 def data_check(manifest, bundle, deep, data_root) -> None:
     """List every problem of every case (one line each: case, file, problem); exit 1 if any."""
-    from medseg.data.check import check_dataset
+    from medseg.api.checking import check_data
 
-    notes: list = []
-    problems = check_dataset(manifest, bundle, deep=deep, data_root=data_root, notes=notes)
+    problems, notes = check_data(manifest, bundle, deep=deep, data_root=data_root)
     for note in notes:
         click.echo(f"note: {note}")
     for problem in problems:
@@ -84,7 +83,6 @@ def data_import_xray(folder, output, layout, test_fraction, seed) -> None:
 
     The same as `medseg data import folder FOLDER --task chest_xray --layout LAYOUT`.
     """
-    from medseg.data.importers import import_dataset
+    from medseg.api.datasets import import_xray
 
-    click.echo(str(import_dataset("folder", folder, "chest_xray", output, seed=seed, test_fraction=test_fraction,
-                                  layout=layout)))
+    click.echo(str(import_xray(folder, output, layout=layout, test_fraction=test_fraction, seed=seed)))

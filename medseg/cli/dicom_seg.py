@@ -1,4 +1,4 @@
-"""`medseg dicom-seg`: a thin layer over ``medseg.io.dicom_seg.write_dicom_seg``."""
+"""`medseg dicom-seg`: a thin layer over ``medseg.api.dicom.label_to_dicom_seg``."""
 
 from __future__ import annotations
 
@@ -16,14 +16,10 @@ import click
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="DICOM SEG file to write.")
 def dicom_seg(label, folder, series, bundle, output) -> None:
     """Write a DICOM SEG of a NIfTI LABEL map that lies on a DICOM series, for PACS review."""
-    from medseg.bundles import find_bundle
-    from medseg.io.dicom_seg import write_dicom_seg
+    from medseg.api.dicom import label_to_dicom_seg
 
     if folder is None and series is not None and Path(series).is_dir():
         folder, series = Path(series), None
     if folder is None:
         raise click.UsageError("name the source series folder: --dicom FOLDER")
-    source = find_bundle(bundle)
-    version = str(source.metadata.get("version", "0"))
-    click.echo(str(write_dicom_seg(label, folder, source.schema, output, algorithm=source.name, version=version,
-                                   series_uid=series)))
+    click.echo(str(label_to_dicom_seg(label, folder, bundle, output, series)))

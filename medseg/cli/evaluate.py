@@ -1,4 +1,4 @@
-"""`medseg evaluate`: a thin layer over ``medseg.evaluate``."""
+"""`medseg evaluate`: a thin layer over ``medseg.api.evaluation.evaluate``."""
 
 from __future__ import annotations
 
@@ -23,11 +23,9 @@ from medseg.cli.options import POSITIVE
               help="Surface Dice tolerance (pixels for PNG predictions).")
 def evaluate(pred, truth, bundle, csv_path, case_list, allow_missing, as_json, tolerance_mm) -> None:
     """Dice, surface Dice, HD95 (mm), sensitivity and precision per label and region for every case."""
-    from medseg.bundles import find_bundle
-    from medseg.evaluate import default_csv, evaluate_predictions
+    from medseg.api.evaluation import evaluate
 
     cases = [c.strip() for c in case_list.split(",") if c.strip()] if case_list else None
-    result = evaluate_predictions(pred, truth, find_bundle(bundle), tolerance_mm=tolerance_mm, cases=cases,
-                                  allow_missing=allow_missing)
-    result.write_csv(csv_path or default_csv(pred))
+    result = evaluate(pred, truth, bundle, csv_path, cases=cases, allow_missing=allow_missing,
+                      tolerance_mm=tolerance_mm)
     click.echo(json.dumps(result.document()) if as_json else result.table())

@@ -1,4 +1,4 @@
-"""`medseg infer`: a thin layer over ``medseg.Predictor``."""
+"""`medseg infer`: a thin layer over ``medseg.api.prediction.predict``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from medseg.cli.options import DEVICE, TRUST
+from medseg.cli.options import DEVICE, TRUST, api_usage_errors
 
 
 @click.command()
@@ -37,23 +37,18 @@ from medseg.cli.options import DEVICE, TRUST
 @click.option("--all-grids", is_flag=True, help="With --register: also write the mask on every sequence's grid.")
 @click.option("--allow-skull", is_flag=True,
               help="With --register: segment sequences that are not brain-extracted (the network expects them to be).")
+@api_usage_errors
 def infer(bundle, inputs, output_dir, series, device, overrides, save_probabilities, probability_dtype, ensemble,
           tta, trust, register, reference, sequences, all_grids, allow_skull) -> None:
     """Segment studies with a trained BUNDLE or run directory; writes the bundle's outputs per case."""
-    from medseg.bundles import parse_overrides
-    from medseg.engine.infer import Predictor
+    from medseg.api import parse_overrides, predict
 
-    predictor = Predictor.from_bundles([bundle, *ensemble], device=device, overrides=parse_overrides(overrides),
-                                       trust=trust, tta=tta,
-                                       probabilities=probability_dtype if save_probabilities else None)
-    study = None
-    if register:
-        from medseg.study import StudyOptions
-
-        study = StudyOptions(reference, parse_sequences(sequences), all_grids, allow_skull)
-    elif sequences or all_grids or allow_skull or reference != "t1ce":
-        raise click.UsageError("--reference, --sequence, --all-grids and --allow-skull need --register")
-    for path in predictor.predict_to_dir(list(inputs), output_dir, series=series, study=study):
+    written = predict(bundle, inputs, output_dir, ensemble=ensemble, device=device,
+                      overrides=parse_overrides(overrides), trust=trust, tta=tta,
+                      probabilities=probability_dtype if save_probabilities else None,
+                      series=series, register=register, reference=reference, sequences=parse_sequences(sequences),
+                      all_grids=all_grids, allow_skull=allow_skull)
+    for path in written:
         click.echo(str(path))
 
 

@@ -1,8 +1,12 @@
-"""Options shared by several commands, and the number types that refuse nonsense before any work."""
+"""Options shared by several commands, the number types that refuse nonsense before any work, and the API's
+usage errors shown as click shows its own."""
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -39,3 +43,19 @@ INDEX = click.IntRange(min=0)  # a fold number
 DEVICE = click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N]")
 TRUST = click.option("--trust", is_flag=True,
                      help="Run a bundle from outside medseg and your own runs (its configs run Python code).")
+
+
+def api_usage_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A command whose API call may refuse options that do not fit (``medseg.errors.UsageError``): the refusal is
+    a click usage error of this command (exit status 2, ``(see medseg CMD --help)``), like click's own."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from medseg.errors import UsageError
+
+        try:
+            return command(*args, **kwargs)
+        except UsageError as exc:
+            raise click.UsageError(exc.message, click.get_current_context()) from exc
+
+    return wrapper

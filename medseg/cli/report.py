@@ -1,4 +1,4 @@
-"""`medseg report`: a thin layer over ``medseg.report.build_report``."""
+"""`medseg report`: a thin layer over ``medseg.outputs.report.build_report``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,6 @@ import click
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Where to write (default SOURCE/report).")
 def report(source, output_dir) -> None:
     """HTML page + PNGs for a run directory or an infer output folder: curves, overlays, measurements."""
-    from medseg.report import build_report
+    from medseg.api import build_report
 
     click.echo(str(build_report(source, output_dir)))

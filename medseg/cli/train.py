@@ -1,4 +1,4 @@
-"""`medseg train`: a thin layer over ``medseg.train``."""
+"""`medseg train`: a thin layer over ``medseg.api.training``."""
 
 from __future__ import annotations
 
@@ -45,25 +45,15 @@ def train(bundle, demo, data, output_dir, epochs, fold, cache, time_limit, no_pl
     A checkpoint is written every epoch; SIGINT/SIGTERM stop after the current epoch's checkpoint,
     and `medseg train --resume RUN_DIR` continues where the run stopped or was killed.
     """
-    import medseg
-    from medseg.bundles import parse_overrides
-    from medseg.engine import distributed
+    import sys
 
-    if nproc > 1 and not distributed.is_distributed():
-        import subprocess
-        import sys
+    from medseg.api import parse_overrides, relaunch_under_torchrun, summary, train
 
-        sys.exit(subprocess.call(distributed.torchrun_command(nproc, sys.argv[1:])))
-    result = medseg.train(bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs,
-                          device=device, overrides=parse_overrides(overrides) or None, resume=resume, trust=trust,
-                          fold=fold, cache=cache, init_from=init_from, time_limit=time_limit, plan=not no_plan,
-                          gpu_memory_gb=gpu_memory_gb)
-    if not distributed.is_main_process() or (result.budget is not None and result.budget.already_spent):
-        return  # a spent budget was said in one line by the trainer
-    click.echo(f"run directory: {result.run_dir}")
-    if result.best_metric < 0:
-        click.echo(f"no validation cases: models/model.pt holds the weights of the last epoch ({result.best_epoch})")
-    else:
-        click.echo(f"best validation Dice (mean over channels): {result.best_metric:.4f} at epoch {result.best_epoch}")
-    if result.budget is not None:
-        click.echo(result.budget.line())
+    status = relaunch_under_torchrun(nproc, sys.argv[1:])
+    if status is not None:
+        sys.exit(status)
+    result = train(bundle, data=data, demo=demo, output_dir=output_dir, epochs=epochs, device=device,
+                   overrides=parse_overrides(overrides) or None, resume=resume, trust=trust, fold=fold, cache=cache,
+                   init_from=init_from, time_limit=time_limit, plan=not no_plan, gpu_memory_gb=gpu_memory_gb)
+    for line in summary(result):
+        click.echo(line)

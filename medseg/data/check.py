@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.data.manifest import Manifest, load_manifest
 from medseg.errors import InputError
 from medseg.io.checks import CaseRules, case_problems

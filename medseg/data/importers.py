@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from medseg.bundles import Bundle, find_bundle
+from medseg.bundle.find import Bundle, find_bundle
 from medseg.data.layouts import layout_cases
 from medseg.data.manifest import write_manifest
 from medseg.errors import InputError

@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from medseg.bundles import Bundle
+from medseg.bundle.find import Bundle
 from medseg.errors import InputError
 
 FORMATS_FILE = Path(__file__).with_name("formats.json")

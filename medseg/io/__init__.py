@@ -1,1 +1,4 @@
-"""Reading studies and writing results with their exact geometry."""
+"""Reading studies with their exact geometry, and the file-level helpers every stage shares (atomic writes, case ids).
+
+What a prediction is written as lives in ``medseg.outputs``.
+"""

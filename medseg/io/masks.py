@@ -2,7 +2,8 @@
 
 A ``MaskCoding`` says how stored mask values (grey levels, palette indices or RGB colours) become
 label values; ``infer_coding`` works it out from the masks and the user's ``--labels`` and returns
-a description to print, so a coding is never guessed silently. Arrays follow MONAI's PILReader
+a description to print, so a coding is never guessed silently. Its rule for grey values
+(``code_values``) is also the rule for 3D masks (``bundle new`` on volumes). Arrays follow MONAI's PILReader
 convention: axis 0 is the column (x), axis 1 the row (y).
 """
 
@@ -60,6 +61,15 @@ class MaskCoding:
         return cls({int(k): int(v) for k, v in raw.get("values", {}).items()},
                    {(int(r), int(g), int(b)): int(v) for r, g, b, v in raw.get("colours", [])},
                    raw.get("threshold"), bool(raw.get("inverted", False)))
+
+    def label_map(self, found: Sequence[int]) -> dict[int, int]:
+        """The coding as a manifest's ``label_map`` (stored value → label value) for grey values ``found``: a
+        threshold lists every 8-bit value, unless the masks hold one non-zero value, which alone maps to 1."""
+        if self.threshold is None:
+            return dict(self.values)
+        nonzero = [v for v in found if v]
+        values = nonzero if len(nonzero) == 1 else range(1, 256)
+        return {v: int((v < self.threshold) if self.inverted else (v >= self.threshold)) for v in values}
 
     def apply(self, stored: np.ndarray, path: str | Path | None = None) -> np.ndarray:
         """Label values (int64, spatial shape) from stored values ((x, y) or (x, y, 3) for colour)."""
@@ -235,7 +245,7 @@ class InferredCoding:
 
 
 def infer_coding(masks: Sequence[Path], labels: Sequence[tuple[str, LabelSpec]]) -> InferredCoding:
-    """How the masks code ``labels`` (label i+1 = labels[i]); every decision is described in ``lines``."""
+    """How 2D masks code ``labels`` (label i+1 = labels[i]); every decision is described in ``lines``."""
     counts: Counter = Counter()
     colour = False
     for path in list(masks)[:SAMPLE]:
@@ -247,15 +257,27 @@ def infer_coding(masks: Sequence[Path], labels: Sequence[tuple[str, LabelSpec]])
         else:
             keys, n = np.unique(stored.ravel(), return_counts=True)
             counts.update({("v", int(k)): int(c) for k, c in zip(keys, n)})
-    total = sum(counts.values()) or 1
-    share = {k: c / total for k, c in counts.items()}
     sampled = min(len(masks), SAMPLE)
     if colour:
+        total = sum(counts.values()) or 1
+        share = {k: c / total for k, c in counts.items()}
         found = sorted(k for kind, k in counts if kind == "rgb")
         lines = [f"masks: RGB colour-coded, {len(found)} colour(s) in {sampled} mask(s): " + ", ".join(
             f"{_unpack(k)} {100 * share[('rgb', k)]:.1f} %" for k in found[:12])]
         return _colour_coding(labels, found, share, lines, masks[0])
-    found = sorted(k for _, k in counts)
+    return code_values(Counter({k: c for (_, k), c in counts.items()}), labels, sampled, masks[0])
+
+
+def code_values(counts: Counter, labels: Sequence[tuple[str, LabelSpec]], sampled: int, where: Path,
+                hint: str = "name each label's value: --labels NAME=VALUE ...") -> InferredCoding:
+    """The one rule, for 2D masks and volumes alike, by which the grey values masks hold (value → pixel
+    count over ``sampled`` masks) code ``labels``, in this order: the values each label was given; values
+    that already are the labels (1..N); one label in 8-bit masks (their maximum is 255): binary, thresholded
+    at ``BINARY_THRESHOLD`` (resized edges carry the values between); N distinct values for N labels, in
+    sorted order. Anything else is refused, with ``hint`` (what the user can say instead)."""
+    total = sum(counts.values()) or 1
+    share = {("v", k): c / total for k, c in counts.items()}
+    found = sorted(counts)
     main = sorted(sorted(found, key=lambda k: -share[("v", k)])[:6])
     rest = sum(share[("v", k)] for k in found if k not in main)
     lines = [f"masks: grey/palette values in {sampled} mask(s): " + ", ".join(
@@ -263,17 +285,16 @@ def infer_coding(masks: Sequence[Path], labels: Sequence[tuple[str, LabelSpec]])
         + (f" and {len(found) - len(main)} other value(s) ({100 * rest:.2f} %)" if rest or len(found) > 6 else "")]
     specs = [spec for _, spec in labels]
     if any(isinstance(s, tuple) for s in specs):
-        raise InputError("the masks are grey, but --labels gives colours; give grey values (NAME=VALUE)", masks[0])
+        raise InputError("the masks are grey, but --labels gives colours; give grey values (NAME=VALUE)", where)
     if any(s is not None for s in specs):
-        return _value_coding(labels, found, share, lines, masks[0])
+        return _value_coding(labels, found, share, lines, where)
     nonzero = [k for k in found if k != 0]
     n = len(labels)
     if set(nonzero) <= set(range(1, n + 1)):
         lines.append("coding: values are the label values (" + ", ".join(
             f"{i} = {name}" for i, (name, _) in enumerate(labels, 1)) + ")")
         return InferredCoding(MaskCoding(), lines)
-    extremes = share.get(("v", 0), 0.0) + share.get(("v", 255), 0.0)
-    if n == 1 and max(nonzero) == 255 and extremes >= 0.95:  # {0, 255}, maybe with resized edges
+    if n == 1 and max(nonzero) == 255:  # {0, 255}, maybe with resized edges
         name = labels[0][0]
         fg = sum(share[("v", k)] for k in found if k >= BINARY_THRESHOLD)
         lines.append(f"coding: binary 8-bit masks: {BINARY_THRESHOLD}–255 → 1 ({name}), 0–127 → background "
@@ -289,7 +310,7 @@ def infer_coding(masks: Sequence[Path], labels: Sequence[tuple[str, LabelSpec]])
         return InferredCoding(MaskCoding(values=mapping), lines)
     shown = ", ".join(map(str, nonzero[:12])) + (", ..." if len(nonzero) > 12 else "")
     raise InputError(f"masks hold {len(nonzero)} non-zero values ({shown}), which do not map onto {n} label(s); "
-                     "name each label's value: --labels NAME=VALUE ...", masks[0].parent)
+                     f"{hint}", where.parent)
 
 
 def _value_coding(labels, found, share, lines, where) -> InferredCoding:

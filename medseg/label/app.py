@@ -14,7 +14,7 @@ from monailabel.interfaces.datastore import Datastore
 from monailabel.tasks.activelearning.random import Random
 
 from medseg import __version__
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.label.datastore import StudyDatastore
 from medseg.label.infer import MedsegInfer, label_names
 from medseg.label.served import ServedPredictor, ServedRun

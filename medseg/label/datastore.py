@@ -20,10 +20,10 @@ from monailabel.interfaces.datastore import Datastore, DefaultLabelTag
 from medseg.errors import InputError
 from medseg.io.atomic import write_text_atomic
 from medseg.io.read import CaseFiles
-from medseg.io.write import write_label_like
 from medseg.label.labelcheck import checked_label
 from medseg.label.studies import FINAL, Studies, Study
 from medseg.labels import LabelSchema
+from medseg.outputs.nifti import write_label_like
 
 INFO = "datastore.json"
 

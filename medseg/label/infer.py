@@ -19,10 +19,10 @@ from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 from medseg.errors import InputError
 from medseg.io.atomic import prepare_output_dir
 from medseg.io.read import CaseFiles
-from medseg.io.write import NiftiLabelWriter
 from medseg.label.datastore import StudyDatastore
 from medseg.label.served import ServedPredictor
 from medseg.labels import LabelSchema
+from medseg.outputs.nifti import NiftiLabelWriter
 
 
 def label_names(schema: LabelSchema) -> dict[str, int]:

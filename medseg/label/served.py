@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medseg.engine.infer import Predictor
 from medseg.errors import InputError
+from medseg.inference.predictor import Predictor
 from medseg.io.atomic import write_text_atomic
 
 SERVED = "served.json"

@@ -15,7 +15,7 @@ import logging
 from argparse import Namespace
 from pathlib import Path
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.errors import BundleError, InputError, MedsegError, find_medseg_error
 from medseg.io.atomic import write_text_atomic
 from medseg.label.served import ServedRun

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from medseg.bundles import Bundle
+from medseg.bundle.find import Bundle
 from medseg.data.inputs import resolve_case
 from medseg.errors import InputError
 from medseg.io.caseid import check_unique_ids

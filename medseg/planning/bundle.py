@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from medseg.bundles import Bundle
+from medseg.bundle.find import Bundle
 from medseg.data.check import check_manifest, problems_error
 from medseg.data.manifest import load_manifest
 from medseg.errors import InputError

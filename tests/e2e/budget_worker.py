@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
-from medseg.bundles import Bundle, find_bundle
-from medseg.engine import distributed
-from medseg.runs import LAST, create_run_bundle
+from medseg.bundle.find import Bundle, find_bundle
+from medseg.bundle.runs import LAST, create_run_bundle
+from medseg.runtime import distributed
 from tests.conftest import TINY
 
 

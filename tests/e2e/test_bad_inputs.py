@@ -21,10 +21,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
+from medseg.bundle.runs import create_run_bundle
 from medseg.cli import main
 from medseg.data.synthetic import MODALITIES, make_phantom, save_phantom
-from medseg.runs import create_run_bundle
 from tests.cli_helpers import override_args
 from tests.conftest import TINY
 from tests.dicom_helpers import write_ct_slice

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from medseg.bundle.create import mask_label_map
 from medseg.cli import main
 from medseg.errors import InputError, MedsegWarning
-from medseg.newbundle import mask_label_map
 from tests.cli_helpers import override_args, run
 
 TINY_2D = {"image_size": [32, 32], "roi_size": [32, 32], "network_def#channels": [4, 8, 16],
@@ -159,7 +159,7 @@ def _new_and_check(tmp_path, monkeypatch, *labels):
 
 def _train_batch(bundle="task"):
     """The first training batch as the bundle's own chain builds it (masks read through the coding)."""
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
     from medseg.data.manifest import load_manifest
 
     parser = find_bundle(bundle).parser("inference", "train")
@@ -245,7 +245,7 @@ def test_photographs_with_thin_structures_plan_native_resolution(tmp_path, monke
     metadata = json.loads((tmp_path / "vessels" / "configs" / "metadata.json").read_text())
     plan = metadata["medseg"]["plan"]
     assert plan["spacing"] == [1.0, 1.0] and plan["resize"] is None and plan["elastic"]
-    from medseg.data.plan2d import stored_plan
+    from medseg.planning.planar import stored_plan
 
     assert stored_plan(metadata).lines() == [line for line in result.output.splitlines() if line.split(":")[0] in (
         "data", "plan", "normalisation", "training", "augmentation")]
@@ -298,7 +298,7 @@ def _binary(structure):
     ("animated", r"c1\.png: holds 3 frames \(an animated or multi-page image\)"),
 ])
 def test_new_refuses_images_training_would_refuse_or_misread(tmp_path, bad, message):
-    from medseg.newbundle import new_bundle
+    from medseg.bundle.create import new_bundle
 
     _pairs(tmp_path, 3, _grey, _binary)
     image = tmp_path / "images" / "c1.png"
@@ -318,7 +318,7 @@ def test_new_refuses_images_training_would_refuse_or_misread(tmp_path, bad, mess
 
 
 def test_new_says_which_files_it_leaves_out(tmp_path):
-    from medseg.newbundle import new_bundle
+    from medseg.bundle.create import new_bundle
 
     _pairs(tmp_path, 4, _grey, _binary)
     frames = [Image.open(tmp_path / "images" / "c0.png").rotate(10 * k) for k in range(3)]

@@ -7,8 +7,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from medseg.bundle.create import new_bundle
 from medseg.errors import MedsegWarning
-from medseg.newbundle import new_bundle
 from tests.cli_helpers import override_args, run
 
 

@@ -85,8 +85,8 @@ def test_infer_on_a_dicom_series_writes_a_dicom_seg(tmp_path, monkeypatch):
 
 
 def test_nifti_cases_get_no_dicom_seg(tiny_run, tiny_dataset, tmp_path):
-    from medseg.engine.infer import Predictor
-    from medseg.io.dicom_seg import DicomSegWriter
+    from medseg.inference.predictor import Predictor
+    from medseg.outputs.dicom_seg import DicomSegWriter
 
     predictor = Predictor.from_bundle(tiny_run, device="cpu")
     assert any(isinstance(w, DicomSegWriter) for w in predictor.writers)  # registered in brain_tumor

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.io.read import CaseFiles
-from medseg.io.slicer import SlicerSegWriter
-from medseg.io.write import NiftiLabelWriter, Prediction
-from medseg.measure import MeasurementWriter
+from medseg.outputs.measurements import MeasurementWriter
+from medseg.outputs.nifti import NiftiLabelWriter
+from medseg.outputs.prediction import Prediction
+from medseg.outputs.slicer import SlicerSegWriter
 from tests.cli_helpers import run
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from medseg.cli import main
 from medseg.data.inputs import resolve_case
-from medseg.engine.infer import Predictor
+from medseg.inference.predictor import Predictor
 from medseg.io.checks import check_case_headers
 
 MODALITIES = ["t1", "t1ce", "t2", "flair"]

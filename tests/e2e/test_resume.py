@@ -19,9 +19,9 @@ import torch
 from click.testing import CliRunner
 
 import medseg
+from medseg.bundle.runs import LAST
 from medseg.cli import main
 from medseg.data.synthetic import write_demo_dataset
-from medseg.runs import LAST
 from tests.cli_helpers import override_args
 from tests.conftest import TINY
 
@@ -131,8 +131,8 @@ def test_sigterm_or_sigint_stops_after_a_checkpoint_and_resumes(signum, data, re
     ],
 )
 def test_resume_refusals_are_one_line(tmp_path, args, message):
-    from medseg.bundles import find_bundle
-    from medseg.runs import create_run_bundle
+    from medseg.bundle.find import find_bundle
+    from medseg.bundle.runs import create_run_bundle
 
     (tmp_path / "empty").mkdir()
     create_run_bundle(find_bundle("brain_tumor"), tmp_path / "run", dict(SMALL))

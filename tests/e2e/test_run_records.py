@@ -7,8 +7,8 @@ import re
 import pytest
 from click.testing import CliRunner
 
+from medseg.bundle.trust import is_trusted
 from medseg.cli import main
-from medseg.trust import is_trusted
 
 
 def test_run_records_what_it_was_trained_on(tiny_run, tiny_dataset):
@@ -63,8 +63,8 @@ def _copy_run(tiny_run, tmp_path):
 
 
 def test_a_second_choice_replaces_the_first_and_keeps_the_users_rules(tiny_run, tmp_path):
-    from medseg.postchoice import choose_postprocessing
-    from medseg.trust import seal
+    from medseg.bundle.trust import seal
+    from medseg.inference.postprocessing_search import choose_postprocessing
 
     first = json.loads((tiny_run / "configs" / "inference.json").read_text())["postprocessing_choice"]
     assert first["baseline_dice"] > 0  # the tiny run finds some tumour, so wiping it (below) would change the score

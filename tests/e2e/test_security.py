@@ -12,12 +12,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
+from medseg.bundle.runs import LAST, create_run_bundle
+from medseg.bundle.trust import is_trusted
 from medseg.cli import main
 from medseg.errors import BundleError, CheckpointError
 from medseg.locations import REPO_BUNDLES
-from medseg.runs import LAST, create_run_bundle
-from medseg.trust import is_trusted
 from tests.conftest import TINY
 
 PACKAGE = Path(__file__).resolve().parents[2] / "medseg"
@@ -61,7 +61,7 @@ def test_resume_from_a_checkpoint_with_a_pickle_payload_runs_nothing(tmp_path):
 
 
 def test_load_checkpoint_refuses_a_payload_directly(tmp_path):
-    from medseg.engine.checkpoint import load_checkpoint
+    from medseg.runtime.checkpoint import load_checkpoint
 
     marker = tmp_path / "PAYLOAD_RAN"
     torch.save([_payload(marker)], tmp_path / "x.pt")
@@ -322,7 +322,7 @@ def test_the_seal_key_is_never_readable_by_others(tmp_path, monkeypatch):
     import os
     import stat
 
-    import medseg.trust as trust
+    import medseg.bundle.trust as trust
 
     folder = tmp_path / "config"
     monkeypatch.setenv("MEDSEG_CONFIG", str(folder))

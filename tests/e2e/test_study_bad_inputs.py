@@ -147,8 +147,8 @@ def test_warnings_name_the_users_series_not_the_cache(tiny_dataset, tiny_run, tm
 
     import torch
 
-    from medseg.engine.infer import Predictor
     from medseg.errors import MedsegWarning
+    from medseg.inference.predictor import Predictor
     from medseg.study import StudyOptions
 
     study = _study(tiny_dataset, tmp_path, "phantom_006_oblique")

@@ -12,8 +12,8 @@ import pytest
 import SimpleITK as sitk
 
 from medseg.data.inputs import resolve_case
-from medseg.engine.infer import Predictor
-from medseg.io.write import label_image_like
+from medseg.inference.predictor import Predictor
+from medseg.outputs.nifti import label_image_like
 from medseg.study import StudyOptions
 from medseg.study.match import MAX_EDGE_RATIO
 from medseg.study.register import RegistrationSettings

@@ -11,13 +11,13 @@ import pytest
 import SimpleITK as sitk
 
 from medseg.data.inputs import resolve_case
-from medseg.engine.infer import Predictor
-from medseg.metrics import dice
+from medseg.evaluation.metrics import dice
+from medseg.inference.predictor import Predictor
+from medseg.outputs.study import StudyWriter
 from medseg.study import StudyOptions, prepare_study
 from medseg.study.prepare import to_array, write_like
 from medseg.study.register import RegistrationError, RegistrationSettings, read_image, resample_onto
 from medseg.study.simulate import CLINICAL, brain_lattice, simulate_study, target_registration_error
-from medseg.study.writers import StudyWriter
 from tests.study_helpers import REGIONS, aligned_by, tumour_rule_network
 
 CASE = "Brats18_2013_2_1"

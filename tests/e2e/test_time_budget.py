@@ -18,9 +18,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from medseg.bundle.runs import LAST, set_time_limit
+from medseg.bundle.trust import is_trusted
 from medseg.cli import main
-from medseg.runs import LAST, set_time_limit
-from medseg.trust import is_trusted
 from tests.cli_helpers import override_args
 from tests.conftest import TINY
 from tests.e2e.budget_worker import WorkClock, budgeted_trainer

@@ -7,7 +7,7 @@ editable medseg. A ``.pth`` line adds a folder to ``sys.path`` without running t
 ``.pth`` files, so the editable install's finder never loads and ``import medseg`` can only find the
 wheel's copy. ``PYTHONUSERBASE`` names the test environment, so its packages count as the user's
 installed packages (as after ``pip install --user``), which is where medseg's trust check lets a
-config import modules from (``medseg.trust``).
+config import modules from (``medseg.bundle.trust``).
 """
 
 from __future__ import annotations

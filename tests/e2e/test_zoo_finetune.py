@@ -9,8 +9,8 @@ import torch
 from click.testing import CliRunner
 
 import medseg
+from medseg.bundle.zoo import import_zoo
 from medseg.cli import main
-from medseg.zoo import import_zoo
 from tests.zoo_helpers import write_zoo_weights, zoo_folder
 
 SMALL = {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}  # the zoo's SegResNet, shrunk for CPU tests

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.errors import BundleError, InputError
 from medseg.labels import LabelSchema
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.errors import InputError
 from medseg.modalities import ModalitySubsets, missing_sequences_message
 

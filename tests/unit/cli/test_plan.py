@@ -12,7 +12,7 @@ from tests.cli_helpers import run
 def planar_bundle(tmp_path_factory):
     from PIL import Image
 
-    from medseg.newbundle import new_bundle
+    from medseg.bundle.create import new_bundle
 
     root = tmp_path_factory.mktemp("planar")
     rng = np.random.default_rng(0)

@@ -65,7 +65,7 @@ def test_msd_task01_is_remapped_onto_the_brain_tumor_schema(tmp_path):
 
 
 def _schema():
-    from medseg.bundles import find_bundle
+    from medseg.bundle.find import find_bundle
 
     return find_bundle("brain_tumor").schema
 
@@ -166,8 +166,8 @@ def test_folds_are_seeded_stored_and_never_mix_training_and_validation(tmp_path)
 
 def test_msd_coding_reaches_inference_and_evaluation(tiny_run, tmp_path):
     """Inference on an MSD manifest sees the bundle's channel order; evaluation remaps MSD truth labels."""
-    from medseg.engine.infer import Predictor
-    from medseg.evaluate import evaluate_predictions
+    from medseg.evaluation import evaluate_predictions
+    from medseg.inference.predictor import Predictor
 
     root = _msd(tmp_path / "Task01", n=2)
     for i in range(2):  # distinct content per channel, so a wrong order shows

@@ -33,7 +33,7 @@ def _half_then_enospc(write):
 
 # Each maker prepares its inputs in ``tmp_path`` and returns the write to test, ``write(target)``.
 def _label(tmp_path: Path):
-    from medseg.io.write import write_label_like
+    from medseg.outputs.nifti import write_label_like
 
     reference = tmp_path / "ref.nii.gz"
     nib.save(nib.Nifti1Image(np.ones((4, 5, 6), np.float32), np.eye(4)), reference)
@@ -41,7 +41,7 @@ def _label(tmp_path: Path):
 
 
 def _checkpoint(tmp_path: Path):
-    from medseg.engine.checkpoint import save_checkpoint
+    from medseg.runtime.checkpoint import save_checkpoint
 
     return lambda target: save_checkpoint({"w": torch.ones(3)}, target)
 
@@ -53,7 +53,7 @@ def _manifest(tmp_path: Path):
 
 
 def _curves(tmp_path: Path):
-    from medseg.report import plot_curves
+    from medseg.outputs.report import plot_curves
 
     (tmp_path / "metrics.csv").write_text("epoch,train_loss,dice_WT\n1,0.9,0.5\n2,0.8,0.6\n")
     return lambda target: plot_curves(tmp_path / "metrics.csv", target)

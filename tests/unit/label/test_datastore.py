@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("monailabel", reason="MONAI Label not installed (pip install 'medseg[label]')")
 
-from medseg.bundles import find_bundle  # noqa: E402
+from medseg.bundle.find import find_bundle  # noqa: E402
 from medseg.errors import InputError  # noqa: E402
 from medseg.label.datastore import StudyDatastore  # noqa: E402
 from medseg.label.studies import Studies  # noqa: E402

@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.errors import InputError
 from medseg.label.labelcheck import checked_label
 

@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from medseg.bundles import find_bundle
+from medseg.bundle.find import find_bundle
 from medseg.cli import main
 from medseg.planning import plan_for_bundle, plan_overrides
 

@@ -1,0 +1,104 @@
+"""An evaluation's results: per-case rows, their summaries, the CSV, the JSON document and the table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medseg.evaluation.metrics import EMPTY_RULES, METRICS, summarise
+from medseg.io.atomic import ensure_not_input, write_text_atomic
+
+
+@dataclass
+class Evaluation:
+    """Per-case scores and their summaries (mean, std, median per structure and metric)."""
+
+    rows: list[dict[str, float | str]]
+    structures: list[str]
+    inputs: list[Path] = field(default_factory=list)  # every file read, so no output overwrites one
+    tolerance_mm: float = 2.0
+    units: str = "mm"  # of HD95 and the surface tolerance: "px" when no prediction had a header
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Dice per structure (the headline numbers)."""
+        return {name: self._stats(name) for name in self.structures}
+
+    def metric_summary(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Every metric per structure: ``{structure: {metric: {mean, std, median, n}}}``."""
+        return {name: {metric: self._stats(name if metric == "dice" else f"{name}/{metric}") for metric in METRICS}
+                for name in self.structures}
+
+    def _stats(self, column: str) -> dict[str, float]:
+        return summarise([float(row[column]) for row in self.rows])
+
+    def document(self) -> dict[str, Any]:
+        """The machine-readable summary (``medseg evaluate --json``); undefined metrics are ``None``."""
+        return _finite({"cases": len(self.rows), "summary": self.summary(), "metrics": self.metric_summary(),
+                        "surface_dice_tolerance_mm": self.tolerance_mm, "distance_units": self.units,
+                        "empty_rules": EMPTY_RULES,
+                        "per_case": self.rows})
+
+    def write_csv(self, path: str | Path) -> Path:
+        """The per-case CSV, written atomically; refuses to replace any file the evaluation read."""
+        ensure_not_input(path, self.inputs)
+        return write_text_atomic(path, self.to_csv())
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        columns = list(dict.fromkeys(key for row in self.rows for key in row)) or ["case"]
+        writer = csv.DictWriter(buffer, fieldnames=columns)
+        writer.writeheader()
+        for row in self.rows:
+            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
+        return buffer.getvalue()
+
+    def _by_sequences(self) -> list[str]:
+        """Mean Dice per input-sequence subset (studies that lacked a sequence apart from complete ones)."""
+        subsets = sorted({str(row["sequences"]) for row in self.rows if row.get("sequences")})
+        lines = []
+        for subset in subsets:
+            rows = [row for row in self.rows if row.get("sequences") == subset]
+            cells = ", ".join(f"{name} {summarise([float(r[name]) for r in rows])['mean']:.3f}"
+                              for name in self.structures)
+            lines.append(f"sequences {subset} (n={len(rows)}): Dice {cells}")
+        return lines
+
+    def table(self) -> str:
+        """A plain-text summary table for the terminal: mean ± std (median) per metric."""
+        width = max(len(s) for s in self.structures) + 2
+        header = "".join(f"{metric:>26}" for metric in METRICS)
+        lines = [f"{'structure':<{width}}{header}   (n={len(self.rows)} cases)"]
+        for name, metrics in self.metric_summary().items():
+            cells = "".join(f"{_cell(stats):>26}" for stats in metrics.values())
+            lines.append(f"{name:<{width}}{cells}")
+        lines += self._by_sequences()
+        lines.append(f"mean ± std (median); surface Dice at {self.tolerance_mm:g} {self.units}; HD95 in {self.units}.")
+        lines.append(f"Empty masks: {EMPTY_RULES}")
+        return "\n".join(lines)
+
+
+def _finite(value: Any) -> Any:
+    """NaN (an undefined metric) becomes ``None`` (JSON null)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _cell(stats: dict[str, float]) -> str:
+    if math.isnan(stats["mean"]):
+        return "undefined"
+    return f"{stats['mean']:.3f} ± {stats['std']:.3f} ({stats['median']:.3f})"
+
+
+def default_csv(pred_dir: str | Path) -> Path:
+    """``predictions/`` → ``predictions_evaluation.csv`` beside it: the prediction folder holds predictions only."""
+    folder = Path(pred_dir).resolve()
+    return folder.parent / f"{folder.name}_evaluation.csv"

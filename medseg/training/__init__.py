@@ -1,0 +1,1 @@
+"""Training: the loop that writes a run directory, its data loaders, loss, time budget, log and resume state."""

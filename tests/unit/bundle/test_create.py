@@ -1,0 +1,42 @@
+"""``bundle new`` reads 3D masks by the rule it reads 2D masks by (``medseg.io.masks.code_values``)."""
+
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pytest
+from PIL import Image
+
+from medseg.bundle.create import mask_label_map
+from medseg.errors import InputError
+from medseg.io.masks import infer_coding
+
+
+def _pair(tmp_path, values):
+    """The same mask as a PNG and as a NIfTI volume (a few slices)."""
+    array = np.zeros((16, 16), np.uint8)
+    for i, value in enumerate(values):
+        array[2 + 3 * i: 4 + 3 * i, 2:10] = value
+    png = tmp_path / "m.png"
+    Image.fromarray(array).save(png)
+    volume = tmp_path / "m.nii.gz"
+    nib.save(nib.Nifti1Image(np.repeat(array[:, :, None], 9, axis=2), np.eye(4)), volume)
+    return png, volume
+
+
+@pytest.mark.parametrize("values", [[255, 254, 130, 40], [255], [1], [40, 80]])
+def test_volumes_and_images_are_coded_alike(tmp_path, values):
+    png, volume = _pair(tmp_path, values)
+    labels = [("a", None)] if len(values) != 2 else [("a", None), ("b", None)]
+    coding = infer_coding([png], labels).coding
+    mapping = mask_label_map([volume], len(labels), 3)
+    for value in range(256):
+        if value in (0, *values):
+            coded = int(coding.apply(np.array([[value]]))[0, 0])
+            assert mapping.get(value, value) == coded, value
+
+
+def test_a_volume_whose_values_fit_no_rule_names_the_volume_option(tmp_path):
+    _, volume = _pair(tmp_path, [40, 80, 120])
+    with pytest.raises(InputError, match=r"3 non-zero values \(40, 80, 120\), which do not map onto 2 .*--label-map"):
+        mask_label_map([volume], 2, 3)
