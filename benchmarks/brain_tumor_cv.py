@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -33,11 +31,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from brain_tumor_accuracy import SHARED, _imported  # noqa: E402
+from brain_tumor_scoring import BY_SUBSET_HEADER, MODALITIES, by_subset, score_medseg, score_plain  # noqa: E402
 from common import REPO, run_worker, table  # noqa: E402
-
-MODALITIES = ("t1", "t1ce", "t2", "flair")
-REGIONS = ("WT", "TC", "ET")
-SUBSETS = (("flair",), ("t1ce",), ("t1", "flair"), ("t1ce", "flair"), MODALITIES)
 
 # Recipe variants: config overrides on top of the plan medseg makes for the fold's data (``{}``: the plan).
 # A variant ``{"_from": NAME, "_inference": {...}}`` trains nothing: it scores NAME's runs with inference overrides.
@@ -83,95 +78,6 @@ def write_fold_manifest(dealt: list[list], part, fold: int, root: Path, out: Pat
     return write_imported(imported, find_bundle("brain_tumor"), out, root, folds=5, seed=0)
 
 
-# -- scoring ---------------------------------------------------------------------------------------
-def subsets_of(present: list[str]) -> list[tuple[str, ...]]:
-    return [s for s in SUBSETS if set(s) <= set(present)]
-
-
-def _regions(label):
-    import numpy as np
-
-    return {"WT": label > 0, "TC": np.isin(label, (1, 4)), "ET": label == 4}
-
-
-def score_label(pred, truth, spacing) -> dict:
-    """Dice per region, the predicted/true whole-tumour volume ratio and its number of pieces."""
-    import numpy as np
-    from scipy import ndimage
-
-    from medseg.evaluation.metrics import structure_metrics
-
-    p, t = _regions(pred), _regions(truth)
-    row = {r: structure_metrics(p[r], t[r], spacing)["dice"] for r in REGIONS}
-    row["WT_ratio"] = float(p["WT"].sum()) / max(float(t["WT"].sum()), 1.0)
-    row["WT_pieces"] = int(ndimage.label(p["WT"], np.ones((3, 3, 3)))[1])
-    return row
-
-
-def manifest_cases(manifest: Path, section: str) -> list[dict]:
-    """``[{id, files: {modality: path}, label}]`` of a manifest section."""
-    from medseg.data.manifest import load_manifest
-
-    loaded = load_manifest(manifest, modalities=list(MODALITIES))
-    out = []
-    for case in loaded.cases(section):
-        present = [m for m in MODALITIES if m not in case.missing]
-        out.append({"id": case.case_id, "files": dict(zip(present, case.images)), "label": case.label})
-    return out, loaded.label_map
-
-
-def read_truth(path: Path, label_map: dict):
-    import nibabel as nib
-    import numpy as np
-
-    image = nib.load(path)
-    data = np.asarray(image.dataobj).astype(np.int16)
-    mapped = data.copy()
-    for source, target in label_map.items():
-        mapped[data == int(source)] = int(target)
-    return mapped, image.header.get_zooms()[:3]
-
-
-def score_medseg(manifest: Path, run_dir: Path, inference: dict | None = None) -> list[dict]:
-    """Segment every held-out case under each sequence subset it can make; score each.
-
-    ``inference``: inference-config overrides (e.g. sliding window instead of one pass) for the run.
-    """
-    import warnings
-
-    import medseg
-    from medseg.io.read import CaseFiles
-
-    predictor = medseg.Predictor.from_bundle(run_dir, device="cpu", overrides=inference or None)
-    cases, label_map = manifest_cases(manifest, "test")
-    rows = []
-    for case in cases:
-        truth, spacing = read_truth(case["label"], label_map)
-        for subset in subsets_of(list(case["files"])):
-            files = CaseFiles(case["id"], tuple(case["files"][m] for m in MODALITIES if m in subset),
-                              missing=tuple(m for m in MODALITIES if m not in subset))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                label = predictor.predict(files).label
-            rows.append({"case": case["id"], "subset": "+".join(subset), **score_label(label, truth, spacing)})
-    return rows
-
-
-def score_plain(manifest: Path, weights: Path) -> list[dict]:
-    import brain_tumor_plain as plain
-    import numpy as np
-
-    cases, label_map = manifest_cases(manifest, "test")
-    rows = []
-    for case in cases:
-        truth, spacing = read_truth(case["label"], label_map)
-        wt = plain.predict_wt(str(case["files"]["flair"]), weights)
-        rows.append({"case": case["id"], "subset": "flair", **score_label(np.asarray(wt, np.int16), truth, spacing)})
-        for r in ("TC", "ET"):
-            rows[-1].pop(r)
-    return rows
-
-
 # -- workers ---------------------------------------------------------------------------------------
 CPU_CLOCK = "$__import__('time').process_time"  # the trainer's budget on this process's CPU time
 
@@ -195,7 +101,7 @@ def worker(args) -> dict:
         rows = score_plain(args.manifest, out / "plain_unet.pt")
         result = {"log": log, "rows": rows}
     elif args.trained_run:  # an inference-time variant of a trained variant: score its run again
-        result = {"rows": score_medseg(args.manifest, args.trained_run, json.loads(args.overrides))}
+        result = {"rows": score_medseg(args.manifest, args.trained_run, inference=json.loads(args.overrides))}
     else:
         import medseg
 
@@ -216,29 +122,14 @@ def worker(args) -> dict:
 
 
 # -- report ----------------------------------------------------------------------------------------
-def _mean(values) -> float:
-    values = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
-    return statistics.mean(values) if values else math.nan
-
-
 def summarise(results: dict[str, dict[int, dict]]) -> str:
     """Per variant and subset: mean Dice over held-out cases, volume ratio, pieces; plain beside."""
-    lines = []
     plain_rows = [r for fold in results.get("plain", {}).values() for r in fold["rows"]]
-    plain_wt = {r["case"]: r["WT"] for r in plain_rows}
     body = []
     for name, folds in results.items():
         rows = [r for fold in folds.values() for r in fold["rows"]]
-        for subset in dict.fromkeys(r["subset"] for r in rows):
-            chosen = [r for r in rows if r["subset"] == subset]
-            vs_plain = [r["WT"] - plain_wt[r["case"]] for r in chosen if r["case"] in plain_wt]
-            body.append([name, subset, len(chosen), *[_mean(r.get(k, math.nan) for r in chosen) for k in REGIONS],
-                         statistics.median(r["WT_ratio"] for r in chosen),
-                         statistics.median(r["WT_pieces"] for r in chosen),
-                         _mean(vs_plain) if name != "plain" else math.nan])
-    lines.append(table(["variant", "subset", "n", "WT", "TC", "ET", "WT vol ratio (median)", "WT pieces (median)",
-                        "WT - plain (same cases)"], body))
-    return "\n".join(lines)
+        body += [[name, *row] for row in by_subset(rows, plain_rows if name != "plain" else ())]
+    return table(["variant", *BY_SUBSET_HEADER], body)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,3 +53,40 @@ def test_brain_of_data_z_scored_upstream():
     image = _brain(background=-3.5)  # BraTS 2015 as shipped: constant negative background
     assert brain_mask(image).sum() == 30 ** 3
     assert brain_mask(_brain()).sum() == 30 ** 3
+
+
+def _bundle_limits() -> PlausibilityLimits:
+    """The limits brain_tumor's measurement writer declares."""
+    import json
+
+    config = json.loads(find_bundle("brain_tumor").config_files("inference")[0].read_text())
+    writer = next(w for w in config["writers"] if "plausibility" in w)
+    return PlausibilityLimits(**writer["plausibility"])
+
+
+def test_the_bundle_limits_pass_every_expert_mask_and_flag_twice_the_largest(shared_data, schema):
+    """Calibration of issue 21: the real expert WT masks (3.8-20.1 % of the brain, 1-9 pieces) are all
+    plausible under the shipped limits, while a mask twice the size of the largest is flagged."""
+    import nibabel as nib
+    from scipy import ndimage
+
+    limits = _bundle_limits()
+    segs = sorted(shared_data.glob("brats*/*/*_seg.nii.gz"))
+    assert len(segs) == 8
+    fractions = []
+    for seg in segs:
+        case = seg.parent
+        label = (np.asarray(nib.load(seg).dataobj) > 0).astype(np.uint8) * 2  # WT: any tumour label (2015 has 3)
+        image = np.asarray(nib.load(next(case.glob("*_flair.nii.gz"))).dataobj, np.float32)
+        figures, reasons = sanity_figures(label, image, 0.001, schema, limits)
+        assert reasons == [], f"{case.name}: {reasons}"
+        fractions.append(figures["lesion_fraction_of_brain"])
+    largest = segs[int(np.argmax(fractions))]
+    label = np.asarray(nib.load(largest).dataobj) > 0
+    image = np.asarray(nib.load(next(largest.parent.glob("*_flair.nii.gz"))).dataobj, np.float32)
+    brain = brain_mask(image)
+    grown = label.copy()
+    while grown.sum() < 2 * label.sum():
+        grown = ndimage.binary_dilation(grown) & brain
+    _, reasons = sanity_figures(grown.astype(np.uint8) * 2, image, 0.001, schema, limits)
+    assert any("of the" in r and "brain (limit 25%)" in r for r in reasons)

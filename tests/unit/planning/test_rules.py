@@ -9,6 +9,7 @@ import pytest
 
 from medseg.planning import cpu_budget, gpu_budget, make_plan
 from medseg.planning.fingerprint import Fingerprint
+from medseg.planning.plan import LONG_SCHEDULE_ITERATIONS
 from medseg.planning.rules import target_spacing
 from medseg.planning.topology import plan_topology
 
@@ -115,3 +116,22 @@ def test_every_plan_fits_its_memory(budget):
     for fp in (BRATS, PROSTATE):
         plan = make_plan(fp, budget, 4, 3)
         assert plan.memory_estimate_gb <= budget.memory_gb
+
+
+@pytest.mark.parametrize("budget, time_limit, profile", [
+    (gpu_budget(48), None, "nnunet"),  # nnU-Net's 1000 x 250 schedule: its heavy augmentation pays
+    (gpu_budget(48), 60 * 24, "nnunet"),  # a GPU-day
+    (cpu_budget(), None, "light"),  # 100 x 50 iterations on a CPU
+    (cpu_budget(), 30, "light"),  # the benchmark's 30 CPU-minutes
+])
+def test_augmentation_follows_the_number_of_iterations_the_budget_buys(budget, time_limit, profile):
+    plan = make_plan(BRATS, budget, 4, 3, time_limit_min=time_limit)
+    assert plan.augmentation == profile
+    assert (plan.estimated_iterations >= LONG_SCHEDULE_ITERATIONS) == (profile == "nnunet")
+    assert plan.overrides(4, 3)["augmentation"] == profile and profile in plan.table()
+
+
+def test_planned_runs_drop_sequences_among_those_present_and_centre_half_the_patches_on_tumour():
+    overrides = make_plan(BRATS, cpu_budget(), 4, 3).overrides(4, 3)
+    assert overrides["modality_dropout#prob"] == 0.5 and overrides["modality_dropout#among"] == "present"
+    assert overrides["foreground_share"] == 0.5
