@@ -4,8 +4,11 @@ Case folders in any layout ``medseg data import brats`` knows (BraTS 2018-2021 o
 subset of sequences the bundle supports) are imported; the test cases are ``--test-dir``'s, else
 a seeded hold-out of the training folders, stratified by sequence subset. Both columns train on
 the same cases for the same wall-clock budget, at the same time (one process and one torch thread
-each, so they share the machine evenly), then segment the test cases on their own grids, scored
-with ``medseg.evaluation.metrics`` (Dice and HD95 per BraTS region, per case and as a mean).
+each, so they share the machine evenly; ``--clock cpu``: the same budget of each column's own CPU
+time), then segment the test cases on their own grids, scored
+with ``medseg.evaluation.metrics`` (Dice and HD95 per BraTS region, per case and as a mean). medseg's run
+also segments each test case under every sequence subset it can make (``brain_tumor_scoring``), printed
+per case and per subset beside the FLAIR-only plain model on the same case.
 
     python benchmarks/brain_tumor_accuracy.py --run-dir runs/brain_tumor/real --minutes 30 --json out.json
 
@@ -33,6 +36,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads slow a shared CPU down
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from brain_tumor_scoring import BY_SUBSET_HEADER, by_subset, score_plain  # noqa: E402
+from brain_tumor_scoring import score_medseg as score_subsets  # noqa: E402
 from common import REPO, benchmark_parser, run_worker, table  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
@@ -75,12 +80,20 @@ def build_manifest(train_dirs: list[Path], test_dir: Path | None, test_cases: in
 
 
 # -- medseg column ---------------------------------------------------------------------------------
-def train_medseg(manifest: Path, run_dir: Path, minutes: float, seed: int) -> dict:
+CPU_CLOCK = "$__import__('time').process_time"  # the trainer's budget on this process's CPU time
+
+
+def train_medseg(manifest: Path, run_dir: Path, minutes: float, seed: int, clock: str = "wall") -> dict:
     import medseg
     from medseg.errors import TrainingStopped
 
     start = time.perf_counter()
-    kwargs = dict(data=manifest, output_dir=run_dir, device="cpu", overrides={"seed": seed}, progress=False)
+    overrides: dict = {"seed": seed}
+    if clock == "cpu":  # the trainer's own clock argument (no config key of its own)
+        from medseg.bundle.find import find_bundle
+
+        overrides["trainer"] = {**find_bundle("brain_tumor").parser("train").get("trainer"), "clock": CPU_CLOCK}
+    kwargs = dict(data=manifest, output_dir=run_dir, device="cpu", overrides=overrides, progress=False)
     timer = None
     if "time_limit" in inspect.signature(medseg.train).parameters:  # the planned recipe, fitted to the budget
         kwargs["time_limit"] = minutes
@@ -148,22 +161,14 @@ def _flair_cases(manifest: Path, section: str) -> list[dict]:
     return out
 
 
-def run_plain(manifest: Path, run_dir: Path, minutes: float, seed: int) -> dict:
+def run_plain(manifest: Path, run_dir: Path, minutes: float, seed: int, clock: str = "wall") -> dict:
     import brain_tumor_plain as plain
-    import nibabel as nib
-    import numpy as np
 
-    from medseg.evaluation.metrics import structure_metrics
-
-    log = plain.train(_flair_cases(manifest, "training"), minutes, run_dir, seed)
-    rows = []
-    for case in _flair_cases(manifest, "test"):
-        wt = plain.predict_wt(case["image"], run_dir / "plain_unet.pt")
-        truth_image = nib.load(case["label"])
-        truth = np.asarray(truth_image.dataobj) > 0
-        scores = structure_metrics(wt, truth, truth_image.header.get_zooms()[:3])
-        rows.append({"case": case["id"], "sequences": "flair", "WT": scores["dice"], "WT_hd95": scores["hd95_mm"]})
-        print(f"  plain {case['id']}: WT {scores['dice']:.3f}", file=sys.stderr, flush=True)
+    log = plain.train(_flair_cases(manifest, "training"), minutes, run_dir, seed,
+                      clock=time.process_time if clock == "cpu" else time.perf_counter)
+    rows = [{**row, "sequences": "flair"} for row in score_plain(manifest, run_dir / "plain_unet.pt")]
+    for row in rows:
+        print(f"  plain {row['case']}: WT {row['WT']:.3f}", file=sys.stderr, flush=True)
     return {**log, "rows": rows}
 
 
@@ -173,10 +178,11 @@ def worker(args) -> dict:
     torch.set_num_threads(args.threads)
     load = os.getloadavg()
     if args.worker == "plain":
-        result = run_plain(args.manifest, args.run_dir / "plain", args.minutes, args.seed)
+        result = run_plain(args.manifest, args.run_dir / "plain", args.minutes, args.seed, args.clock)
     else:
-        result = train_medseg(args.manifest, args.run_dir / "medseg", args.minutes, args.seed)
+        result = train_medseg(args.manifest, args.run_dir / "medseg", args.minutes, args.seed, args.clock)
         result["rows"] = score_medseg(args.manifest, args.run_dir / "medseg")
+        result["subset_rows"] = score_subsets(args.manifest, args.run_dir / "medseg")
     result["load_average"] = [round(load[0], 2), round(os.getloadavg()[0], 2)]
     usage = resource.getrusage(resource.RUSAGE_SELF)  # what the shared CPU actually gave this column
     result["cpu_minutes"] = round((usage.ru_utime + usage.ru_stime) / 60.0, 2)
@@ -199,6 +205,15 @@ def report(columns: dict[str, dict]) -> str:
         lines += [f"\n{name}: trained {result['train_minutes']:.1f} min wall, {result.get('cpu_minutes', '?')} CPU min "
                   f"in all, load average {result['load_average']}",
                   table(["case", "sequences", *[k.replace("_hd95", " HD95 mm") for k in keys]], body)]
+    if "subset_rows" in columns.get("medseg", {}):
+        rows = columns["medseg"]["subset_rows"]
+        plain_rows = columns.get("plain", {}).get("rows", [])
+        body = [[r["case"], r["subset"], *[r[k] for k in ("WT", "TC", "ET", "WT_ratio", "WT_pieces")],
+                 next((p["WT"] for p in plain_rows if p["case"] == r["case"]), math.nan)] for r in rows]
+        lines += ["\nmedseg on every sequence subset each test case can make (sequences left out as a study that "
+                  "lacks them is read), plain = the FLAIR-only model on the same case",
+                  table(["case", "subset", "WT", "TC", "ET", "WT vol ratio", "WT pieces", "plain WT"], body),
+                  "\nper subset (mean over cases)", table(BY_SUBSET_HEADER, by_subset(rows, plain_rows))]
     return "\n".join(lines)
 
 
@@ -214,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--manifest", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help="Torch threads per column.")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="What --minutes counts: wall-clock time (both columns at once on a quiet machine), or "
+                             "each column's own CPU time (figures that do not depend on what else runs).")
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args)))
@@ -224,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = json.loads(manifest.read_text())
     print(f"training cases: {len(raw['training'])}, test cases: {[e['id'] for e in raw['test']]}", flush=True)
     common = ["--manifest", str(manifest), "--run-dir", str(args.run_dir), "--minutes", str(args.minutes),
-              "--seed", str(args.seed), "--threads", str(args.threads)]
+              "--seed", str(args.seed), "--threads", str(args.threads), "--clock", args.clock]
     names = [c for c in args.columns.split(",") if c]
     results: dict[str, dict] = {}
 
@@ -242,12 +260,17 @@ def main(argv: list[str] | None = None) -> int:
     columns = {n: results[n] for n in names if n in results}
     print(report(columns))
     summary = {"cases": len(raw["test"]), "training_cases": len(raw["training"]), "minutes_budget": args.minutes,
-               "cpu_count": os.cpu_count(), "torch_threads_per_column": args.threads}
+               "cpu_count": os.cpu_count(), "torch_threads_per_column": args.threads, "clock": args.clock}
     for name, result in columns.items():
         summary[name] = {"dice": {r: _mean(result["rows"], r) for r in REGIONS if any(r in x for x in result["rows"])},
                          "hd95_mm": {r: _mean(result["rows"], f"{r}_hd95") for r in REGIONS
                                      if any(f"{r}_hd95" in x for x in result["rows"])},
-                         **{k: v for k, v in result.items() if k != "rows"}, "per_case": result["rows"]}
+                         **{k: v for k, v in result.items() if k not in ("rows", "subset_rows")},
+                         "per_case": result["rows"]}
+        if "subset_rows" in result:
+            summary[name]["per_subset"] = {row[0]: dict(zip(BY_SUBSET_HEADER[1:], row[1:]))
+                                           for row in by_subset(result["subset_rows"])}
+            summary[name]["per_case_subset"] = result["subset_rows"]
     if "medseg" in columns:
         summary["dice"] = summary["medseg"]["dice"]
     if args.json:

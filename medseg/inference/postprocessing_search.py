@@ -7,7 +7,9 @@ relabelled as necrosis or removed), every combination of ``min_voxels``, ``repla
 current post-processing gives) and scored by the mean Dice over the schema's regions (labels when
 it has none). A rule is kept only when it beats no rule; the choice and every candidate's score are
 written into the run's ``configs/inference.json`` (``postprocessing#small_components`` and
-``postprocessing_choice``), the run is resealed, and its README says what was chosen.
+``postprocessing_choice``), the run is resealed, and its README says what was chosen. With the chosen
+rule applied, each validation case's predicted/true volume and pieces per structure are recorded beside
+it (``postprocessing_choice.sizes``, a table in the README): over-segmentation shows there first.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from medseg.inference.postprocessing import PostProcessing
 from medseg.inference.predictor import Predictor
 from medseg.io.atomic import write_text_atomic
 from medseg.labels import LabelSchema
+from medseg.outputs.plausibility import count_components
 
 
 def candidate_rules(search: dict[str, Any]) -> list[dict[str, Any]]:
@@ -63,6 +66,31 @@ def choose(predictions: list[tuple[np.ndarray, np.ndarray]], schema: LabelSchema
     chosen = best if best is not None and best["dice"] > baseline else None
     return {"cases": len(predictions), "baseline_dice": round(baseline, 5), "candidates": scored,
             "chosen": {k: v for k, v in chosen.items() if k != "dice"} if chosen else None}
+
+
+def size_figures(pairs: list[tuple[np.ndarray, np.ndarray]], case_ids: list[str], schema: LabelSchema,
+                 rule: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Per validation case and structure (regions, else labels): predicted and true voxels, their
+    ratio and pieces, after ``rule``."""
+    post = PostProcessing(small_components=[rule] if rule else [])
+    structures = ({r.name: tuple(r.values) for r in schema.regions}
+                  or {label.name: (label.value,) for label in schema.labels})
+    rows = []
+    for case_id, (pred, truth) in zip(case_ids, pairs):
+        pred = post.on_label(pred, schema, 1.0)
+        for name, values in structures.items():
+            p, t = np.isin(pred, values), np.isin(truth, values)
+            rows.append({"case": case_id, "structure": name, "predicted_voxels": int(p.sum()),
+                         "true_voxels": int(t.sum()), "volume_ratio": round(float(p.sum()) / max(int(t.sum()), 1), 3),
+                         "pieces": count_components(p), "true_pieces": count_components(t)})
+    return rows
+
+
+def _sizes_table(sizes: list[dict[str, Any]]) -> str:
+    lines = ["| case | structure | predicted / true volume | pieces (true) |", "|---|---|---|---|"]
+    lines += [f"| {r['case']} | {r['structure']} | {r['volume_ratio']:.2f} ({r['predicted_voxels']} / "
+              f"{r['true_voxels']} voxels) | {r['pieces']} ({r['true_pieces']}) |" for r in sizes]
+    return "\n".join(lines)
 
 
 def validation_predictions(run_dir: Path, device: str = "cpu", trust: bool = False,
@@ -107,6 +135,7 @@ def choose_postprocessing(run_dir: str | Path, device: str = "cpu", trust: bool 
     if not pairs:
         return None
     result = {**choose(pairs, bundle.schema, candidate_rules(search)), "validation_cases": case_ids}
+    result["sizes"] = size_figures(pairs, case_ids, bundle.schema, result["chosen"])
     was_sealed = is_trusted(run_dir)
     config["postprocessing"]["small_components"] = kept + ([result["chosen"]] if result["chosen"] else [])
     config["postprocessing_choice"] = result
@@ -120,5 +149,7 @@ def choose_postprocessing(run_dir: str | Path, device: str = "cpu", trust: bool 
                                   f"Rule: {what}. Mean region Dice on {len(pairs)} validation case(s): "
                                   f"{result['baseline_dice']:.4f} without a rule"
                                   + (f", {max(c['dice'] for c in result['candidates']):.4f} with it." if rule else ".")
-                                  + " Every candidate's score: `configs/inference.json` `postprocessing_choice`.")
+                                  + " Every candidate's score: `configs/inference.json` `postprocessing_choice`."
+                                  + "\n\nPredicted against true size on the validation cases, with this rule:\n\n"
+                                  + _sizes_table(result["sizes"]))
     return result

@@ -40,7 +40,14 @@ def test_postprocessing_choice_is_in_the_run_config_and_the_run_stays_sealed(tin
     chosen = config["postprocessing"]["small_components"]
     assert chosen == ([choice["chosen"]] if choice["chosen"] else [])
     assert is_trusted(tiny_run)  # medseg resealed its own edit
-    assert "## Post-processing (chosen on this run's validation cases)" in (tiny_run / "docs" / "README.md").read_text()
+    readme = (tiny_run / "docs" / "README.md").read_text()
+    assert "## Post-processing (chosen on this run's validation cases)" in readme
+    sizes = choice["sizes"]  # over-segmentation on validation: predicted/true volume and pieces per region
+    assert {r["case"] for r in sizes} == set(choice["validation_cases"]) and {r["structure"] for r in sizes} == \
+        {"WT", "TC", "ET"}
+    wt = next(r for r in sizes if r["structure"] == "WT")
+    assert wt["volume_ratio"] == round(wt["predicted_voxels"] / max(wt["true_voxels"], 1), 3)
+    assert f"| {wt['case']} | WT | {wt['volume_ratio']:.2f} (" in readme
 
 
 @pytest.mark.slow

@@ -53,3 +53,19 @@ def test_total_rule_relabels_all_enhancing_tumour_below_the_size(schema):
                                              "per": "total"}])
     out = post.on_label(label, schema, 1.0)
     assert (out == 1).sum() == (label == 1).sum() + 216
+
+
+def test_size_figures_count_volume_and_pieces_after_the_chosen_rule(schema):
+    from medseg.inference.postprocessing_search import size_figures
+
+    truth = _tumour()
+    pred = truth.copy()
+    pred[0:3, 0:3, 0:3] = 2  # a stray 27-voxel oedema piece: WT in two pieces, 27 voxels too large
+    pred[7:9, 7:9, 7:9] = 4  # an 8-voxel ET piece that the rule below removes
+    rule = {"structure": "ET", "min_voxels": 50, "replace_with": 1, "per": "component"}
+    rows = {r["structure"]: r for r in size_figures([(pred, truth)], ["case1"], schema, rule)}
+    wt = rows["WT"]
+    assert wt["case"] == "case1" and wt["true_voxels"] == 20 ** 3 and wt["predicted_voxels"] == 20 ** 3 + 27
+    assert wt["pieces"] == 2 and wt["true_pieces"] == 1
+    assert wt["volume_ratio"] == pytest.approx((8000 + 27) / 8000, abs=1e-3)
+    assert rows["ET"]["pieces"] == 1 and rows["ET"]["predicted_voxels"] == 216  # the rule was applied
