@@ -76,7 +76,7 @@ def evaluate_predictions(
             spacing, units = (1.0,) * pred.label.ndim, "px"
         else:
             spacing = spacing_of(grid, pred.label.shape)
-        rows.append({"case": case, **recorded_sequences(pred_path.parent, case),
+        rows.append({"case": case, "truth": str(Path(truth).resolve()), **recorded_sequences(pred_path.parent, case),
                      **side_metrics(pred, truth_side, schema, spacing, tolerance_mm)})
     inputs = [p for _, pred_path, truth_path in pairs
               for p in (pred_path, *(truth_path if isinstance(truth_path, tuple) else (truth_path,)))]

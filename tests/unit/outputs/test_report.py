@@ -62,3 +62,15 @@ def test_report_for_a_run_has_curves(tmp_path):
 def test_report_of_an_empty_folder_is_an_error(tmp_path):
     with pytest.raises(InputError, match="no training metrics"):
         build_report(tmp_path)
+
+
+def test_report_says_which_truth_its_evaluation_scored(prediction_dir, tmp_path):
+    """`medseg evaluate` replaces the CSV on every run: the report names the truth of the one it shows."""
+    from medseg.evaluation.results import Evaluation, default_csv
+
+    rows = [{"case": "study", "truth": str(tmp_path / "brats.json"), "WT": 0.75, "WT/hd95_mm": 2.0}]
+    Evaluation(rows, ["WT"]).write_csv(default_csv(prediction_dir))
+    html = build_report(prediction_dir).read_text()
+    assert f"truth scored: {tmp_path / 'brats.json'}; evaluated " in html
+    assert "0.750 ± 0.000 (0.750)" in html and "<th>truth</th>" not in html  # a description, not a metric
+    assert "truth scored: not recorded" in html  # the older evaluation.csv among the predictions
