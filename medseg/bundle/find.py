@@ -16,7 +16,7 @@ from medseg.bundle.trust import SEAL, check_metadata, check_trusted, seal
 from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import copy_file_atomic, write_text_atomic
 from medseg.labels import LabelSchema
-from medseg.locations import bundle_dirs, default_cache_dir
+from medseg.locations import USER_BUNDLES, bundle_dirs, default_cache_dir
 
 METADATA_SCHEMA = Path(__file__).resolve().parent / "schemas" / "bundle_metadata.schema.json"
 _MISSING = object()
@@ -159,13 +159,14 @@ def _set(parser, key: str, value: Any) -> bool:
 
 
 def find_bundle(name_or_path: str | Path) -> Bundle:
-    """Resolve a bundle name (``brain_tumor``), a bundle/run directory, or a bundle zip."""
+    """Resolve a bundle name (``brain_tumor``, or one ``bundle new`` wrote to ``./my_bundles/``), a bundle/run
+    directory, or a bundle zip."""
     path = Path(name_or_path)
     if path.suffix == ".zip" and path.is_file():
         return Bundle(unpack_bundle(path).resolve())
     if (path / "configs" / "metadata.json").is_file():
         return Bundle(path.resolve())
-    for directory in bundle_dirs():
+    for directory in (USER_BUNDLES, *bundle_dirs()):
         candidate = directory / str(name_or_path)
         if (candidate / "configs" / "metadata.json").is_file():
             return Bundle(candidate.resolve())
