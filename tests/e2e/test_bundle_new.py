@@ -66,7 +66,7 @@ def test_rgb_folder_becomes_a_bundle_that_trains_and_infers(tmp_path, monkeypatc
         ("road", 1), ("car", 2), ("sidewalk", 3)]
     assert meta["network_data_format"]["inputs"]["image"]["num_channels"] == 3
     assert run("bundle", "verify", "roads").exit_code == 0
-    assert run("data", "check", "my_bundles/roads/dataset.json", "--bundle", "roads", "--deep").exit_code == 0
+    assert run("data", "check", "my_bundles/roads/dataset.json", "--deep").exit_code == 0
 
     result = run("train", "roads", "--output-dir", "run", "--epochs", 1, "--device", "cpu",
                  *_overrides(TINY_2D, tmp_path / "cache"))
