@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -210,13 +213,33 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return overrides
 
 
+@contextmanager
+def monai_logs_quiet() -> Iterator[None]:
+    """MONAI's bundle scripts (download, verify_metadata) log each step at INFO to stdout whatever the root logger
+    says; they are internals, held at warnings unless medseg's own log is at DEBUG (the CLI's ``--debug``)."""
+    if logging.getLogger("medseg").isEnabledFor(logging.DEBUG):
+        yield
+        return
+    names = [n for n in list(logging.root.manager.loggerDict) if n == "monai" or n.startswith("monai.")]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def verify_bundle(bundle: Bundle) -> None:
     """Check metadata against the offline schema (through MONAI) and the label schema against it."""
     from monai.bundle import verify_metadata
 
     meta_file = bundle.root / "configs" / "metadata.json"
     try:
-        verify_metadata(meta_file=str(meta_file), filepath=str(METADATA_SCHEMA))
+        with monai_logs_quiet():
+            verify_metadata(meta_file=str(meta_file), filepath=str(METADATA_SCHEMA))
     except ValueError as exc:
         reason = " ".join(str(exc).split())
         raise BundleError(f"metadata does not match the bundle schema: {reason}", meta_file) from exc

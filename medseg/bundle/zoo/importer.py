@@ -12,18 +12,15 @@ through a link leading out of the zoo folder.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medseg.bundle.find import Bundle
+from medseg.bundle.find import Bundle, monai_logs_quiet
 from medseg.bundle.trust import find_code, seal
 from medseg.bundle.zoo import tasks, translate
 from medseg.bundle.zoo.configs import Expression, ZooConfig
@@ -54,7 +51,7 @@ def download(name: str, version: str | None, workdir: Path) -> Path:
     from monai.bundle import download as monai_download
 
     try:
-        with _monai_logs_quiet():
+        with monai_logs_quiet():
             monai_download(name=name, version=version, bundle_dir=str(workdir), progress=False)
     except Exception as exc:  # network errors, unknown names and versions come in many types
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -63,25 +60,6 @@ def download(name: str, version: str | None, workdir: Path) -> Path:
     if not (root / "configs").is_dir():
         raise BundleError("monai.bundle.download left no configs folder", root)
     return root
-
-
-@contextmanager
-def _monai_logs_quiet() -> Iterator[None]:
-    """MONAI's loggers print each download step (``INFO - monai.bundle``) to stdout whatever the root logger says;
-    they are internals, held at warnings unless medseg's own log is at DEBUG (the CLI's ``--debug``)."""
-    if logging.getLogger("medseg").isEnabledFor(logging.DEBUG):
-        yield
-        return
-    names = [n for n in list(logging.root.manager.loggerDict) if n == "monai" or n.startswith("monai.")]
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
 
 
 def import_zoo(source: str | Path, output: str | Path, version: str | None = None) -> ImportResult:
