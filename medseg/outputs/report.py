@@ -197,8 +197,9 @@ def build_report(source: str | Path, output_dir: str | Path | None = None) -> Pa
     beside = source.resolve().parent / f"{source.resolve().name}_evaluation.csv"  # medseg evaluate's default
     evaluations += [beside] if beside.is_file() else []
     metrics_csv = source / "metrics.csv"
-    if not cases and not metrics_csv.is_file():
-        raise InputError("no training metrics (metrics.csv) or predictions (*_measurements.json) found", source)
+    if not cases and not metrics_csv.is_file() and not evaluations:  # 2D masks have no measurements: evaluation only
+        raise InputError("no training metrics (metrics.csv), predictions (*_measurements.json) or evaluation "
+                         "(<folder>_evaluation.csv) found", source)
     sections = []
     if metrics_csv.is_file():
         plot_curves(metrics_csv, output_dir / "curves.png")
