@@ -12,6 +12,8 @@ from pathlib import Path
 PACKAGE_ROOT = Path(__file__).resolve().parent
 REPO_BUNDLES = PACKAGE_ROOT.parent / "bundles"  # the repository's bundles/ (absent in an installed wheel)
 REPO_MANIFESTS = PACKAGE_ROOT.parent / "data_manifests"
+# where `medseg bundle new NAME` writes by default, in the current folder: a folder of its own, never the data's
+USER_BUNDLES = Path("my_bundles")
 
 
 def bundle_dirs() -> list[Path]:

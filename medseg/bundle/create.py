@@ -28,6 +28,7 @@ from medseg.io.atomic import write_text_atomic
 from medseg.io.checks import read_header, voxels
 from medseg.io.masks import SAMPLE, LabelSpec, MaskCoding, code_values, infer_coding, is_bitmap
 from medseg.io.read import MIN_VOXELS, check_study_size
+from medseg.locations import USER_BUNDLES
 from medseg.planning import plan_for_bundle
 from medseg.planning.intensity import describe as describe_intensity
 from medseg.planning.intensity import volume_intensity
@@ -225,7 +226,8 @@ def new_bundle(
     image_size: int | None = None,
     label_map: dict[int, int] | None = None,
 ) -> NewBundle:
-    """Write bundle ``name`` (default ``./name``) for the pairs in ``images``/``masks``, planned from the data.
+    """Write bundle ``name`` (default ``./my_bundles/name``, apart from the data) for the pairs in
+    ``images``/``masks``, planned from the data.
 
     ``labels`` are names, or ``(name, value)`` / ``(name, (r, g, b))`` for how the masks store them
     (see ``medseg.io.masks.parse_labels``). 2D bundles work at native resolution unless
@@ -238,9 +240,10 @@ def new_bundle(
         raise InputError(f"--image-size {image_size}: at least {MIN_VOXELS} pixels per side are needed to segment")
     names = [n for n, _ in specs]
     images, masks = Path(images), Path(masks)
-    root = Path(output) if output else Path(name)
+    root = Path(output) if output else USER_BUNDLES / name
     if (root / "configs" / "metadata.json").exists():
-        raise OutputError("a bundle already exists here; choose another name or --output", root)
+        raise OutputError(f"bundle '{name}' already exists here; choose another name, or another folder with "
+                          "--output", root)
     imported = pair_folders(images, masks)
     if not imported.cases:
         raise InputError("no image has a mask of the same name", masks)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +19,7 @@ from medseg.bundle.trust import SEAL, check_metadata, check_trusted, seal
 from medseg.errors import BundleError, OutputError
 from medseg.io.atomic import copy_file_atomic, write_text_atomic
 from medseg.labels import LabelSchema
-from medseg.locations import bundle_dirs, default_cache_dir
+from medseg.locations import USER_BUNDLES, bundle_dirs, default_cache_dir
 
 METADATA_SCHEMA = Path(__file__).resolve().parent / "schemas" / "bundle_metadata.schema.json"
 _MISSING = object()
@@ -159,13 +162,14 @@ def _set(parser, key: str, value: Any) -> bool:
 
 
 def find_bundle(name_or_path: str | Path) -> Bundle:
-    """Resolve a bundle name (``brain_tumor``), a bundle/run directory, or a bundle zip."""
+    """Resolve a bundle name (``brain_tumor``, or one ``bundle new`` wrote to ``./my_bundles/``), a bundle/run
+    directory, or a bundle zip."""
     path = Path(name_or_path)
     if path.suffix == ".zip" and path.is_file():
         return Bundle(unpack_bundle(path).resolve())
     if (path / "configs" / "metadata.json").is_file():
         return Bundle(path.resolve())
-    for directory in bundle_dirs():
+    for directory in (USER_BUNDLES, *bundle_dirs()):
         candidate = directory / str(name_or_path)
         if (candidate / "configs" / "metadata.json").is_file():
             return Bundle(candidate.resolve())
@@ -209,13 +213,33 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return overrides
 
 
+@contextmanager
+def monai_logs_quiet() -> Iterator[None]:
+    """MONAI's bundle scripts (download, verify_metadata) log each step at INFO to stdout whatever the root logger
+    says; they are internals, held at warnings unless medseg's own log is at DEBUG (the CLI's ``--debug``)."""
+    if logging.getLogger("medseg").isEnabledFor(logging.DEBUG):
+        yield
+        return
+    names = [n for n in list(logging.root.manager.loggerDict) if n == "monai" or n.startswith("monai.")]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def verify_bundle(bundle: Bundle) -> None:
     """Check metadata against the offline schema (through MONAI) and the label schema against it."""
     from monai.bundle import verify_metadata
 
     meta_file = bundle.root / "configs" / "metadata.json"
     try:
-        verify_metadata(meta_file=str(meta_file), filepath=str(METADATA_SCHEMA))
+        with monai_logs_quiet():
+            verify_metadata(meta_file=str(meta_file), filepath=str(METADATA_SCHEMA))
     except ValueError as exc:
         reason = " ".join(str(exc).split())
         raise BundleError(f"metadata does not match the bundle schema: {reason}", meta_file) from exc

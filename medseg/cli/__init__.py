@@ -57,6 +57,10 @@ def main(ctx: click.Context, debug: bool) -> None:
     """Medical image segmentation on MONAI: train, infer, evaluate, manage bundles."""
     ctx.obj = {"debug": debug}
     _show_medseg_warnings()
+    if debug:  # medseg's log at DEBUG lets library log lines through (MONAI's download steps)
+        import logging
+
+        logging.getLogger("medseg").setLevel(logging.DEBUG)
     if not debug:  # library warnings are internals: only medseg's own reach the user (--debug shows all)
         warnings.filterwarnings("ignore")
         warnings.filterwarnings("default", category=MedsegWarning)  # once per file and problem

@@ -56,7 +56,7 @@ def bundle_trust(path) -> None:
 @click.option("--colour-table", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Colour-coded masks: a file of 'NAME R G B' lines (or Slicer .ctbl 'VALUE NAME R G B').")
 @click.option("--dims", type=click.Choice(["2", "3"]), help="2D or 3D (default: from the images).")
-@click.option("--output", type=click.Path(path_type=Path), help="Bundle folder to create (default ./NAME).")
+@click.option("--output", type=click.Path(path_type=Path), help="Bundle folder to create (default ./my_bundles/NAME).")
 @click.option("--image-size", type=COUNT, help="2D: resize images to this square size (default: native resolution).")
 @click.option("--label-map", help="Mask value → label value, e.g. 255=1 (default: inferred from the masks).")
 @api_usage_errors

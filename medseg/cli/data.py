@@ -52,7 +52,7 @@ def data_import(fmt, source, task, output, data_root, folds, test_fraction, seed
 
 @data.command("check")
 @click.argument("manifest", type=click.Path(path_type=Path))
-@click.option("--bundle", required=True, help="Bundle (or run directory) the data must fit.")
+@click.option("--bundle", help="Bundle (or run directory) the data must fit (default: the one the manifest names).")
 @click.option("--deep", is_flag=True, help="Also read every voxel: NaN/Inf, constant images, empty labels.")
 @click.option("--data-root", type=click.Path(path_type=Path), help="Root the manifest's paths are relative to.")
 def data_check(manifest, bundle, deep, data_root) -> None:

@@ -12,7 +12,8 @@ from medseg.cli.options import POSITIVE
 
 @click.command()
 @click.option("--pred", required=True, type=click.Path(path_type=Path), help="Folder of predicted label maps.")
-@click.option("--truth", required=True, type=click.Path(path_type=Path), help="Folder of truths or a manifest.")
+@click.option("--truth", required=True, type=click.Path(path_type=Path),
+              help="A manifest, or the dataset's folder (read as `medseg data import` reads it) or a folder of labels.")
 @click.option("--bundle", required=True, help="Bundle whose label schema defines the structures.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path),
               help="Per-case CSV (default: PRED_evaluation.csv beside the prediction folder).")
@@ -22,7 +23,8 @@ from medseg.cli.options import POSITIVE
 @click.option("--tolerance-mm", type=POSITIVE, default=2.0, show_default=True,
               help="Surface Dice tolerance (pixels for PNG predictions).")
 def evaluate(pred, truth, bundle, csv_path, case_list, allow_missing, as_json, tolerance_mm) -> None:
-    """Dice, surface Dice, HD95 (mm), sensitivity and precision per label and region for every case."""
+    """Dice, surface Dice, HD95 (mm; px for images without a header), sensitivity and precision per label and
+    region for every case."""
     from medseg.api.evaluation import evaluate
 
     cases = [c.strip() for c in case_list.split(",") if c.strip()] if case_list else None

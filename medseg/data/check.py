@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from medseg.bundle.find import find_bundle
-from medseg.data.manifest import Manifest, load_manifest
+from medseg.data.manifest import Manifest, load_manifest, manifest_bundle
 from medseg.errors import InputError
 from medseg.io.checks import CaseRules, case_problems
 from medseg.io.masks import BINARY_THRESHOLD, MaskCoding, is_bitmap, read_mask
@@ -150,10 +150,11 @@ def bundle_inputs(bundle) -> tuple[int, int]:
     return channels, int(meta.get("medseg", {}).get("dims", 3))
 
 
-def check_dataset(manifest_path: str | Path, bundle: str | Path, deep: bool = False,
+def check_dataset(manifest_path: str | Path, bundle: str | Path | None = None, deep: bool = False,
                   data_root: str | Path | None = None, notes: list[Problem] | None = None) -> list[Problem]:
-    """``medseg data check``: load the manifest for ``bundle`` and list every problem (and ``notes``)."""
-    found = find_bundle(bundle)
+    """``medseg data check``: load the manifest for ``bundle`` (default: the one it names) and list every
+    problem (and ``notes``)."""
+    found = find_bundle(bundle if bundle is not None else manifest_bundle(manifest_path))
     manifest = load_manifest(manifest_path, data_root=data_root, modalities=found.modalities)
     channels, dims = bundle_inputs(found)
     subsets = ModalitySubsets.from_metadata(found.metadata)

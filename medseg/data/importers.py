@@ -133,13 +133,35 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise InputError(f"cannot read dataset description ({exc})", path) from exc
 
 
+def brats_folders(source: Path) -> list[Path]:
+    """The case folders of a BraTS dataset: sub-folders holding NIfTI files (linked folders followed)."""
+    return sorted(p for p in source.iterdir() if p.is_dir() and any(is_nifti(f) for f in p.iterdir()))
+
+
+def brats_variant(folder: Path) -> str:
+    """``brats2023`` when a case folder's files are named the 2023 way (``-t1n``, ``-seg``), else ``brats``."""
+    newer = any(strip_nifti_suffix(f.name).endswith(("-t1n", "-seg")) for f in folder.iterdir())
+    return "brats2023" if newer else "brats"
+
+
+def brats_label(folder: Path) -> Path | None:
+    """A BraTS case folder's label file (``<case>_seg.nii.gz`` or ``<case>-seg.nii.gz``), if it has one."""
+    labels = sorted(f for f in folder.iterdir()
+                    if is_nifti(f) and strip_nifti_suffix(f.name).endswith(("_seg", "-seg")))
+    return labels[0] if labels else None
+
+
+def brats_label_names(variant: str) -> dict[int, str]:
+    """The label values a BraTS variant's files hold, by name (``formats.json``)."""
+    return {int(v): n for v, n in formats()["formats"][variant]["labels"].items()}
+
+
 def import_brats(source: Path, bundle: Bundle) -> Imported:
     """BraTS 2018-2021 or 2023 case folders (the variant is recognised from the file names)."""
-    folders = sorted(p for p in source.iterdir() if p.is_dir() and any(is_nifti(f) for f in p.iterdir()))
+    folders = brats_folders(source)
     if not folders:
         raise InputError("no BraTS case folders (<case>/<case>_t1.nii.gz ...) found", source)
-    newer = any(strip_nifti_suffix(f.name).endswith("-t1n") for f in folders[0].iterdir())
-    variant = "brats2023" if newer else "brats"
+    variant = brats_variant(folders[0])
     spec = formats()["formats"][variant]
     suffixes = list(spec["modalities"])
     order = match_modalities(list(spec["modalities"].values()), bundle, source)
@@ -151,12 +173,10 @@ def import_brats(source: Path, bundle: Bundle) -> Imported:
     cases, test = [], []
     for folder in folders:
         images, missing = find_case_modalities(folder, source_subsets)
-        labels = [f for f in folder.iterdir() if strip_nifti_suffix(f.name).endswith(("_seg", "-seg"))]
         names = [bundle.modalities[source_subsets.modalities.index(m)] for m in missing]
-        entry = Entry(folder.name, list(images), labels[0] if labels else None, names)
+        entry = Entry(folder.name, list(images), brats_label(folder), names)
         (cases if entry.label else test).append(entry)
-    names = {int(v): n for v, n in spec["labels"].items()}
-    return Imported(cases, test, names, variant=variant)
+    return Imported(cases, test, brats_label_names(variant), variant=variant)
 
 
 def import_msd(source: Path, bundle: Bundle) -> Imported:
@@ -215,7 +235,7 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def _label_key(path: Path) -> str:
+def label_key(path: Path) -> str:
     stem = _stem(path)
     match = re.fullmatch(rf"(.+?)[_-](?:{'|'.join(LABEL_SUFFIXES)})", stem, flags=re.IGNORECASE)
     return match.group(1) if match else stem
@@ -242,7 +262,7 @@ def pair_folders(image_dir: Path, label_dir: Path | None) -> Imported:
     if label_dir is not None and not label_dir.is_dir():
         raise InputError("mask folder not found", label_dir)
     images = sorted(p for p in image_dir.iterdir() if p.name.lower().endswith(IMAGE_SUFFIXES) or is_dicom_folder(p))
-    labels = {_label_key(p): p for p in sorted(label_dir.iterdir())} if label_dir else {}
+    labels = {label_key(p): p for p in sorted(label_dir.iterdir())} if label_dir else {}
     entries = [Entry(_stem(p), [p], labels.get(_stem(p))) for p in images]
     if not entries:
         raise InputError("no images found", image_dir)

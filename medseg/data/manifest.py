@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medseg.errors import InputError
+from medseg.bundle.find import Bundle
+from medseg.errors import InputError, UsageError
 from medseg.io.atomic import write_text_atomic
 from medseg.io.caseid import check_case_id
 from medseg.io.dicom import is_dicom_folder, series_image
@@ -162,6 +163,24 @@ def load_manifest(path: str | Path, data_root: str | Path | None = None, modalit
     if not manifest.all_cases():
         raise InputError("the manifest lists no cases", path)
     return manifest
+
+
+def manifest_bundle(path: str | Path) -> str | Path:
+    """The bundle a manifest was written for (its ``bundle``, which ``data import`` and ``bundle new`` set): the
+    folder holding it when it is that bundle's own ``dataset.json``, else the name."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read the manifest ({exc})", path) from exc
+    name = raw.get("bundle") if isinstance(raw, dict) else None
+    if not isinstance(name, str) or not name:
+        raise UsageError("the manifest names no bundle (those of `medseg data import` and `medseg bundle new` do); "
+                         "pass --bundle", path)
+    home = path.resolve().parent
+    if (home / "configs" / "metadata.json").is_file() and Bundle(home).name == name:
+        return home
+    return name
 
 
 def case_to_dict(case: CaseFiles) -> dict[str, Any]:

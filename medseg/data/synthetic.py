@@ -193,6 +193,6 @@ def write_demo_dataset(
             phantom = make_phantom(seed * 10_000 + index, GEOMETRIES[index % len(GEOMETRIES)], spacing)
             sections[section].append(save_phantom(phantom, root / case_id, case_id))
             index += 1
-    manifest = {"name": "brain_tumor_phantoms", "phantom_settings": settings, **sections}
+    manifest = {"name": "brain_tumor_phantoms", "bundle": "brain_tumor", "phantom_settings": settings, **sections}
     write_text_atomic(manifest_path, json.dumps(manifest, indent=2))
     return manifest_path

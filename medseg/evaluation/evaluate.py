@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from medseg.bundle.find import Bundle
-from medseg.data.manifest import load_manifest
 from medseg.errors import InputError
 from medseg.evaluation.pairing import pair_predictions
 from medseg.evaluation.reading import (
@@ -26,6 +25,7 @@ from medseg.evaluation.reading import (
 )
 from medseg.evaluation.results import Evaluation
 from medseg.evaluation.scoring import side_metrics, structures
+from medseg.evaluation.truths import read_truths
 from medseg.io.masks import MaskCoding
 from medseg.io.read import AFFINE_TOLERANCE
 from medseg.labels import LabelSchema
@@ -36,27 +36,28 @@ def evaluate_predictions(
     tolerance_mm: float = 2.0, mask_coding: MaskCoding | None = None, cases: list[str] | None = None,
     allow_missing: bool = False,
 ) -> Evaluation:
-    """Score every prediction in ``pred_dir`` against its ground truth (folder or manifest).
+    """Score every prediction in ``pred_dir`` against its ground truth: a manifest, or a folder read as the
+    importers read datasets (``medseg.evaluation.truths``: layouts, label names mapped, case ids).
 
     ``schema``: a bundle (``medseg.find_bundle``: its schema, modalities and mask coding) or a label
     schema. Predictions and truths may be NIfTI or PNG/JPEG/TIFF; a bitmap truth is read as training
     read it, through ``mask_coding``, else the manifest's, else the bundle's (``membrane=0``, RGB, {0,255}),
-    else the manifest's ``label_map``, and resized onto the prediction's grid when stored smaller.
-    Distances are in mm when the prediction has a NIfTI header (X-rays too), else in pixels.
+    else the label map of the manifest or of the folder's layout (BraTS, MSD, nnU-Net label names), and
+    resized onto the prediction's grid when stored smaller. Distances are in mm when the prediction has a
+    NIfTI header (X-rays too), else in pixels.
     ``cases`` / ``allow_missing``: score a subset (see ``pair_predictions``).
     """
-    stored = None  # a coding as stored in metadata or manifest (how `bundle new` found the user's masks)
-    if isinstance(schema, Bundle):
-        stored = schema.metadata.get("medseg", {}).get("mask_coding")
-        modalities, schema = modalities or schema.modalities, schema.schema
-    rows: list[dict[str, float | str]] = []
-    label_map = {}
-    if Path(truth).suffix == ".json":  # a manifest says how its own masks are coded
-        manifest = load_manifest(truth, modalities=list(modalities))
-        label_map, stored = manifest.label_map, manifest.mask_coding or stored
+    bundle = schema if isinstance(schema, Bundle) else None
+    if bundle is not None:
+        modalities, schema = modalities or bundle.modalities, bundle.schema
+    truths = read_truths(Path(truth), bundle or schema, list(modalities))
+    # a coding as stored in the manifest or the bundle's metadata (how `bundle new` found the user's masks)
+    stored = truths.mask_coding or (bundle.metadata.get("medseg", {}).get("mask_coding") if bundle else None)
     if mask_coding is None and stored:
         mask_coding = MaskCoding.from_json(stored)
-    pairs = pair_predictions(Path(pred_dir), Path(truth), modalities, cases, allow_missing)
+    label_map = truths.label_map
+    pairs = pair_predictions(Path(pred_dir), truths, cases, allow_missing)
+    rows: list[dict[str, float | str]] = []
     units = "mm"
     for case, pred_path, truth_path in pairs:
         pred = read_prediction(case, pred_path, schema)
@@ -75,7 +76,7 @@ def evaluate_predictions(
             spacing, units = (1.0,) * pred.label.ndim, "px"
         else:
             spacing = spacing_of(grid, pred.label.shape)
-        rows.append({"case": case, **recorded_sequences(pred_path.parent, case),
+        rows.append({"case": case, "truth": str(Path(truth).resolve()), **recorded_sequences(pred_path.parent, case),
                      **side_metrics(pred, truth_side, schema, spacing, tolerance_mm)})
     inputs = [p for _, pred_path, truth_path in pairs
               for p in (pred_path, *(truth_path if isinstance(truth_path, tuple) else (truth_path,)))]

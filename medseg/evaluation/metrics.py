@@ -27,8 +27,9 @@ from collections.abc import Sequence
 import numpy as np
 
 METRICS = ("dice", "surface_dice", "hd95_mm", "sensitivity", "precision")
-# Per-case CSV columns that describe a case rather than score it (``sequences``: the input subset it had).
-CASE_COLUMNS = ("case", "sequences")
+# Per-case CSV columns that describe a case rather than score it (``truth``: the folder or manifest it was scored
+# against; ``sequences``: the input subset it had).
+CASE_COLUMNS = ("case", "truth", "sequences")
 EMPTY_RULES = (
     "both empty: Dice 1, surface Dice 1, HD95 0, sensitivity 1, precision 1; "
     "one empty: Dice 0, surface Dice 0, HD95 undefined; sensitivity/precision 0 or undefined (0/0); "

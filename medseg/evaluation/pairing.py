@@ -4,26 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medseg.data.manifest import load_manifest
 from medseg.errors import InputError, warn
-from medseg.io.caseid import check_case_id, check_unique_ids
-from medseg.io.masks import is_bitmap
-from medseg.io.read import case_id_from_path, is_nifti
-
-
-def is_label_file(path: Path) -> bool:
-    return (is_nifti(path) or is_bitmap(path)) and not path.name.startswith(".")
-
-
-def label_case_id(path: Path, tags: tuple[str, ...] = ("seg", "label")) -> str:
-    """``case7_seg.png`` → ``case7``; NIfTI names as ``case_id_from_path``."""
-    if not is_bitmap(path):
-        return case_id_from_path(path)
-    stem = path.name[: path.name.rfind(".")]
-    for tag in tags:
-        if stem.lower().endswith(f"_{tag}") or stem.lower().endswith(f"-{tag}"):
-            return check_case_id(stem[: -len(tag) - 1], path)
-    return check_case_id(stem, path)
+from medseg.evaluation.truths import Label, Truths, is_label_file, label_case_id
+from medseg.io.caseid import check_unique_ids
 
 
 def _labelled(files: list[Path]) -> list[Path]:
@@ -31,24 +14,10 @@ def _labelled(files: list[Path]) -> list[Path]:
     return tagged or files
 
 
-def truth_files(truth: Path, schema_modalities: list[str]) -> tuple[dict[str, Path | tuple[Path, ...]], bool]:
-    """Truth labels by case id (a tuple: one mask per structure), and whether all must be predicted."""
-    if truth.is_file() and truth.suffix == ".json":
-        manifest = load_manifest(truth, modalities=schema_modalities)
-        return {c.case_id: c.label for c in manifest.all_cases() if c.label is not None}, False
-    if truth.is_dir():
-        files = [p for p in sorted(truth.rglob("*")) if is_label_file(p)]
-        tagged = [p for p in files if any(f"{sep}{tag}." in p.name.lower() for sep in "_-"
-                                          for tag in ("seg", "label", "mask"))]
-        named = [(label_case_id(p, ("seg", "label", "mask")), p) for p in tagged or files]
-        check_unique_ids(named, truth)  # two folders, one id
-        return dict(named), True
-    raise InputError("truth must be a folder of label files or a manifest (.json)", truth)
-
-
-def pair_predictions(pred_dir: Path, truth: Path, modalities: list[str] = (), cases: list[str] | None = None,
-                     allow_missing: bool = False) -> list[tuple[str, Path, Path]]:
-    """Pair ``<case>_seg.nii.gz`` / ``<case>_seg.png`` predictions with truths by case id; unpaired are errors.
+def pair_predictions(pred_dir: Path, truth: Truths, cases: list[str] | None = None,
+                     allow_missing: bool = False) -> list[tuple[str, Path, Label]]:
+    """Pair ``<case>_seg.nii.gz`` / ``<case>_seg.png`` predictions with ``truth`` (``read_truths``) by case id;
+    unpaired are errors.
 
     ``cases``: score only these ids. ``allow_missing``: skip cases that lack a prediction or a
     truth (one warning says how many) instead of refusing, e.g. to score a run still in progress.
@@ -61,7 +30,7 @@ def pair_predictions(pred_dir: Path, truth: Path, modalities: list[str] = (), ca
     preds = dict(named)
     if not preds:
         raise InputError("no predicted label files (*.nii.gz, *.png, *.tif) found", pred_dir)
-    truths, need_all = truth_files(truth, list(modalities))
+    truths, need_all = dict(truth.labels), truth.complete
     if cases is not None:
         unknown = sorted(set(cases) - set(preds) - set(truths))
         if unknown:

@@ -50,10 +50,11 @@ class Evaluation:
     def to_csv(self) -> str:
         buffer = io.StringIO()
         columns = list(dict.fromkeys(key for row in self.rows for key in row)) or ["case"]
-        writer = csv.DictWriter(buffer, fieldnames=columns)
-        writer.writeheader()
+        writer = csv.writer(buffer)
+        writer.writerow([self._unit(column) for column in columns])  # hd95_px when the distances are pixels
         for row in self.rows:
-            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
+            values = [row.get(column, "") for column in columns]
+            writer.writerow([f"{v:.4f}" if isinstance(v, float) else v for v in values])
         return buffer.getvalue()
 
     def _by_sequences(self) -> list[str]:
@@ -68,17 +69,23 @@ class Evaluation:
         return lines
 
     def table(self) -> str:
-        """A plain-text summary table for the terminal: mean ± std (median) per metric."""
-        width = max(len(s) for s in self.structures) + 2
-        header = "".join(f"{metric:>26}" for metric in METRICS)
-        lines = [f"{'structure':<{width}}{header}   (n={len(self.rows)} cases)"]
-        for name, metrics in self.metric_summary().items():
-            cells = "".join(f"{_cell(stats):>26}" for stats in metrics.values())
-            lines.append(f"{name:<{width}}{cells}")
+        """A plain-text summary table for the terminal: mean ± std (median) per metric, each column as wide as
+        its widest cell, distances headed in the unit they are in (``hd95_px`` for pixel data)."""
+        rows = [["structure", *(self._unit(metric) for metric in METRICS)]]
+        rows += [[name, *map(_cell, metrics.values())] for name, metrics in self.metric_summary().items()]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+                 for row in rows]
+        lines[0] += f"   (n={len(self.rows)} cases)"
         lines += self._by_sequences()
-        lines.append(f"mean ± std (median); surface Dice at {self.tolerance_mm:g} {self.units}; HD95 in {self.units}.")
+        lines.append(f"mean ± std (median); surface Dice at {self.tolerance_mm:g} {self.units}; "
+                     f"{self._unit('hd95_mm')}: HD95 in {self.units}.")
         lines.append(f"Empty masks: {EMPTY_RULES}")
         return "\n".join(lines)
+
+    def _unit(self, column: str) -> str:
+        """``hd95_mm`` as ``hd95_px`` when the distances are pixels (no prediction had a header)."""
+        return column.replace("hd95_mm", f"hd95_{self.units}")
 
 
 def _finite(value: Any) -> Any:

@@ -10,14 +10,15 @@ from medseg.labels import LabelSchema
 
 
 def score_case(pred: np.ndarray, truth: np.ndarray, schema: LabelSchema) -> dict[str, float]:
-    """Dice for every label value and every region the schema declares."""
-    scores = {label.name: dice(pred == label.value, truth == label.value) for label in schema.labels}
-    for region in schema.regions:
-        scores[region.name] = dice(np.isin(pred, region.values), np.isin(truth, region.values))
-    return scores
+    """Dice of every structure the schema declares (``structures``)."""
+    return {name: dice(np.isin(pred, values), np.isin(truth, values)) for name, values in structures(schema)}
 
 
 def structures(schema: LabelSchema) -> list[tuple[str, tuple[int, ...]]]:
+    """What is scored: each label, then each region. Channels that are one label each (chest X-ray) are
+    those labels, so each is scored once, under its channel's name (its files' and mask folders' name)."""
+    if schema.label_per_channel:
+        return [(channel.name, channel.values) for channel in schema.channels]
     return [(label.name, (label.value,)) for label in schema.labels] + [(r.name, r.values) for r in schema.regions]
 
 

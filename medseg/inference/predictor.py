@@ -294,7 +294,7 @@ class Predictor:
 
         SIGINT/SIGTERM stop after the current case's files are complete (``InferenceStopped``): a killed
         batch leaves finished cases whole and no temporary files; a second Ctrl-C stops at once, and the
-        case's pending files are removed.
+        case's pending files are removed. Each path is returned once.
         """
         from tqdm.auto import tqdm
 
@@ -312,4 +312,4 @@ class Predictor:
                 if stop.signal is not None and done < len(cases):
                     raise InferenceStopped(f"stopped by {stop.name} after {done} of {len(cases)} cases (their outputs "
                                            "are complete; the others were not started)", output_dir)
-        return written
+        return list(dict.fromkeys(written))  # files every case writes again (the bundle's .ctbl) once

@@ -113,7 +113,19 @@ def _evaluation_table(path: Path) -> str:
         out.append(f"<tr><td>{html.escape(structure)}</td>" +
                    "".join(f"<td class='num'>{cells.get(m, '–')}</td>" for m in metrics) + "</tr>")
     note = f"mean ± std (median) over {len(rows)} case(s); undefined values (one mask empty) are skipped."
-    return "\n".join(out) + f"</table><p class='note'>{note}</p>"
+    return _scored_against(path, rows) + "\n".join(out) + f"</table><p class='note'>{note}</p>"
+
+
+def _scored_against(path: Path, rows: list[dict[str, str]]) -> str:
+    """Which truth an evaluation scored and when: a later ``medseg evaluate`` replaces the CSV."""
+    import html
+    import time
+
+    truths = sorted({row["truth"] for row in rows if row.get("truth")})
+    scored = (f"truth scored: {', '.join(truths)}" if truths
+              else "truth scored: not recorded (an evaluation written before medseg recorded it)")
+    written = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+    return f"<p class='path'>{html.escape(scored)}; evaluated {written}</p>"
 
 
 def _case_section(json_path: Path, output_dir: Path) -> str:
@@ -185,8 +197,9 @@ def build_report(source: str | Path, output_dir: str | Path | None = None) -> Pa
     beside = source.resolve().parent / f"{source.resolve().name}_evaluation.csv"  # medseg evaluate's default
     evaluations += [beside] if beside.is_file() else []
     metrics_csv = source / "metrics.csv"
-    if not cases and not metrics_csv.is_file():
-        raise InputError("no training metrics (metrics.csv) or predictions (*_measurements.json) found", source)
+    if not cases and not metrics_csv.is_file() and not evaluations:  # 2D masks have no measurements: evaluation only
+        raise InputError("no training metrics (metrics.csv), predictions (*_measurements.json) or evaluation "
+                         "(<folder>_evaluation.csv) found", source)
     sections = []
     if metrics_csv.is_file():
         plot_curves(metrics_csv, output_dir / "curves.png")

@@ -61,12 +61,12 @@ def test_rgb_folder_becomes_a_bundle_that_trains_and_infers(tmp_path, monkeypatc
     monkeypatch.chdir(_road_scenes(tmp_path))
     result = run("bundle", "new", "roads", "--from-folder", "images", "masks", "--labels", "road,car,sidewalk")
     assert result.exit_code == 0, result.output
-    meta = json.loads((tmp_path / "roads" / "configs" / "metadata.json").read_text())
+    meta = json.loads((tmp_path / "my_bundles" / "roads" / "configs" / "metadata.json").read_text())
     assert [(lab["name"], lab["value"]) for lab in meta["medseg"]["labels"]] == [
         ("road", 1), ("car", 2), ("sidewalk", 3)]
     assert meta["network_data_format"]["inputs"]["image"]["num_channels"] == 3
     assert run("bundle", "verify", "roads").exit_code == 0
-    assert run("data", "check", "roads/dataset.json", "--bundle", "roads", "--deep").exit_code == 0
+    assert run("data", "check", "my_bundles/roads/dataset.json", "--deep").exit_code == 0
 
     result = run("train", "roads", "--output-dir", "run", "--epochs", 1, "--device", "cpu",
                  *_overrides(TINY_2D, tmp_path / "cache"))
@@ -153,7 +153,7 @@ def _new_and_check(tmp_path, monkeypatch, *labels):
     monkeypatch.chdir(tmp_path)
     result = run("bundle", "new", "task", "--from-folder", "images", "masks", *labels)
     assert result.exit_code == 0, result.output
-    assert run("data", "check", "task/dataset.json", "--bundle", "task", "--deep").exit_code == 0
+    assert run("data", "check", "my_bundles/task/dataset.json", "--bundle", "task", "--deep").exit_code == 0
     return result.output
 
 
@@ -163,7 +163,7 @@ def _train_batch(bundle="task"):
     from medseg.data.manifest import load_manifest
 
     parser = find_bundle(bundle).parser("inference", "train")
-    manifest = load_manifest(f"{bundle}/dataset.json")
+    manifest = load_manifest(f"my_bundles/{bundle}/dataset.json")
     case = manifest.cases("training")[0]
     return parser.get_parsed_content("val_transforms")(manifest.item(case)), case
 
@@ -240,9 +240,9 @@ def test_photographs_with_thin_structures_plan_native_resolution(tmp_path, monke
     assert result.exit_code == 0, result.output
     assert "plan: native resolution (spacing 1 × 1 px, no resize); patches 256×256, sliding window" in result.output
     assert "elastic deformation (thin structures)" in result.output
-    inference = json.loads((tmp_path / "vessels" / "configs" / "inference.json").read_text())
+    inference = json.loads((tmp_path / "my_bundles" / "vessels" / "configs" / "inference.json").read_text())
     assert inference["image_size"] is None and inference["patch_size"] == [256, 256]
-    metadata = json.loads((tmp_path / "vessels" / "configs" / "metadata.json").read_text())
+    metadata = json.loads((tmp_path / "my_bundles" / "vessels" / "configs" / "metadata.json").read_text())
     plan = metadata["medseg"]["plan"]
     assert plan["spacing"] == [1.0, 1.0] and plan["resize"] is None and plan["elastic"]
     from medseg.planning.planar import stored_plan
@@ -259,10 +259,10 @@ def test_volume_bundle_normalises_ct_by_its_hounsfield_window_and_prints_the_pla
     result = run("bundle", "new", "spleen", "--from-folder", "vols", "segs", "--labels", "spleen")
     assert result.exit_code == 0, result.output
     assert "normalisation: CT: clip to [" in result.output and "patch size" in result.output
-    inference = json.loads((tmp_path / "spleen" / "configs" / "inference.json").read_text())
+    inference = json.loads((tmp_path / "my_bundles" / "spleen" / "configs" / "inference.json").read_text())
     low, high = inference["intensity"]["clip"]
     assert inference["intensity"]["kind"] == "ct" and 0 < low < 60 < high < 130
-    metadata = json.loads((tmp_path / "spleen" / "configs" / "metadata.json").read_text())
+    metadata = json.loads((tmp_path / "my_bundles" / "spleen" / "configs" / "metadata.json").read_text())
     assert metadata["medseg"]["lateral_labels"] is False  # "spleen" names no side: mirrors allowed
     result = run("train", "spleen", "--output-dir", "run", "--epochs", 1, "--device", "cpu",
                  "--override", "iterations_per_epoch=2", "--override", f"cache_dir={json.dumps(str(tmp_path / 'c'))}")

@@ -56,6 +56,18 @@ def test_infer_with_every_output_then_evaluate_and_report(tiny_run, tiny_dataset
     assert "phantom_009_lps_views.png" in page and "WT" in page and "Evaluation" in page
 
 
+@pytest.mark.slow
+def test_infer_names_each_file_once_however_many_cases_share_it(tiny_run, tiny_dataset, tmp_path):
+    """The bundle's colour table serves every case of the folder: written with each, printed once."""
+    cases = [tiny_dataset.parent / name for name in ("phantom_008_ras", "phantom_009_lps")]
+    result = run("infer", tiny_run, *[a for case in cases for a in ("--input", case)], "--output-dir",
+                 tmp_path / "pred", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.splitlines()
+    assert [line for line in printed if line.endswith(".ctbl")] == [str(tmp_path / "pred" / "brain_tumor.ctbl")]
+    assert len([line for line in printed if line.endswith("_seg.nii.gz")]) == 2
+
+
 @pytest.mark.real_data
 def test_real_brats_label_as_slicer_segmentation_and_measurements(shared_data, tmp_path):
     schema = find_bundle("brain_tumor").schema

@@ -120,3 +120,35 @@ def test_spleen_ct_keeps_the_zoo_resampling_and_writes_on_the_ct_grid(shared_dat
     _same_grid(out, nib.load(ct))
     assert set(np.unique(np.asarray(out.dataobj))) <= {0, 1}
     assert (tmp_path / "pred" / "sub-spleen2.seg.nrrd").is_file()
+
+
+# MONAI's download replaced by a copy of the fixture that logs through MONAI's own logger, as the real one does
+FAKE_DOWNLOAD = """
+import shutil, sys
+import monai.bundle
+from monai.bundle.scripts import logger
+
+def download(name, version, bundle_dir, **kwargs):
+    logger.info("--- input summary of monai.bundle.scripts.download ---")
+    shutil.copytree(sys.argv[1], f"{bundle_dir}/{name}")
+
+monai.bundle.download = download
+from medseg.cli import main
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_import_zoo_by_name_prints_monai_log_lines_only_with_debug(tmp_path, debug):
+    """A real process, so MONAI's own stdout handler is the one that would print (no internet: a fake download)."""
+    import subprocess
+    import sys
+
+    zoo = zoo_folder(tmp_path / "zoo")
+    write_zoo_weights(zoo)
+    command = [sys.executable, "-c", FAKE_DOWNLOAD, str(zoo), *(["--debug"] if debug else []), "bundle", "import-zoo",
+               "brats_mri_segmentation", "--output", str(tmp_path / "models" / "brats_zoo")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (" - INFO - --- input summary" in done.stdout) == debug, done.stdout  # MONAI: "<time> - INFO - <msg>"
+    assert "input summary" not in done.stderr

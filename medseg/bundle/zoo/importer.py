@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medseg.bundle.find import Bundle
+from medseg.bundle.find import Bundle, monai_logs_quiet
 from medseg.bundle.trust import find_code, seal
 from medseg.bundle.zoo import tasks, translate
 from medseg.bundle.zoo.configs import Expression, ZooConfig
@@ -51,7 +51,8 @@ def download(name: str, version: str | None, workdir: Path) -> Path:
     from monai.bundle import download as monai_download
 
     try:
-        monai_download(name=name, version=version, bundle_dir=str(workdir), progress=False)
+        with monai_logs_quiet():
+            monai_download(name=name, version=version, bundle_dir=str(workdir), progress=False)
     except Exception as exc:  # network errors, unknown names and versions come in many types
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"cannot download zoo bundle through monai.bundle.download ({reason})", name) from exc

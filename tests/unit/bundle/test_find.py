@@ -104,3 +104,26 @@ def test_a_link_out_of_a_bundle_is_never_copied(tmp_path):
     with pytest.raises(BundleError, match="outside the bundle"):
         zip_bundle(root, tmp_path / "shared.zip")
     assert not (tmp_path / "run").exists() and not (tmp_path / "shared.zip").exists()
+
+
+def test_verifying_a_bundle_logs_monai_steps_only_when_medseg_logs_debug():
+    """verify_metadata logs its steps at INFO on stdout (bundle new printed them); --debug shows them."""
+    import logging
+
+    from monai.bundle.scripts import logger as monai_logger
+
+    records: list[logging.LogRecord] = []
+    catcher = logging.Handler()
+    catcher.emit = records.append
+    medseg_log, level = logging.getLogger("medseg"), logging.getLogger("medseg").level
+    monai_logger.addHandler(catcher)
+    try:
+        medseg_log.setLevel(logging.NOTSET)
+        verify_bundle(find_bundle("chest_xray"))
+        assert records == [] and monai_logger.level == logging.INFO  # held back, then restored
+        medseg_log.setLevel(logging.DEBUG)
+        verify_bundle(find_bundle("chest_xray"))
+        assert any("verify_metadata" in r.getMessage() for r in records)
+    finally:
+        monai_logger.removeHandler(catcher)
+        medseg_log.setLevel(level)

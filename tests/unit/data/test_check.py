@@ -146,6 +146,18 @@ def test_clean_data_passes(tiny_dataset):
     assert check_dataset(tiny_dataset, "brain_tumor", deep=True) == []
 
 
+def test_a_manifest_is_checked_against_the_bundle_it_names(tiny_dataset, tmp_path):
+    """`data check MANIFEST` needs no --bundle when the manifest names one (data import, bundle new, data demo)."""
+    assert json.loads(tiny_dataset.read_text())["bundle"] == "brain_tumor"
+    assert check_dataset(tiny_dataset) == []
+    result = CliRunner().invoke(main, ["data", "check", str(tiny_dataset)])
+    assert result.exit_code == 0 and result.output.strip().endswith("no problems found")
+    unnamed = tmp_path / "unnamed.json"
+    unnamed.write_text(json.dumps({k: v for k, v in json.loads(tiny_dataset.read_text()).items() if k != "bundle"}))
+    result = CliRunner().invoke(main, ["data", "check", str(unnamed)])
+    assert result.exit_code == 2 and "the manifest names no bundle" in result.output and "--bundle" in result.output
+
+
 def test_missing_sequences_are_a_note_for_a_bundle_that_supports_them(tmp_path):
     partial = _case(tmp_path, "partial", modalities=("t1ce", "flair"))
     no_flair_no_t1ce = _case(tmp_path, "t1t2", modalities=("t1", "t2"))

@@ -62,3 +62,27 @@ def test_report_for_a_run_has_curves(tmp_path):
 def test_report_of_an_empty_folder_is_an_error(tmp_path):
     with pytest.raises(InputError, match="no training metrics"):
         build_report(tmp_path)
+
+
+def test_report_says_which_truth_its_evaluation_scored(prediction_dir, tmp_path):
+    """`medseg evaluate` replaces the CSV on every run: the report names the truth of the one it shows."""
+    from medseg.evaluation.results import Evaluation, default_csv
+
+    rows = [{"case": "study", "truth": str(tmp_path / "brats.json"), "WT": 0.75, "WT/hd95_mm": 2.0}]
+    Evaluation(rows, ["WT"]).write_csv(default_csv(prediction_dir))
+    html = build_report(prediction_dir).read_text()
+    assert f"truth scored: {tmp_path / 'brats.json'}; evaluated " in html
+    assert "0.750 ± 0.000 (0.750)" in html and "<th>truth</th>" not in html  # a description, not a metric
+    assert "truth scored: not recorded" in html  # the older evaluation.csv among the predictions
+
+
+def test_report_of_2d_predictions_shows_their_evaluation(tmp_path):
+    """bundle new's PNG masks have no measurements; the report still shows what evaluate scored (em walk-through)."""
+    from medseg.evaluation.results import Evaluation, default_csv
+
+    (tmp_path / "em_pred").mkdir()
+    rows = [{"case": "00", "truth": str(tmp_path / "em" / "test" / "masks"), "membrane": 0.8, "membrane/hd95_mm": 4.5}]
+    Evaluation(rows, ["membrane"], units="px").write_csv(default_csv(tmp_path / "em_pred"))
+    html = build_report(tmp_path / "em_pred").read_text()
+    assert "0 case(s)" in html and "0.800 ± 0.000 (0.800)" in html and "hd95_px" in html
+    assert f"truth scored: {tmp_path / 'em' / 'test' / 'masks'}" in html

@@ -151,3 +151,47 @@ def test_a_name_is_fetched_through_monai_bundle_download(zoo, tmp_path, monkeypa
     with pytest.raises(BundleError, match="cannot download zoo bundle.*name resolution"):
         import_zoo("brats_mri_segmentation", tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+
+
+def test_monai_download_steps_are_logged_only_when_medseg_logs_debug(zoo, tmp_path, monkeypatch):
+    """MONAI logs each download step at INFO on stdout; they are internals unless --debug set medseg's log to DEBUG."""
+    import logging
+    import shutil
+
+    import monai.bundle
+    from monai.bundle.scripts import logger as monai_logger
+
+    def fake_download(name, version, bundle_dir, **kwargs):  # logs through MONAI's own logger, as the real one does
+        monai_logger.info("--- input summary of monai.bundle.scripts.download ---")
+        shutil.copytree(zoo, f"{bundle_dir}/{name}")
+
+    records: list[logging.LogRecord] = []
+    catcher = logging.Handler()
+    catcher.emit = records.append
+    monkeypatch.setattr(monai.bundle, "download", fake_download)
+    medseg_log, level = logging.getLogger("medseg"), logging.getLogger("medseg").level
+    monai_logger.addHandler(catcher)
+    try:
+        medseg_log.setLevel(logging.NOTSET)
+        import_zoo("brats_mri_segmentation", tmp_path / "quiet")
+        assert records == [] and monai_logger.level == logging.INFO  # held back during the download, then restored
+        medseg_log.setLevel(logging.DEBUG)
+        import_zoo("brats_mri_segmentation", tmp_path / "debug")
+        assert [r.getMessage() for r in records] == ["--- input summary of monai.bundle.scripts.download ---"]
+    finally:
+        monai_logger.removeHandler(catcher)
+        medseg_log.setLevel(level)
+
+
+def test_what_monai_bundle_download_needs_is_declared_and_installed():
+    """MONAI imports requests and huggingface_hub optionally: without them a download fails half-way."""
+    from pathlib import Path
+
+    import tomllib
+    from monai.bundle import scripts
+    from monai.utils import optional_import
+
+    pyproject = tomllib.loads((Path(__file__).parents[4] / "pyproject.toml").read_text())
+    declared = {entry.split(">")[0].split("=")[0].strip() for entry in pyproject["project"]["dependencies"]}
+    assert {"requests", "huggingface_hub"} <= declared
+    assert scripts.has_requests and optional_import("huggingface_hub")[1]
