@@ -25,7 +25,7 @@ from medseg.evaluation.reading import (
     spacing_of,
 )
 from medseg.evaluation.results import Evaluation
-from medseg.evaluation.scoring import side_metrics, structures
+from medseg.evaluation.scoring import overlaps, side_metrics, structures
 from medseg.io.masks import MaskCoding
 from medseg.io.read import AFFINE_TOLERANCE
 from medseg.labels import LabelSchema
@@ -42,7 +42,9 @@ def evaluate_predictions(
     schema. Predictions and truths may be NIfTI or PNG/JPEG/TIFF; a bitmap truth is read as training
     read it, through ``mask_coding``, else the manifest's, else the bundle's (``membrane=0``, RGB, {0,255}),
     else the manifest's ``label_map``, and resized onto the prediction's grid when stored smaller.
-    Distances are in mm when the prediction has a NIfTI header (X-rays too), else in pixels.
+    Distances are in mm when the prediction has a NIfTI header (X-rays too), else in pixels. Pixels the
+    truth marks void (``schema.void``) count in no metric; pooled IoU and Dice sum each structure's
+    intersections and unions over all cases (``Evaluation.pooled``).
     ``cases`` / ``allow_missing``: score a subset (see ``pair_predictions``).
     """
     stored = None  # a coding as stored in metadata or manifest (how `bundle new` found the user's masks)
@@ -58,6 +60,7 @@ def evaluate_predictions(
         mask_coding = MaskCoding.from_json(stored)
     pairs = pair_predictions(Path(pred_dir), Path(truth), modalities, cases, allow_missing)
     units = "mm"
+    pooled: dict[str, list[int]] = {name: [0, 0, 0] for name, _ in structures(schema)}
     for case, pred_path, truth_path in pairs:
         pred = read_prediction(case, pred_path, schema)
         if isinstance(truth_path, tuple):
@@ -77,7 +80,10 @@ def evaluate_predictions(
             spacing = spacing_of(grid, pred.label.shape)
         rows.append({"case": case, **recorded_sequences(pred_path.parent, case),
                      **side_metrics(pred, truth_side, schema, spacing, tolerance_mm)})
+        for name, counts in overlaps(pred, truth_side, schema).items():
+            pooled[name] = [a + b for a, b in zip(pooled[name], counts)]
     inputs = [p for _, pred_path, truth_path in pairs
               for p in (pred_path, *(truth_path if isinstance(truth_path, tuple) else (truth_path,)))]
     return Evaluation(rows, [name for name, _ in structures(schema)],
-                      [*inputs, *([Path(truth)] if Path(truth).is_file() else [])], tolerance_mm, units)
+                      [*inputs, *([Path(truth)] if Path(truth).is_file() else [])], tolerance_mm, units,
+                      {name: tuple(counts) for name, counts in pooled.items()})
