@@ -17,17 +17,16 @@ import numpy as np
 from medseg.io.checks import read_header, voxels
 from medseg.io.geometry import voxel_volume
 from medseg.io.masks import is_bitmap, read_mask
-from medseg.io.xray import read_xray_grid
 
 SAMPLE = 40  # masks read
 MARGIN = 0.5  # the rule is this share of the smallest piece seen
 
 
 def pixel_size(image: Path, dims: int) -> float:
-    """mm² (2D) or mm³ (3D) of one pixel of ``image``: its header's, a bitmap's stored pixel size, else 1."""
+    """mm² (2D) or mm³ (3D) of one pixel of ``image`` from its header; 1 for a bitmap, which stores none (as
+    ``Predictor.voxel_size`` measures it)."""
     if is_bitmap(image):
-        spacing = read_xray_grid(image)[1]
-        return float(spacing[0] * spacing[1])
+        return 1.0
     return voxel_volume(read_header(image, dims).affine, dims)
 
 
