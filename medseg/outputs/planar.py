@@ -9,12 +9,15 @@ import numpy as np
 from medseg.errors import InputError
 from medseg.io.atomic import atomic_path, ensure_not_input
 from medseg.io.read import is_nifti
+from medseg.labels import LabelSchema
 from medseg.outputs.nifti import NiftiLabelWriter
 from medseg.outputs.prediction import Prediction
 
 
 class PlanarLabelWriter:
-    """``<case>_seg.png`` (label values as 8-bit grey, the input's width × height) or NIfTI like the input."""
+    """``<case>_seg.png`` or NIfTI like the input. The PNG is a palette image at the input's width × height:
+    its pixel values (indices) are the label values, and its palette shows each label in the schema's colour
+    (unused indices black), so a viewer shows the classes while a reader gets the values."""
 
     def __init__(self, suffix: str = "_seg") -> None:
         self.suffix = suffix
@@ -32,5 +35,16 @@ class PlanarLabelWriter:
         if label.shape != size:  # MONAI's PILReader gives (width, height)
             raise InputError(f"label shape {label.shape} does not match the input size {size}", case.reference)
         with atomic_path(output) as tmp:
-            Image.fromarray(np.ascontiguousarray(label.T.astype(np.uint8)), mode="L").save(tmp, format="PNG")
+            image = Image.fromarray(np.ascontiguousarray(label.T.astype(np.uint8)), mode="L").convert("P")
+            image.putpalette(palette(prediction.schema))
+            image.save(tmp, format="PNG")
         return [output]
+
+
+def palette(schema: LabelSchema) -> list[int]:
+    """A 256-entry PNG palette: index = label value, coloured as the schema colours it."""
+    colours = np.zeros((256, 3), np.uint8)
+    for label in schema.labels:
+        if label.value < 256:
+            colours[label.value] = label.color
+    return colours.ravel().tolist()
