@@ -1,4 +1,5 @@
-"""The label writer for 2D images: a PNG at the input's own size, or a NIfTI like a NIfTI input."""
+"""The writers for 2D images: the label map (a palette PNG at the input's own size, or a NIfTI like a NIfTI
+input) and an overlay of the labels on the image, in the schema's colours."""
 
 from __future__ import annotations
 
@@ -38,6 +39,35 @@ class PlanarLabelWriter:
             image = Image.fromarray(np.ascontiguousarray(label.T.astype(np.uint8)), mode="L").convert("P")
             image.putpalette(palette(prediction.schema))
             image.save(tmp, format="PNG")
+        return [output]
+
+
+class PlanarOverlayWriter:
+    """``<case>_overlay.png``: the image with every label blended in its schema colour (``alpha``), so a reader
+    sees the classes on the scene; ``medseg report`` shows it beside the measurements. Bitmap inputs only (a
+    NIfTI input's overlays are drawn by the report from its label file)."""
+
+    def __init__(self, alpha: float = 0.45) -> None:
+        self.alpha = float(alpha)
+
+    def __call__(self, prediction: Prediction, output_dir: Path) -> list[Path]:
+        from PIL import Image
+
+        case, schema = prediction.case, prediction.schema
+        if is_nifti(case.reference):
+            return []
+        output = Path(output_dir) / f"{case.case_id}_overlay.png"
+        ensure_not_input(output, list(case.images))
+        with Image.open(case.reference) as image:
+            rgb = np.asarray(image.convert("RGB"), np.float32)  # rows, columns
+        label = np.asarray(prediction.label).T
+        if label.shape != rgb.shape[:2]:
+            raise InputError(f"label shape {label.shape[::-1]} does not match the input size", case.reference)
+        colours = np.asarray(palette(schema), np.float32).reshape(256, 3)
+        shown = np.isin(label, schema.label_values)[..., None]
+        blended = np.where(shown, (1 - self.alpha) * rgb + self.alpha * colours[np.clip(label, 0, 255)], rgb)
+        with atomic_path(output) as tmp:
+            Image.fromarray(blended.round().astype(np.uint8), mode="RGB").save(tmp, format="PNG")
         return [output]
 
 

@@ -382,6 +382,14 @@ def test_road_scenes_with_a_void_value_train_infer_and_evaluate(tmp_path, monkey
         mask = Image.open(path)
         assert mask.mode == "P" and set(np.unique(np.asarray(mask))) <= {0, 1, 2, 3}  # void is never predicted
         assert mask.getpalette()[:3] == meta["medseg"]["labels"][0]["color"]  # index 0 shows sky's colour
+    assert (tmp_path / "pred" / "scene0_overlay.png").is_file()
+    measured = json.loads((tmp_path / "pred" / "scene0_measurements.json").read_text())
+    assert [lab["name"] for lab in measured["labels"]] == ["sky", "road", "car", "pavement"]
+    assert sum(row["voxels"] for row in measured["structures"]) == 64 * 48  # every pixel is some class
+    result = run("report", "pred")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "pred" / "report" / "index.html").read_text()
+    assert "scene0_overlay.png" in page and "pavement" in page
     result = run("evaluate", "--pred", "pred", "--truth", "masks", "--bundle", "run", "--json")
     assert result.exit_code == 0, result.output
     pooled = json.loads(result.output)["pooled"]
