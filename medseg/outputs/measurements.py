@@ -19,8 +19,8 @@ import numpy as np
 from medseg.errors import MedsegWarning
 from medseg.io.atomic import ensure_not_input, write_text_atomic
 from medseg.io.geometry import bounding_box, viewer_affine, voxel_to_world, voxel_volume
-from medseg.io.read import is_nifti, load_nifti_header
 from medseg.io.masks import is_bitmap
+from medseg.io.read import is_nifti, load_nifti_header
 from medseg.io.xray import DEFAULT_SPACING_MM, grid_affine, read_xray_grid
 from medseg.labels import LabelSchema
 from medseg.outputs.plausibility import PlausibilityLimits, implausible_message, sanity_figures

@@ -44,5 +44,6 @@ def test_overlay_blends_each_label_in_its_colour_and_measurements_cover_class_0(
     rgb = np.asarray(Image.open(overlay))
     assert tuple(rgb[0, 0]) == (50, 50, 178) and tuple(rgb[3, 5]) == (178, 50, 50)
     MeasurementWriter()(prediction, tmp_path / "out")
-    rows = {row["structure"]: row for row in read_measurements(tmp_path / "out" / "frame_measurements.json")["structures"]}
+    document = read_measurements(tmp_path / "out" / "frame_measurements.json")
+    rows = {row["structure"]: row for row in document["structures"]}
     assert rows["sky"]["voxels"] == 12 and rows["road"]["voxels"] == 12  # sky is measured over the whole image
