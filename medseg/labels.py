@@ -5,10 +5,15 @@ the writer, the metrics and the colour table, so nothing about labels is hard-co
 
 Two modes:
 
-* ``exclusive``: channel 0 is background, channel *i* is ``labels[i-1]``; softmax + argmax.
+* ``exclusive``: channel 0 is background, channel *i* is ``labels[i-1]``; softmax + argmax. With
+  ``background: false`` (road scenes: every pixel is sky, road, car ...) there is no background channel:
+  channel *i* is ``labels[i]``, and a label may have the value 0.
 * ``overlapping``: each channel is a region (a set of label values, e.g. BraTS WT = {1, 2, 4});
   sigmoid + threshold per channel; the label map is painted channel by channel in ``channels``
   order with each channel's ``paint`` value, so later channels win where regions overlap.
+
+A ``void`` value (``VOID``, from ``--ignore``) marks pixels nobody annotated: their target channels are all
+zero, so the loss, the validation Dice and every metric leave them out, and no channel predicts them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 from medseg.errors import BundleError, InputError
 
 MODES = ("exclusive", "overlapping")
+VOID = 255  # the label-map value of unannotated pixels (``--ignore``), as Cityscapes stores them
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class LabelSchema:
     labels: tuple[Label, ...]
     channels: tuple[Channel, ...]
     lateral: bool = True  # some label names a side (left lung): a left-right mirror would mislabel it
+    background: bool = True  # exclusive: channel 0 is background (False: every channel is a label)
+    void: int | None = None  # label-map value of pixels that take no part in training or scoring
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any], source: str | Path | None = None) -> LabelSchema:
@@ -68,7 +76,9 @@ class LabelSchema:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"invalid label schema in metadata ({exc!r})", source) from exc
-        schema = cls(mode, labels, channels, bool(section.get("lateral_labels", True)))
+        void = section.get("void")
+        schema = cls(mode, labels, channels, bool(section.get("lateral_labels", True)),
+                     bool(section.get("background", True)), None if void is None else int(void))
         schema.validate(source)
         return schema
 
@@ -87,8 +97,12 @@ class LabelSchema:
         if self.mode not in MODES:
             raise BundleError(f"label mode must be one of {MODES}, got {self.mode!r}", source)
         values = [label.value for label in self.labels]
-        if len(set(values)) != len(values) or 0 in values:
+        if len(set(values)) != len(values) or (0 in values and self.background):
             raise BundleError("label values must be unique and non-zero (0 is background)", source)
+        if not self.background and self.mode != "exclusive":
+            raise BundleError("'background: false' is for exclusive labels (one label per pixel)", source)
+        if self.void is not None and (self.void in values or not 0 < self.void < 65536):
+            raise BundleError(f"void value {self.void} must be positive and no label's value", source)
         if self.mode == "overlapping":
             if not self.channels:
                 raise BundleError("overlapping mode needs a 'channels' list", source)
@@ -127,14 +141,27 @@ class LabelSchema:
 
     @property
     def num_channels(self) -> int:
-        """Network output channels (background included in exclusive mode)."""
-        return len(self.labels) + 1 if self.mode == "exclusive" else len(self.channels)
+        """Network output channels (background included in exclusive mode, unless it has none)."""
+        return len(self.labels) + self.first_label if self.mode == "exclusive" else len(self.channels)
+
+    @property
+    def first_label(self) -> int:
+        """The channel of the first label: 1 after a background channel, else 0."""
+        return int(self.mode == "exclusive" and self.background)
 
     @property
     def channel_names(self) -> tuple[str, ...]:
         if self.mode == "exclusive":
-            return ("background",) + tuple(label.name for label in self.labels)
+            return ("background",) * self.first_label + tuple(label.name for label in self.labels)
         return tuple(channel.name for channel in self.channels)
+
+    def crop_ratios(self, share: float | None = None) -> list[float]:
+        """Exclusive schemas' patch centres per channel: background 1, each label 2 (``share``: the labels
+        split it equally); without a background every class equally, so rare thin classes get seen."""
+        n = len(self.labels)
+        if not self.first_label:
+            return [1.0] * n
+        return [1.0] + [2.0] * n if share is None else [1.0 - share] + [share / n] * n
 
     @property
     def label_per_channel(self) -> bool:
@@ -157,7 +184,8 @@ class LabelSchema:
     def check_label_values(self, label_map: np.ndarray, path: str | Path | None = None) -> None:
         """Raise if ``label_map`` holds a value the schema does not declare."""
         found = _values(np.asarray(label_map))
-        unknown = sorted(set(found.tolist()) - {0, *self.label_values})
+        allowed = {*self.label_values, *([0] if self.background else []), *([self.void] if self.void else [])}
+        unknown = sorted(set(found.tolist()) - allowed)
         if unknown:
             raise InputError(
                 f"label values {_short(unknown)} are not in the schema {sorted(self.label_values)}", path
@@ -168,10 +196,12 @@ class LabelSchema:
         label_map = np.asarray(label_map)
         if label_map.ndim and label_map.shape[0] == 1:
             label_map = label_map[0]
-        if self.mode == "exclusive":
-            index = np.zeros(label_map.shape, dtype=np.int64)
-            for i, label in enumerate(self.labels, start=1):
+        if self.mode == "exclusive":  # void (and, without background, unknown) pixels: no channel is set
+            index = np.full(label_map.shape, 0 if self.background else -1, dtype=np.int64)
+            for i, label in enumerate(self.labels, start=self.first_label):
                 index[label_map == label.value] = i
+            if self.void is not None:
+                index[label_map == self.void] = -1
             return np.stack([index == c for c in range(self.num_channels)]).astype(np.float32)
         return self.label_map_to_masks(label_map).astype(np.float32)
 
@@ -184,8 +214,12 @@ class LabelSchema:
 
     def argmax_to_label_map(self, index: np.ndarray) -> np.ndarray:
         """Map argmax indices (exclusive mode) to label values."""
-        lut = np.array([0, *self.label_values], dtype=np.uint8)
+        lut = np.array([0] * self.first_label + list(self.label_values), dtype=np.uint8)
         return lut[np.asarray(index, dtype=np.int64)]
+
+    def annotated(self, label_map: np.ndarray) -> np.ndarray | None:
+        """Where ``label_map`` is annotated (not void), or ``None`` when the schema has no void value."""
+        return None if self.void is None else np.asarray(label_map) != self.void
 
     def color_of(self, value: int) -> tuple[int, int, int]:
         for label in self.labels:

@@ -40,14 +40,16 @@ def default_manifest(bundle_name: str, bundle_root: Path | None = None) -> Path:
 
 def import_data(fmt: str, source: str | Path, task: str | Path, output: str | Path, data_root: str | Path | None = None,
                 folds: int = 5, test_fraction: float = 0.0, seed: int = 0,
-                label_map: str | dict[int, int] | None = None, layout: str | None = None) -> Path:
+                label_map: str | dict[int, int] | None = None, layout: str | None = None,
+                ignore: int | None = None) -> Path:
     """Import a dataset laid out as ``fmt`` (msd, brats, nnunet, folder) into a manifest for ``task``.
 
-    ``label_map``: source → bundle label values, as ``{255: 1}`` or as ``--label-map`` writes it (``"255=1"``).
+    ``label_map``: source → bundle label values, as ``{255: 1}`` or as ``--label-map`` writes it (``"255=1"``);
+    ``ignore``: the source value of unannotated voxels (the bundle's void).
     """
     mapping = parse_label_map(label_map) if isinstance(label_map, str) or label_map is None else dict(label_map)
     return import_dataset(fmt, source, task, output, data_root=data_root, folds=folds, seed=seed,
-                          test_fraction=test_fraction, label_map=mapping, layout=layout)
+                          test_fraction=test_fraction, label_map=mapping, layout=layout, ignore=ignore)
 
 
 def import_xray(folder: str | Path, output: str | Path, layout: str = "structures", test_fraction: float = 0.0,

@@ -26,16 +26,19 @@ from medseg.data.importers import pair_folders, write_imported
 from medseg.errors import BundleError, InputError, OutputError, warn
 from medseg.io.atomic import write_text_atomic
 from medseg.io.checks import read_header, voxels
-from medseg.io.masks import SAMPLE, LabelSpec, MaskCoding, code_values, infer_coding, is_bitmap
+from medseg.io.coding import LabelSpec, code_values, infer_coding
+from medseg.io.masks import SAMPLE, MaskCoding, is_bitmap, read_mask
 from medseg.io.read import MIN_VOXELS, check_study_size
+from medseg.labels import VOID
 from medseg.locations import USER_BUNDLES
 from medseg.planning import plan_for_bundle
 from medseg.planning.intensity import describe as describe_intensity
 from medseg.planning.intensity import volume_intensity
+from medseg.planning.pieces import smallest_pieces
 from medseg.planning.planar import fingerprint, has_handedness, plan_2d
 
 PALETTE = [(230, 60, 50), (90, 200, 80), (250, 220, 40), (60, 120, 230), (240, 140, 40), (160, 80, 200),
-           (70, 210, 210), (240, 100, 200), (150, 150, 60), (120, 70, 40)]
+           (70, 210, 210), (240, 100, 200), (150, 150, 60), (120, 70, 40), (200, 200, 200), (30, 90, 60)]
 METADATA_SCHEMA_URL = (
     "https://github.com/Project-MONAI/MONAI-extra-test-data/releases/download/0.8.1/meta_schema_20220324.json"
 )
@@ -119,9 +122,10 @@ def _describe_file(path: Path) -> str:
     return f"{path.name} (an animated GIF, {frames} frames)" if frames > 1 else f"{path.name} (GIF)"
 
 
-def mask_label_map(masks: list[Path], n_labels: int, dims: int) -> dict[int, int]:
+def mask_label_map(masks: list[Path], n_labels: int, dims: int, ignore: int | None = None) -> dict[int, int]:
     """How stored mask values become label values 1..N, as a manifest's ``label_map``: the 2D masks' rule
-    (``medseg.io.masks.code_values``) on the values the volumes hold (``{}``: they are the labels already)."""
+    (``medseg.io.coding.code_values``) on the values the volumes hold (``{}``: they are the labels already).
+    ``ignore``: the stored value of unannotated voxels (slices nobody outlined), mapped to ``VOID``."""
     counts: Counter = Counter()
     for path in masks[:SAMPLE]:
         array = voxels(read_header(path, dims), label=True)
@@ -131,13 +135,20 @@ def mask_label_map(masks: list[Path], n_labels: int, dims: int) -> dict[int, int
         counts.update({int(v): int(c) for v, c in zip(values, n)})
     labels = [(f"label {i}", None) for i in range(1, n_labels + 1)]
     coding = code_values(counts, labels, min(len(masks), SAMPLE), masks[0],
-                         hint="pass --label-map VALUE=1,...").coding
+                         hint="pass --label-map VALUE=1,...", ignore=ignore).coding
     return coding.label_map(sorted(counts))
 
 
-def _metadata(name: str, labels: list[str], dims: int, channels: int, source: str) -> dict[str, Any]:
+def _metadata(name: str, labels: list[str], dims: int, channels: int, source: str,
+              values: list[int] | None = None, void: int | None = None) -> dict[str, Any]:
+    """The bundle's metadata; ``values``: the labels' values when every pixel is one of them (no background
+    channel; the written masks keep the values the training masks used), else 1..N after a background."""
     import monai
     import torch
+
+    background = values is None
+    values = values if values is not None else list(range(1, len(labels) + 1))
+    outputs = ["background"] * background + labels
 
     spatial = ["8*n"] * dims
     channel_def = {"0": "red", "1": "green", "2": "blue"} if channels == 3 else {
@@ -160,26 +171,61 @@ def _metadata(name: str, labels: list[str], dims: int, channels: int, source: st
         "data_source": source,
         "data_type": "png" if dims == 2 else "nibabel",
         "image_classes": f"{channels} channel(s): {', '.join(channel_def.values())}",
-        "label_classes": ", ".join(f"{i} {n}" for i, n in enumerate(labels, start=1)) + " (0 background)",
-        "pred_classes": "softmax channels: background, " + ", ".join(labels),
+        "label_classes": ", ".join(f"{v} {n}" for v, n in zip(values, labels))
+        + (" (0 background)" if background else "") + (f" ({void} void: not annotated)" if void is not None else ""),
+        "pred_classes": "softmax channels: " + ", ".join(outputs),
         "network_data_format": {
             "inputs": {"image": {
                 "type": "image", "format": "RGB" if channels == 3 else "magnitude", "modality": "n/a",
                 "num_channels": channels, "spatial_shape": spatial, "dtype": "float32", "value_range": [],
                 "is_patch_data": dims == 3, "channel_def": channel_def}},
             "outputs": {"pred": {
-                "type": "image", "format": "segmentation", "modality": "n/a", "num_channels": len(labels) + 1,
+                "type": "image", "format": "segmentation", "modality": "n/a", "num_channels": len(outputs),
                 "spatial_shape": spatial, "dtype": "float32", "value_range": [0, 1], "is_patch_data": dims == 3,
-                "channel_def": {"0": "background", **{str(i): n for i, n in enumerate(labels, start=1)}}}},
+                "channel_def": {str(i): n for i, n in enumerate(outputs)}}},
         },
         "medseg": {
             "dims": dims,
             "modalities": ["image"],
             "mode": "exclusive",
-            "labels": [{"name": n, "value": i, "color": list(PALETTE[(i - 1) % len(PALETTE)])}
-                       for i, n in enumerate(labels, start=1)],
+            **({} if background else {"background": False}),
+            **({} if void is None else {"void": void}),
+            "labels": [{"name": n, "value": v, "color": list(PALETTE[i % len(PALETTE)])}
+                       for i, (v, n) in enumerate(zip(values, labels))],
         },
     }
+
+
+def _island_rule(cases: list, names: list[str], label_values: list[int] | None, dims: int,
+                 coding: MaskCoding | None, mapping: dict[int, int]) -> dict[str, float]:
+    """The smallest true piece per label in the training masks, read as training reads them."""
+    values = dict(zip(names, label_values or range(1, len(names) + 1)))
+
+    def read(mask: Path, shape: tuple[int, ...]) -> np.ndarray:
+        if dims == 2:
+            return read_mask(mask, coding, shape=shape)
+        stored = np.rint(np.squeeze(voxels(read_header(mask, dims), label=True))).astype(np.int64)
+        out = stored.copy()
+        for source, target in mapping.items():
+            out[stored == source] = target
+        return out
+
+    return smallest_pieces([e.images[0] for e in cases], [e.label for e in cases], values, dims, read)
+
+
+def _written_text(section: dict[str, Any], dims: int) -> str:
+    """How a written label map codes the labels, for the bundle's docs."""
+    values = ", ".join(f"{lab['value']} = {lab['name']}" for lab in section["labels"])
+    text = (f"Each pixel of a written label map holds one label value: {values}"
+            + (", 0 = background" if section.get("background", True) else " (there is no background: every "
+               "pixel is one of these classes)") + ".")
+    if dims == 2:
+        text += (" `<case>_seg.png` is an 8-bit palette PNG: its pixel values are these label values and its "
+                 "palette shows each in the colour of the table above.")
+    if "void" in section:
+        text += (f" Unannotated pixels (void, stored as {section['void']} in training label maps) took no part in "
+                 "training and are never predicted; evaluation leaves them out.")
+    return text
 
 
 def _describe_map(mapping: dict[int, int]) -> str:
@@ -225,13 +271,15 @@ def new_bundle(
     output: str | Path | None = None,
     image_size: int | None = None,
     label_map: dict[int, int] | None = None,
+    ignore: int | None = None,
 ) -> NewBundle:
     """Write bundle ``name`` (default ``./my_bundles/name``, apart from the data) for the pairs in
     ``images``/``masks``, planned from the data.
 
     ``labels`` are names, or ``(name, value)`` / ``(name, (r, g, b))`` for how the masks store them
-    (see ``medseg.io.masks.parse_labels``). 2D bundles work at native resolution unless
-    ``image_size`` asks for a resize.
+    (see ``medseg.io.coding.parse_labels``). 2D bundles work at native resolution unless
+    ``image_size`` asks for a resize. ``ignore``: the stored value of unannotated pixels (CamVid's 11,
+    Cityscapes' 255, a volume's unoutlined slices): void, out of the loss and every metric, never predicted.
     """
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]*", name):
         raise BundleError(f"bundle name {name!r}: use letters, digits, '_' or '-', starting with a letter")
@@ -253,13 +301,16 @@ def new_bundle(
     _say_what_is_left_out(images, masks, imported)
     lines: list[str] = []
     coding = None
+    label_values = None  # the labels' values when there is no background (as the masks store them)
+    if label_map is not None and ignore is not None:
+        label_map = {**label_map, ignore: VOID}
     if dims == 2:
         if label_map is not None:
             coding = MaskCoding(values=dict(label_map))
             lines.append(f"coding: as given by --label-map ({_describe_map(label_map)})")
         else:
-            inferred = infer_coding([e.label for e in imported.cases], specs)
-            coding = inferred.coding
+            inferred = infer_coding([e.label for e in imported.cases], specs, ignore)
+            coding, label_values = inferred.coding, inferred.values
             lines += inferred.lines
         plan = plan_2d(fingerprint([e.images[0] for e in imported.cases], [e.label for e in imported.cases],
                                    coding), names, image_size)
@@ -269,14 +320,24 @@ def new_bundle(
         if any(spec is not None for _, spec in specs):
             raise InputError("NAME=VALUE labels are for 2D masks; use --label-map VALUE=LABEL for volumes", masks)
         mapping = label_map if label_map is not None else mask_label_map(
-            [e.label for e in imported.cases], len(names), dims)
+            [e.label for e in imported.cases], len(names), dims, ignore)
         lines.append(f"coding: {_describe_map(mapping)}")
+        if ignore is not None:
+            lines.insert(-1, f"void: {ignore} → not annotated (unoutlined voxels): no loss, no metric, never predicted")
         plan = None
-        intensity = volume_intensity([e.images[0] for e in imported.cases], [e.label for e in imported.cases])
+        intensity = volume_intensity([e.images[0] for e in imported.cases], [e.label for e in imported.cases],
+                                     ignore)
         lines.append(describe_intensity(intensity))
 
+    pieces = _island_rule(imported.cases, names, label_values, dims, coding, mapping)
+    unit = " mm³" if dims == 3 else " mm² (px² without a pixel size)"
+    lines.append("islands: pieces below half the smallest training piece are removed: "
+                 + (", ".join(f"{n} < {v:g}" for n, v in pieces.items()) or "none") + unit)
+
     kind = "planar" if dims == 2 else "volume"
-    values = {"name": name, "in_channels": channels, "out_channels": len(names) + 1}
+    metadata = _metadata(name, names, dims, channels, str(images), label_values, None if ignore is None else VOID)
+    values = {"name": name, "in_channels": channels, "out_channels": len(names) + (label_values is None),
+              "min_piece": json.dumps(pieces)}
     if plan is None:
         values["intensity"] = json.dumps(intensity)
     else:
@@ -287,7 +348,6 @@ def new_bundle(
                       validation_fraction=plan.validation_fraction,
                       flip_axes=json.dumps(plan.flip_axes), rotate=round(plan.rotate, 4), scale=plan.scale,
                       elastic=json.dumps(plan.elastic), colour_jitter=json.dumps(plan.colour_jitter))
-    metadata = _metadata(name, names, dims, channels, str(images))
     metadata["medseg"]["lateral_labels"] = has_handedness(names)  # mirrors must not swap sided labels
     if plan is not None:
         metadata["medseg"]["plan"] = plan.to_json()
@@ -304,6 +364,7 @@ def new_bundle(
             label_rows="\n".join(f"| {lab['value']} | {lab['name']} | {tuple(lab['color'])} |"
                                  for lab in metadata["medseg"]["labels"]),
             label_map_text="; ".join(line for line in lines if line.startswith("coding:")).removeprefix("coding: "),
+            written_text=_written_text(metadata["medseg"], dims),
             output_text="`<case>_seg.png` for images, `<case>_seg.nii.gz` for NIfTI" if dims == 2
             else "`<case>_seg.nii.gz` on the input's exact grid")
         + ("\n## Plan\n\n" + "\n".join(f"- {line}" for line in lines if not line.startswith("coding:")) + "\n"

@@ -59,8 +59,11 @@ def bundle_trust(path) -> None:
 @click.option("--output", type=click.Path(path_type=Path), help="Bundle folder to create (default ./my_bundles/NAME).")
 @click.option("--image-size", type=COUNT, help="2D: resize images to this square size (default: native resolution).")
 @click.option("--label-map", help="Mask value → label value, e.g. 255=1 (default: inferred from the masks).")
+@click.option("--ignore", type=click.IntRange(0, 65535),
+              help="Mask value of unannotated pixels (CamVid 11, Cityscapes 255, unoutlined slices): no loss, "
+                   "no metric, never predicted.")
 @api_usage_errors
-def bundle_new(name, folders, labels, colour_table, dims, output, image_size, label_map) -> None:
+def bundle_new(name, folders, labels, colour_table, dims, output, image_size, label_map, ignore) -> None:
     """Create bundle NAME from an image/mask folder pair, planned from the data, ready for `medseg train NAME`.
 
     Prints how the mask values were read and the plan (resolution, patches, normalisation, batch,
@@ -69,7 +72,7 @@ def bundle_new(name, folders, labels, colour_table, dims, output, image_size, la
     from medseg.api.packaging import create_bundle
 
     result = create_bundle(name, folders[0], folders[1], labels, colour_table, dims=int(dims) if dims else None,
-                           output=output, image_size=image_size, label_map=label_map)
+                           output=output, image_size=image_size, label_map=label_map, ignore=ignore)
     for line in result.lines:
         click.echo(line)
     click.echo(f"{result.root}: bundle written; train it with: medseg train {result.root} [--time-limit MIN]")

@@ -41,12 +41,14 @@ def data_demo(bundle, output, seed) -> None:
 @click.option("--layout", type=click.Choice(["structures", "pairs"]),
               help="folder: structures = images/ + masks/<structure>/ (JSRT/SCR); pairs = images/ + masks/ "
                    "(Montgomery); default: images/ + labels|masks/ matched by name, unlabelled images as test.")
-def data_import(fmt, source, task, output, data_root, folds, test_fraction, seed, label_map, layout) -> None:
+@click.option("--ignore", type=click.IntRange(0, 65535),
+              help="Source value of unannotated voxels, read as the bundle's void (bundle new --ignore).")
+def data_import(fmt, source, task, output, data_root, folds, test_fraction, seed, label_map, layout, ignore) -> None:
     """Import a dataset in FORMAT (msd, brats [2018-2021 or 2023], nnunet, folder/CSV) from SOURCE."""
     from medseg.api.datasets import import_data
 
     path = import_data(fmt, source, task, output, data_root=data_root, folds=folds, seed=seed,
-                       test_fraction=test_fraction, label_map=label_map, layout=layout)
+                       test_fraction=test_fraction, label_map=label_map, layout=layout, ignore=ignore)
     click.echo(str(path))
 
 

@@ -43,7 +43,7 @@ class CaseChecker:
 
     def __init__(self, manifest: Manifest, schema: LabelSchema, num_channels: int, spatial_dims: int = 3,
                  deep: bool = False, subsets: ModalitySubsets | None = None) -> None:
-        allowed = manifest.source_label_values or set(schema.label_values)
+        allowed = manifest.source_label_values or {*schema.label_values, *([schema.void] if schema.void else [])}
         self.rules = CaseRules(
             num_channels, spatial_dims, overlapping=schema.mode == "overlapping",
             structures=tuple(schema.channel_names), label_values=frozenset({0, *allowed}),

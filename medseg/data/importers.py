@@ -312,8 +312,11 @@ def import_dataset(
     test_fraction: float = 0.0,
     label_map: dict[int, int] | None = None,
     layout: str | None = None,
+    ignore: int | None = None,
 ) -> Path:
-    """Import ``source`` (format ``fmt``; a folder may name a ``layout``) for ``bundle``, write the manifest."""
+    """Import ``source`` (format ``fmt``; a folder may name a ``layout``) for ``bundle``, write the manifest.
+
+    ``ignore``: the source value of unannotated voxels, mapped onto the bundle's void value (its ``label_map``)."""
     if fmt not in IMPORTERS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}")
     if layout is not None and fmt != "folder":
@@ -322,6 +325,11 @@ def import_dataset(
     if not source.exists():
         raise InputError("dataset not found", source)
     target = find_bundle(bundle)
+    if ignore is not None:
+        if target.schema.void is None:
+            raise InputError(f"--ignore {ignore}: bundle '{target.name}' has no void value (create it with "
+                             "bundle new --ignore)", target.root)
+        label_map = {**(label_map or {}), ignore: target.schema.void}
     if layout:
         imported = Imported([Entry(*case) for case in layout_cases(source, target, layout)], variant=f"folder/{layout}")
     else:

@@ -24,7 +24,7 @@ from medseg.evaluation.reading import (
     spacing_of,
 )
 from medseg.evaluation.results import Evaluation
-from medseg.evaluation.scoring import side_metrics, structures
+from medseg.evaluation.scoring import overlaps, side_metrics, structures
 from medseg.evaluation.truths import read_truths
 from medseg.io.masks import MaskCoding
 from medseg.io.read import AFFINE_TOLERANCE
@@ -44,7 +44,9 @@ def evaluate_predictions(
     read it, through ``mask_coding``, else the manifest's, else the bundle's (``membrane=0``, RGB, {0,255}),
     else the label map of the manifest or of the folder's layout (BraTS, MSD, nnU-Net label names), and
     resized onto the prediction's grid when stored smaller. Distances are in mm when the prediction has a
-    NIfTI header (X-rays too), else in pixels.
+    NIfTI header (X-rays too), else in pixels. Pixels the truth marks void (``schema.void``) count in no
+    metric; pooled IoU and Dice sum each structure's intersections and unions over all cases
+    (``Evaluation.pooled``).
     ``cases`` / ``allow_missing``: score a subset (see ``pair_predictions``).
     """
     bundle = schema if isinstance(schema, Bundle) else None
@@ -59,6 +61,7 @@ def evaluate_predictions(
     pairs = pair_predictions(Path(pred_dir), truths, cases, allow_missing)
     rows: list[dict[str, float | str]] = []
     units = "mm"
+    pooled: dict[str, list[int]] = {name: [0, 0, 0] for name, _ in structures(schema)}
     for case, pred_path, truth_path in pairs:
         pred = read_prediction(case, pred_path, schema)
         if isinstance(truth_path, tuple):
@@ -78,7 +81,10 @@ def evaluate_predictions(
             spacing = spacing_of(grid, pred.label.shape)
         rows.append({"case": case, "truth": str(Path(truth).resolve()), **recorded_sequences(pred_path.parent, case),
                      **side_metrics(pred, truth_side, schema, spacing, tolerance_mm)})
+        for name, counts in overlaps(pred, truth_side, schema).items():
+            pooled[name] = [a + b for a, b in zip(pooled[name], counts)]
     inputs = [p for _, pred_path, truth_path in pairs
               for p in (pred_path, *(truth_path if isinstance(truth_path, tuple) else (truth_path,)))]
     return Evaluation(rows, [name for name, _ in structures(schema)],
-                      [*inputs, *([Path(truth)] if Path(truth).is_file() else [])], tolerance_mm, units)
+                      [*inputs, *([Path(truth)] if Path(truth).is_file() else [])], tolerance_mm, units,
+                      {name: tuple(counts) for name, counts in pooled.items()})

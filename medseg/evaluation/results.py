@@ -22,6 +22,7 @@ class Evaluation:
     inputs: list[Path] = field(default_factory=list)  # every file read, so no output overwrites one
     tolerance_mm: float = 2.0
     units: str = "mm"  # of HD95 and the surface tolerance: "px" when no prediction had a header
+    overlaps: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # summed (intersection, pred, truth)
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Dice per structure (the headline numbers)."""
@@ -35,11 +36,36 @@ class Evaluation:
     def _stats(self, column: str) -> dict[str, float]:
         return summarise([float(row[column]) for row in self.rows])
 
+    def pooled(self) -> dict[str, Any]:
+        """Dataset-level IoU and Dice per structure, from intersections and unions summed over every case (a
+        large case weighs more, as road-scene benchmarks count), and the mean IoU over structures that
+        either side holds; a structure in no case on either side is undefined (NaN) and out of the mean."""
+        iou, dice = {}, {}
+        for name, (inter, pred, truth) in self.overlaps.items():
+            union = pred + truth - inter
+            iou[name] = inter / union if union else float("nan")
+            dice[name] = 2 * inter / (pred + truth) if pred + truth else float("nan")
+        defined = [v for v in iou.values() if not math.isnan(v)]
+        return {"iou": iou, "dice": dice, "miou": sum(defined) / len(defined) if defined else float("nan")}
+
+    def _pooled_lines(self) -> list[str]:
+        if not self.overlaps:
+            return []
+        pooled = self.pooled()
+        width = max(len(s) for s in self.overlaps) + 2
+        lines = [f"pooled over all {len(self.rows)} cases (intersections and unions summed, void excluded):",
+                 f"{'structure':<{width}}{'IoU':>8}{'Dice':>8}"]
+        lines += [f"{name:<{width}}{_number(pooled['iou'][name]):>8}{_number(pooled['dice'][name]):>8}"
+                  for name in self.overlaps]
+        lines.append(f"{'mean IoU':<{width}}{_number(pooled['miou']):>8}")
+        return lines
+
     def document(self) -> dict[str, Any]:
         """The machine-readable summary (``medseg evaluate --json``); undefined metrics are ``None``."""
         return _finite({"cases": len(self.rows), "summary": self.summary(), "metrics": self.metric_summary(),
                         "surface_dice_tolerance_mm": self.tolerance_mm, "distance_units": self.units,
                         "empty_rules": EMPTY_RULES,
+                        **({"pooled": self.pooled()} if self.overlaps else {}),
                         "per_case": self.rows})
 
     def write_csv(self, path: str | Path) -> Path:
@@ -78,6 +104,7 @@ class Evaluation:
                  for row in rows]
         lines[0] += f"   (n={len(self.rows)} cases)"
         lines += self._by_sequences()
+        lines += self._pooled_lines()
         lines.append(f"mean ± std (median); surface Dice at {self.tolerance_mm:g} {self.units}; "
                      f"{self._unit('hd95_mm')}: HD95 in {self.units}.")
         lines.append(f"Empty masks: {EMPTY_RULES}")
@@ -97,6 +124,10 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
+
+
+def _number(value: float) -> str:
+    return "undefined" if math.isnan(value) else f"{value:.3f}"
 
 
 def _cell(stats: dict[str, float]) -> str:

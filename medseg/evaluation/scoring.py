@@ -10,8 +10,8 @@ from medseg.labels import LabelSchema
 
 
 def score_case(pred: np.ndarray, truth: np.ndarray, schema: LabelSchema) -> dict[str, float]:
-    """Dice of every structure the schema declares (``structures``)."""
-    return {name: dice(np.isin(pred, values), np.isin(truth, values)) for name, values in structures(schema)}
+    """Dice for every label value and every region the schema declares (the truth's void pixels left out)."""
+    return {name: dice(p, t) for name, (p, t) in _structure_masks(Side(pred), Side(truth), schema).items()}
 
 
 def structures(schema: LabelSchema) -> list[tuple[str, tuple[int, ...]]]:
@@ -30,11 +30,12 @@ def case_metrics(
     Everything is computed inside the bounding box of both maps' structures (``union_box``), where
     the metrics equal the whole grid's: a tumour fills a few percent of a brain volume.
     """
-    box = union_box(pred, truth)
-    pred, truth = pred[box], truth[box]
+    if schema.background:  # without one, 0 is a class: every pixel counts
+        box = union_box(pred, truth)
+        pred, truth = pred[box], truth[box]
     row: dict[str, float] = {}
-    for name, values in structures(schema):
-        scores = structure_metrics(np.isin(pred, values), np.isin(truth, values), spacing, tolerance_mm)
+    for name, (p, t) in _structure_masks(Side(pred), Side(truth), schema).items():
+        scores = structure_metrics(p, t, spacing, tolerance_mm)
         row[name] = scores["dice"]
         row.update({f"{name}/{metric}": scores[metric] for metric in METRICS[1:]})
     return row
@@ -42,17 +43,35 @@ def case_metrics(
 
 def side_metrics(pred: Side, truth: Side, schema: LabelSchema, spacing: tuple[float, ...],
                  tolerance_mm: float = 2.0) -> dict[str, float]:
-    """``case_metrics`` on two sides, using per-structure masks where they were stored apart.
+    """``case_metrics`` on two sides, using per-structure masks where they were stored apart; void pixels
+    of the truth (``schema.void``) are left out of both sides.
 
     As there, everything is computed inside the bounding box of both sides' structures.
     """
-    stored = [side.channels for side in (pred, truth) if side.channels is not None]
-    box = union_box(pred.label, truth.label, *(np.any(c, axis=0) for c in stored))
-    pred, truth = pred.crop(box), truth.crop(box)
+    if schema.background:  # without one, 0 is a class: every pixel counts
+        stored = [side.channels for side in (pred, truth) if side.channels is not None]
+        box = union_box(pred.label, truth.label, *(np.any(c, axis=0) for c in stored))
+        pred, truth = pred.crop(box), truth.crop(box)
     row: dict[str, float] = {}
-    for name, values in structures(schema):
-        scores = structure_metrics(pred.structure(schema, name, values), truth.structure(schema, name, values),
-                                   spacing, tolerance_mm)
+    for name, (p, t) in _structure_masks(pred, truth, schema).items():
+        scores = structure_metrics(p, t, spacing, tolerance_mm)
         row[name] = scores["dice"]
         row.update({f"{name}/{metric}": scores[metric] for metric in METRICS[1:]})
     return row
+
+
+def _structure_masks(pred: Side, truth: Side, schema: LabelSchema) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each structure's (prediction, truth) masks, both without the truth's void pixels."""
+    annotated = schema.annotated(truth.label)
+    out = {}
+    for name, values in structures(schema):
+        p, t = pred.structure(schema, name, values), truth.structure(schema, name, values)
+        out[name] = (p, t) if annotated is None else (p & annotated, t & annotated)
+    return out
+
+
+def overlaps(pred: Side, truth: Side, schema: LabelSchema) -> dict[str, tuple[int, int, int]]:
+    """Per structure (intersection, predicted, true) pixel counts, void left out: what pooled IoU and Dice
+    sum over a dataset (``Evaluation.pooled``)."""
+    return {name: (int(np.count_nonzero(p & t)), int(np.count_nonzero(p)), int(np.count_nonzero(t)))
+            for name, (p, t) in _structure_masks(pred, truth, schema).items()}

@@ -8,6 +8,9 @@
   other pieces are set to background (26-connectivity).
 * ``min_island_mm3``: connected pieces of the foreground smaller than this volume (mm², for 2D) are
   set to background; sizes use the voxel size of the input.
+* ``min_piece``: structure name → area (mm², 2D) or volume (mm³): its connected pieces smaller than that are
+  removed: set to background, or, in a schema without one (road scenes), to the label around them.
+  ``bundle new`` declares it from the training masks (``medseg.planning.pieces``).
 * ``small_components``: rules ``{"structure", "min_voxels", "replace_with", "per"}``: pieces of a
   structure smaller than ``min_voxels`` (``per: "component"``), or the whole structure when its
   total is smaller (``per: "total"``, the BraTS winners' rule for enhancing tumour), get the label
@@ -81,6 +84,27 @@ def remove_small_islands(label: np.ndarray, min_voxels: float) -> np.ndarray:
     return out
 
 
+def remove_small_pieces(label: np.ndarray, minimum: dict[int, float], background: bool = True) -> np.ndarray:
+    """Pieces of each label value below its own ``minimum`` (voxels) → background, or, with no background
+    (every pixel is some class), the nearest label outside the removed pieces."""
+    small = np.zeros(label.shape, bool)
+    for value, voxels in minimum.items():
+        ids, sizes = _components(label == value)
+        tiny = np.flatnonzero(sizes < voxels)
+        if len(tiny[tiny > 0]):
+            small |= np.isin(ids, tiny[tiny > 0])
+    if not small.any() or small.all():
+        return label
+    if background:
+        out = label.copy()
+        out[small] = 0
+        return out
+    from scipy import ndimage
+
+    nearest = ndimage.distance_transform_edt(small, return_distances=False, return_indices=True)
+    return label[tuple(nearest)]
+
+
 def relabel_small(label: np.ndarray, values: Sequence[int], min_voxels: int, replace_with: int,
                   per: str = "component") -> np.ndarray:
     """Pieces of ``isin(label, values)`` below ``min_voxels`` (or all of it, ``per="total"``) → ``replace_with``."""
@@ -104,11 +128,13 @@ class PostProcessing:
     """The bundle's post-processing steps; ``Predictor`` calls the two hooks."""
 
     def __init__(self, region_hierarchy: bool = False, largest_component: Sequence[str] = (),
-                 min_island_mm3: float = 0.0, small_components: Sequence[dict] = ()) -> None:
+                 min_island_mm3: float = 0.0, small_components: Sequence[dict] = (),
+                 min_piece: dict[str, float] | None = None) -> None:
         self.region_hierarchy = region_hierarchy
         self.largest_component = tuple(largest_component)
         self.min_island_mm3 = float(min_island_mm3)
         self.small_components = [dict(rule) for rule in small_components]
+        self.min_piece = dict(min_piece or {})
 
     def on_probabilities(self, probabilities: np.ndarray, schema: LabelSchema) -> np.ndarray:
         """In place: the Predictor's own array (C, *spatial), on the input grid."""
@@ -124,6 +150,9 @@ class PostProcessing:
             label = keep_largest_component(label, _known(structures, name))
         if self.min_island_mm3 > 0:
             label = remove_small_islands(label, self.min_island_mm3 / voxel_size)
+        if self.min_piece:
+            minimum = {_known(structures, name)[0]: size / voxel_size for name, size in self.min_piece.items()}
+            label = remove_small_pieces(label, minimum, schema.background)
         for rule in self.small_components:
             label = relabel_small(label, _known(structures, rule["structure"]), int(rule["min_voxels"]),
                                   int(rule["replace_with"]), rule.get("per", "component"))

@@ -27,6 +27,7 @@ from medseg.io.atomic import atomic_set, prepare_output_dir
 from medseg.io.caseid import check_unique_ids
 from medseg.io.checks import check_case_headers
 from medseg.io.geometry import bounding_box, voxel_volume
+from medseg.io.masks import is_bitmap
 from medseg.io.read import CaseFiles, check_study_size, is_nifti
 from medseg.io.validate import explain_load_failure
 from medseg.labels import LabelSchema
@@ -186,7 +187,10 @@ class Predictor:
         return label, masks
 
     def voxel_size(self, case: CaseFiles) -> float:
-        """mm³ (3D) or mm² (2D) of one voxel of the case's own grid, as the outputs place it."""
+        """mm³ (3D) or mm² (2D) of one voxel of the case's own grid, as the outputs place it; 1 for a bitmap
+        (PNG, JPEG, TIFF: no pixel size is stored, and a colour photograph is no X-ray to read one from)."""
+        if is_bitmap(case.reference):
+            return 1.0
         return voxel_volume(reference_affine(case.reference)[0], self.spatial_dims)
 
     def check_case(self, case: CaseFiles) -> None:

@@ -19,8 +19,9 @@ import numpy as np
 from medseg.errors import MedsegWarning
 from medseg.io.atomic import ensure_not_input, write_text_atomic
 from medseg.io.geometry import bounding_box, viewer_affine, voxel_to_world, voxel_volume
+from medseg.io.masks import is_bitmap
 from medseg.io.read import is_nifti, load_nifti_header
-from medseg.io.xray import grid_affine, read_xray_grid
+from medseg.io.xray import DEFAULT_SPACING_MM, grid_affine, read_xray_grid
 from medseg.labels import LabelSchema
 from medseg.outputs.plausibility import PlausibilityLimits, implausible_message, sanity_figures
 from medseg.outputs.prediction import Prediction
@@ -56,8 +57,11 @@ def measure_label(
     two_d = label.shape[2] == 1
     unit = voxel_volume(affine_ras, 2 if two_d else 3)
     # every structure lies in the box of the foreground: measure there, not over the whole grid
-    box = bounding_box(label != 0 if region_masks is None else (label != 0) | region_masks.any(0))
-    box = box or tuple(slice(0, 0) for _ in label.shape)
+    if schema.background:
+        box = bounding_box(label != 0 if region_masks is None else (label != 0) | region_masks.any(0))
+        box = box or tuple(slice(0, 0) for _ in label.shape)
+    else:  # 0 is a class (road scenes: sky): every pixel is some structure's
+        box = tuple(slice(0, n) for n in label.shape)
     offset = np.array([side.start for side in box])
     crop = None if region_masks is None else region_masks[(slice(None), *box)]
     rows = []
@@ -102,8 +106,18 @@ def reference_affine(reference: str | Path) -> tuple[np.ndarray, str]:
     """
     if is_nifti(reference):
         return viewer_affine(load_nifti_header(reference)), "RAS mm (3D Slicer's transform of the image)"
+    if is_bitmap(reference) and _is_photograph(reference):  # no X-ray to read a pixel size from: 1 px = 1 mm
+        return grid_affine((DEFAULT_SPACING_MM, DEFAULT_SPACING_MM)), "the photograph's pixels (no pixel size stored)"
     _, spacing = read_xray_grid(reference)
     return grid_affine(spacing), "RAS mm on the X-ray's pixel grid, as <case>_seg.nii.gz places it (no patient frame)"
+
+
+def _is_photograph(path: str | Path) -> bool:
+    """A colour bitmap (road scenes, fundus photographs), which the X-ray reader refuses."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.mode in ("RGB", "RGBA", "CMYK", "YCbCr")
 
 
 class MeasurementWriter:

@@ -134,9 +134,11 @@ def _case_section(json_path: Path, output_dir: Path) -> str:
     document = read_measurements(json_path)
     case = document["case"]
     label_path = json_path.parent / f"{case}_seg.nii.gz"
+    if not label_path.is_file() and (json_path.parent / f"{case}_seg.png").is_file():  # a 2D image's label map
+        label_path = json_path.parent / f"{case}_seg.png"
     parts = [f"<section><h2>{html.escape(case)}</h2>",
              f"<p class='path'>image: {html.escape(document['image'])}<br>mask: {html.escape(str(label_path))}</p>"]
-    overlay = json_path.parent / f"{case}_overlay.png"  # an X-ray's own overlay (medseg.outputs.xray)
+    overlay = json_path.parent / f"{case}_overlay.png"  # an X-ray's or 2D image's own (outputs.xray, outputs.planar)
     if overlay.is_file() and not is_nifti(document["image"]):
         png = copy_file_atomic(overlay, output_dir / overlay.name)
         parts.append(f'<img src="{html.escape(png.name)}" alt="{html.escape(case)} overlay">')

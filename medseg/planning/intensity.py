@@ -21,8 +21,9 @@ VOXELS_PER_CASE = 20000  # foreground voxels kept per case for the statistics
 CT_FLOOR = -500.0  # a 0.5th percentile below this is air in Hounsfield units: CT
 
 
-def volume_intensity(images: Sequence[Path], labels: Sequence[Path]) -> dict[str, Any]:
-    """``{"kind": "ct", "clip": [lo, hi], "mean": m, "std": s}`` for CT, else ``{"kind": "mr"}``."""
+def volume_intensity(images: Sequence[Path], labels: Sequence[Path], ignore: int | None = None) -> dict[str, Any]:
+    """``{"kind": "ct", "clip": [lo, hi], "mean": m, "std": s}`` for CT, else ``{"kind": "mr"}``; ``ignore``:
+    the stored void value, whose voxels are nobody's (unoutlined slices are not labelled tissue)."""
     import nibabel as nib
 
     rng = np.random.default_rng(0)
@@ -31,7 +32,8 @@ def volume_intensity(images: Sequence[Path], labels: Sequence[Path]) -> dict[str
         if not (is_nifti(image) and is_nifti(label)):
             return {"kind": "mr"}
         data = np.asarray(nib.load(image).dataobj, dtype=np.float32)
-        mask = np.asarray(nib.load(label).dataobj) > 0
+        stored = np.asarray(nib.load(label).dataobj)
+        mask = (stored > 0) & (stored != ignore) if ignore is not None else stored > 0
         if data.shape != mask.shape or np.percentile(data, 0.5) > CT_FLOOR:
             return {"kind": "mr"}  # several channels, or no air: not CT
         foreground = data[mask]

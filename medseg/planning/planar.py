@@ -22,6 +22,7 @@ import numpy as np
 from medseg.errors import InputError
 from medseg.io.checks import read_header
 from medseg.io.masks import MaskCoding, read_mask
+from medseg.labels import VOID
 
 SAMPLE = 40  # images and masks read for the fingerprint
 PIXELS_PER_BATCH = 2**17  # patch² × batch on CPU: the plain reference's 8 × 128² that fits 2 cores
@@ -118,7 +119,8 @@ def fingerprint(images: Sequence[Path], masks: Sequence[Path], coding: MaskCodin
             spacing = tuple(float(z) for z in image.header.get_zooms()[:2])
     fg = edge = total = 0
     for path, image_size in zip(masks[:SAMPLE], sizes):
-        label = read_mask(path, coding, shape=image_size) > 0
+        label = read_mask(path, coding, shape=image_size)
+        label = (label > 0) & (label != VOID)  # void pixels are nobody's foreground
         eroded = ndimage.binary_erosion(label)
         fg, edge, total = fg + int(label.sum()), edge + int((label & ~eroded).sum()), total + label.size
     if not sizes:

@@ -189,16 +189,20 @@ class Trainer:
 
         self.network.eval()
         exclusive = self.schema.mode == "exclusive"
-        metric = DiceMetric(include_background=not exclusive, reduction="mean_batch", ignore_empty=False)
+        first = self.schema.first_label
+        metric = DiceMetric(include_background=not first, reduction="mean_batch", ignore_empty=False)
         with torch.inference_mode(), torch.autocast(self.device.type, enabled=self.amp):
             for batch in loader:
                 logits = self._logits(batch)
+                label = _plain(batch["label"]).to(self.device)
                 if exclusive:
                     pred = torch.nn.functional.one_hot(logits.argmax(1), logits.shape[1]).movedim(-1, 1)
+                    if self.schema.void is not None:  # void pixels (no target channel) are not scored
+                        pred = pred * (label.sum(1, keepdim=True) > 0)
                 else:
                     pred = (logits > 0).float()
-                metric(pred, _plain(batch["label"]).to(self.device))
-        names = self.schema.channel_names[1:] if exclusive else self.schema.channel_names
+                metric(pred, label)
+        names = self.schema.channel_names[first:]
         values = metric.aggregate().cpu().numpy().tolist()
         return {f"dice_{name}": float(v) for name, v in zip(names, values)}
 

@@ -173,7 +173,7 @@ def training_transforms(
     keys = ["image", "label"]
     crop = []
     if patch_size:
-        ratios = [1] + [2] * len(schema.labels) if schema.mode == "exclusive" else None
+        ratios = schema.crop_ratios() if schema.mode == "exclusive" else None
         crop = [mt.SpatialPadd(keys, spatial_size=list(patch_size)),
                 mt.RandCropByLabelClassesd(keys, label_key="label", spatial_size=list(patch_size), ratios=ratios,
                                            num_classes=schema.num_channels if ratios else None,

@@ -144,8 +144,7 @@ def _foreground_crop(schema: LabelSchema, keys: list[str], patch_size: Sequence[
     if share is not None and not 0.0 < share < 1.0:
         raise ValueError(f"foreground_share must be between 0 and 1, got {share}")
     if schema.mode == "exclusive":
-        n = len(schema.labels)
-        ratios = [1.0] + [2.0] * n if share is None else [1.0 - share] + [share / n] * n
+        ratios = schema.crop_ratios(share)
         return [mt.RandCropByLabelClassesd(
             keys, label_key="label", spatial_size=list(patch_size), ratios=ratios,
             num_classes=schema.num_channels, num_samples=samples, image_key="image", image_threshold=0,

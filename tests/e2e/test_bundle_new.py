@@ -79,7 +79,7 @@ def test_rgb_folder_becomes_a_bundle_that_trains_and_infers(tmp_path, monkeypatc
     assert [p.name for p in written] == [f"scene{i}_seg.png" for i in range(6)]
     for path in written:
         mask = Image.open(path)
-        assert mask.size == (64, 48) and mask.mode == "L"  # the input's own size
+        assert mask.size == (64, 48) and mask.mode == "P"  # the input's own size, a palette PNG
         assert set(np.unique(np.asarray(mask))) <= {0, 1, 2, 3}
 
 
@@ -333,3 +333,92 @@ def test_new_says_which_files_it_leaves_out(tmp_path):
     assert any("1 image(s) without a mask: listed as test cases" in s and "c3.png" in s for s in said), said
     manifest = json.loads((tmp_path / "task" / "dataset.json").read_text())
     assert [e["id"] for e in manifest["test"]] == ["c3"] and len(manifest["training"]) == 3
+
+
+def _void_road_scenes(root, n=6):
+    """Street scenes where every pixel is a class (0 = sky is one) or void (11): the CamVid coding."""
+    rng = np.random.default_rng(2)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(n):
+        mask = np.zeros((48, 64), np.uint8)  # sky
+        mask[30:, :] = 1  # road
+        mask[30:, :10] = mask[30:, 54:] = 3  # pavements
+        x = int(rng.integers(10, 40))
+        mask[25:38, x : x + 14] = 2  # a car
+        image = COLOURS[mask] + rng.integers(0, 20, (48, 64, 3)).astype(np.uint8)
+        mask[27:30, :] = 11  # the horizon nobody labelled
+        Image.fromarray(image, "RGB").save(root / "images" / f"scene{i}.png")
+        Image.fromarray(mask, "L").save(root / "masks" / f"scene{i}.png")
+    return root
+
+
+@pytest.mark.slow
+def test_road_scenes_with_a_void_value_train_infer_and_evaluate(tmp_path, monkeypatch):
+    """No background, 0 a real class, 11 void: bundle new → train → infer → evaluate with pooled IoU."""
+    monkeypatch.chdir(_void_road_scenes(tmp_path))
+    result = run("bundle", "new", "roads", "--from-folder", "images", "masks", "--labels", "sky=0", "--labels",
+                 "road=1", "--labels", "car=2", "--labels", "pavement=3", "--ignore", 11)
+    assert result.exit_code == 0, result.output
+    assert "void: 11 → not annotated" in result.output and "no background" in result.output
+    assert "islands: pieces below half the smallest training piece are removed: sky <" in result.output
+    meta = json.loads((tmp_path / "roads" / "configs" / "metadata.json").read_text())
+    assert meta["medseg"]["background"] is False and meta["medseg"]["void"] == 255
+    assert [(lab["name"], lab["value"]) for lab in meta["medseg"]["labels"]] == [
+        ("sky", 0), ("road", 1), ("car", 2), ("pavement", 3)]
+    assert meta["network_data_format"]["outputs"]["pred"]["num_channels"] == 4
+    docs = (tmp_path / "roads" / "docs" / "README.md").read_text()
+    assert "0 = sky, 1 = road, 2 = car, 3 = pavement (there is no background" in docs and "palette PNG" in docs
+    inference = json.loads((tmp_path / "roads" / "configs" / "inference.json").read_text())
+    assert set(inference["postprocessing"]["min_piece"]) == {"sky", "road", "car", "pavement"}
+    assert run("data", "check", "roads/dataset.json", "--bundle", "roads", "--deep").exit_code == 0
+
+    result = run("train", "roads", "--output-dir", "run", "--epochs", 1, "--device", "cpu",
+                 *_overrides(TINY_2D, tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    result = run("infer", "run", "--input", "images", "--output-dir", "pred", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    for path in sorted((tmp_path / "pred").glob("*_seg.png")):
+        mask = Image.open(path)
+        assert mask.mode == "P" and set(np.unique(np.asarray(mask))) <= {0, 1, 2, 3}  # void is never predicted
+        assert mask.getpalette()[:3] == meta["medseg"]["labels"][0]["color"]  # index 0 shows sky's colour
+    assert (tmp_path / "pred" / "scene0_overlay.png").is_file()
+    measured = json.loads((tmp_path / "pred" / "scene0_measurements.json").read_text())
+    assert [lab["name"] for lab in measured["labels"]] == ["sky", "road", "car", "pavement"]
+    assert sum(row["voxels"] for row in measured["structures"]) == 64 * 48  # every pixel is some class
+    result = run("report", "pred")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "pred" / "report" / "index.html").read_text()
+    assert "scene0_overlay.png" in page and "pavement" in page
+    result = run("evaluate", "--pred", "pred", "--truth", "masks", "--bundle", "run", "--json")
+    assert result.exit_code == 0, result.output
+    pooled = json.loads(result.output)["pooled"]
+    assert set(pooled["iou"]) == set(pooled["dice"]) == {"sky", "road", "car", "pavement"}
+    assert 0 <= pooled["miou"] <= 1
+
+
+@pytest.mark.slow
+def test_partially_annotated_volumes_train_with_unlabelled_slices_void(tmp_path, monkeypatch):
+    """Only some slices outlined (the rest stored 255 = void): bundle new --ignore 255 trains on them."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MEDSEG_CACHE", str(tmp_path / "cache"))
+    _ct_folders(tmp_path, 4, spacing=(3.0, 3.0, 3.0), air=-800.0)
+    for path in (tmp_path / "segs").iterdir():
+        image = nib.load(path)
+        seg = np.asarray(image.dataobj).copy()
+        seg[:, :, ::2] = 255  # every other slice left unlabelled
+        nib.save(nib.Nifti1Image(seg, image.affine), path)
+    result = run("bundle", "new", "body", "--from-folder", "vols", "segs", "--labels", "body", "--ignore", 255)
+    assert result.exit_code == 0, result.output
+    assert "void: 255 → not annotated" in result.output
+    meta = json.loads((tmp_path / "body" / "configs" / "metadata.json").read_text())
+    assert meta["medseg"]["void"] == 255 and "background" not in meta["medseg"]
+    assert json.loads((tmp_path / "body" / "dataset.json").read_text())["label_map"] == {"1": 1, "255": 255}
+    tiny = {"patch_size": [16, 16, 8], "network_def#channels": [4, 8], "network_def#strides": [2],
+            "val_interval": 1, "samples_per_case": 1}
+    result = run("train", "body", "--output-dir", "run", "--epochs", 1, "--device", "cpu", "--no-plan",
+                 *_overrides(tiny, tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    header, last = rows[0].split(","), rows[-1].split(",")
+    assert np.isfinite(float(last[header.index("train_loss")]))

@@ -52,3 +52,35 @@ def test_invalid_schema_is_refused():
         LabelSchema.from_metadata({"medseg": {"mode": "overlapping", "labels": [
             {"name": "a", "value": 1, "color": [0, 0, 0]}],
             "channels": [{"name": "r", "values": [1, 2], "paint": 1}]}})
+
+
+ROAD = {"medseg": {"mode": "exclusive", "background": False, "void": 255, "labels": [
+    {"name": "sky", "value": 0, "color": [128, 128, 128]}, {"name": "road", "value": 1, "color": [128, 64, 128]},
+    {"name": "car", "value": 7, "color": [64, 0, 128]}]}}
+
+
+def test_schema_without_background_has_one_channel_per_class_and_0_is_a_class():
+    schema = LabelSchema.from_metadata(ROAD)
+    assert schema.num_channels == 3 and schema.first_label == 0
+    assert schema.channel_names == ("sky", "road", "car")
+    np.testing.assert_array_equal(schema.argmax_to_label_map(np.array([0, 1, 2])), [0, 1, 7])
+    assert schema.crop_ratios() == [1.0, 1.0, 1.0]
+
+
+def test_void_pixels_get_no_target_channel_and_are_allowed_in_label_maps():
+    schema = LabelSchema.from_metadata(ROAD)
+    channels = schema.label_map_to_channels(np.array([0, 255, 7, 1]))
+    np.testing.assert_array_equal(channels, [[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]])
+    schema.check_label_values(np.array([0, 1, 7, 255]))
+    with pytest.raises(InputError, match=r"\[3\]"):
+        schema.check_label_values(np.array([0, 3]))
+    np.testing.assert_array_equal(schema.annotated(np.array([0, 255])), [True, False])
+
+
+def test_void_value_must_not_be_a_label_and_background_false_is_exclusive_only():
+    meta = {"medseg": {**ROAD["medseg"], "void": 7}}
+    with pytest.raises(BundleError, match="void value 7"):
+        LabelSchema.from_metadata(meta)
+    with pytest.raises(BundleError, match="exclusive"):
+        LabelSchema.from_metadata({"medseg": {"mode": "overlapping", "background": False, "labels": [
+            {"name": "a", "value": 1, "color": [0, 0, 0]}], "channels": [{"name": "r", "values": [1], "paint": 1}]}})

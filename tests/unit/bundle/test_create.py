@@ -1,4 +1,4 @@
-"""``bundle new`` reads 3D masks by the rule it reads 2D masks by (``medseg.io.masks.code_values``)."""
+"""``bundle new`` reads 3D masks by the rule it reads 2D masks by (``medseg.io.coding.code_values``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 
 from medseg.bundle.create import mask_label_map
 from medseg.errors import InputError
-from medseg.io.masks import infer_coding
+from medseg.io.coding import infer_coding
 
 
 def _pair(tmp_path, values):

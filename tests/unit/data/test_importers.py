@@ -210,3 +210,20 @@ def test_brats_case_without_t1ce_and_flair_is_refused(tmp_path):
         path.unlink()
     with pytest.raises(InputError, match="missing sequences t1ce, flair; the bundle needs any subset containing"):
         import_dataset("brats", root, "brain_tumor", tmp_path / "b.json")
+
+
+def test_ignore_maps_onto_the_bundles_void_value_and_needs_one(tmp_path):
+    """Partial annotations: the unlabelled value becomes the bundle's void; a bundle without one refuses it."""
+    from medseg.bundle.create import new_bundle
+
+    for name in ("a", "b"):
+        _save(tmp_path / "src" / "images" / f"{name}.nii.gz", np.random.default_rng(0).random(SHAPE).astype(np.float32))
+        label = _label((1,))
+        label[..., :2] = 99  # slices nobody outlined
+        _save(tmp_path / "src" / "masks" / f"{name}.nii.gz", label)
+    with pytest.raises(InputError, match="has no void value"):
+        import_dataset("folder", tmp_path / "src", "brain_tumor", tmp_path / "bt.json", ignore=99)
+    bundle = new_bundle("part", tmp_path / "src" / "images", tmp_path / "src" / "masks", ["organ"], ignore=99,
+                        output=tmp_path / "part").root
+    raw = json.loads(import_dataset("folder", tmp_path / "src", bundle, tmp_path / "p.json", ignore=99).read_text())
+    assert raw["label_map"] == {"99": 255}

@@ -1,13 +1,11 @@
-"""2D masks as users have them: each form is read into the right label values, and the coding is said."""
+"""2D masks as stored, read onto their image's grid."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from medseg.errors import InputError
-from medseg.io.masks import MaskCoding, infer_coding, parse_labels, read_colour_table, read_mask, read_stored
-
-ROAD, CAR = (128, 64, 128), (0, 0, 142)
+from medseg.io.masks import read_mask
 
 
 def _shape_mask(h=12, w=16):
@@ -24,75 +22,9 @@ def _save(folder, name, array, mode=None):
     return path
 
 
-def test_binary_0_255_is_thresholded_and_said(tmp_path):
-    mask = (_shape_mask() == 1).astype(np.uint8) * 255
-    mask[3, 4] = 200  # a resized edge
-    path = _save(tmp_path / "m", "a.png", mask)
-    found = infer_coding([path], [("lesion", None)])
-    assert found.coding.threshold == 128 and not found.coding.inverted
-    assert any("binary 8-bit" in line for line in found.lines)
-    label = read_mask(path, found.coding)
-    assert label.shape == (16, 12)  # (x, y): columns first, as MONAI's PILReader
-    np.testing.assert_array_equal(label.T, (_shape_mask() == 1).astype(int))
-
-
-def test_structure_of_interest_is_zero(tmp_path):
-    """ISBI 2012: 255 = cell interior, 0 = membrane; --labels membrane=0 segments the membranes."""
-    mask = np.where(_shape_mask() == 1, 0, 255).astype(np.uint8)
-    path = _save(tmp_path / "m", "a.png", mask)
-    plain = infer_coding([path], [("membrane", None)])
-    assert any("pass --labels membrane=0" in line for line in plain.lines)  # 255 covers most pixels: said
-    found = infer_coding([path], parse_labels(["membrane=0"]))
-    assert found.coding.values == {0: 1, 255: 0}
-    np.testing.assert_array_equal(read_mask(path, found.coding).T, (_shape_mask() == 1).astype(int))
-
-
-def test_palette_png_keeps_its_indices(tmp_path):
-    image = Image.fromarray(_shape_mask(), "L").convert("P")
-    image.putpalette([0, 0, 0, 250, 20, 20, 20, 250, 20] + [0] * (256 * 3 - 9))
-    (tmp_path / "m").mkdir()
-    image.save(tmp_path / "m" / "a.png")
-    found = infer_coding([tmp_path / "m" / "a.png"], [("a", None), ("b", None)])
-    assert found.coding == MaskCoding()  # indices 1, 2 are the labels
-    np.testing.assert_array_equal(read_mask(tmp_path / "m" / "a.png").T, _shape_mask())
-
-
-def test_rgb_colour_codes_map_through_labels_or_a_colour_table(tmp_path):
-    palette = np.array([(0, 0, 0), ROAD, CAR], np.uint8)
-    path = _save(tmp_path / "m", "a.png", palette[_shape_mask()])
-    with pytest.raises(InputError, match="RGB colour-coded"):
-        infer_coding([path], [("road", None), ("car", None)])
-    found = infer_coding([path], parse_labels(["car=0,0,142", "road=128,64,128"]))  # label 1 = car
-    np.testing.assert_array_equal(read_mask(path, found.coding).T, np.array([0, 2, 1])[_shape_mask()])
-    table = tmp_path / "colours.txt"
-    table.write_text("# name r g b\nroad 128 64 128\n2 car 0 0 142 255\n")
-    assert read_colour_table(table) == [("road", ROAD), ("car", CAR)]
-    with pytest.raises(InputError, match=r"colours \[\(0, 0, 142\)\] are not named"):
-        infer_coding([path], [("road", ROAD)])
-    assert MaskCoding.from_json(found.coding.to_json()) == found.coding
-
-
 def test_mask_at_another_size_is_resized_onto_the_image(tmp_path):
     big = np.kron(_shape_mask(), np.ones((2, 2), np.uint8))  # 24 x 32
     path = _save(tmp_path / "m", "a.png", _shape_mask())
     np.testing.assert_array_equal(read_mask(path, shape=(32, 24)).T, big)
     with pytest.raises(InputError, match="aspect ratio differs"):
         read_mask(path, shape=(32, 32))
-
-
-def test_grey_values_in_sorted_order_and_unmappable_values(tmp_path):
-    path = _save(tmp_path / "m", "a.png", (_shape_mask() * 100).astype(np.uint8))
-    found = infer_coding([path], [("a", None), ("b", None)])
-    assert found.coding.values == {100: 1, 200: 2} and "100 → 1 (a)" in found.lines[-1]
-    with pytest.raises(InputError, match="do not map onto 1 label"):
-        infer_coding([path], [("a", None)])
-    assert read_stored(path).shape == (16, 12)
-
-
-def test_label_list_syntax():
-    assert parse_labels(["road=128,64,128", "car=0,0,142"]) == [("road", ROAD), ("car", CAR)]
-    assert parse_labels(["road,car,sidewalk"]) == [("road", None), ("car", None), ("sidewalk", None)]
-    assert parse_labels(["road=128,64,128,car=0,0,142"]) == [("road", ROAD), ("car", CAR)]
-    assert parse_labels(["membrane=0"]) == [("membrane", 0)]
-    with pytest.raises(InputError):
-        parse_labels(["road=1,2"])
