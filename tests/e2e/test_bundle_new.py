@@ -362,16 +362,16 @@ def test_road_scenes_with_a_void_value_train_infer_and_evaluate(tmp_path, monkey
     assert result.exit_code == 0, result.output
     assert "void: 11 → not annotated" in result.output and "no background" in result.output
     assert "islands: pieces below half the smallest training piece are removed: sky <" in result.output
-    meta = json.loads((tmp_path / "roads" / "configs" / "metadata.json").read_text())
+    meta = json.loads((tmp_path / "my_bundles" / "roads" / "configs" / "metadata.json").read_text())
     assert meta["medseg"]["background"] is False and meta["medseg"]["void"] == 255
     assert [(lab["name"], lab["value"]) for lab in meta["medseg"]["labels"]] == [
         ("sky", 0), ("road", 1), ("car", 2), ("pavement", 3)]
     assert meta["network_data_format"]["outputs"]["pred"]["num_channels"] == 4
-    docs = (tmp_path / "roads" / "docs" / "README.md").read_text()
+    docs = (tmp_path / "my_bundles" / "roads" / "docs" / "README.md").read_text()
     assert "0 = sky, 1 = road, 2 = car, 3 = pavement (there is no background" in docs and "palette PNG" in docs
-    inference = json.loads((tmp_path / "roads" / "configs" / "inference.json").read_text())
+    inference = json.loads((tmp_path / "my_bundles" / "roads" / "configs" / "inference.json").read_text())
     assert set(inference["postprocessing"]["min_piece"]) == {"sky", "road", "car", "pavement"}
-    assert run("data", "check", "roads/dataset.json", "--bundle", "roads", "--deep").exit_code == 0
+    assert run("data", "check", "my_bundles/roads/dataset.json", "--bundle", "roads", "--deep").exit_code == 0
 
     result = run("train", "roads", "--output-dir", "run", "--epochs", 1, "--device", "cpu",
                  *_overrides(TINY_2D, tmp_path / "cache"))
@@ -411,9 +411,9 @@ def test_partially_annotated_volumes_train_with_unlabelled_slices_void(tmp_path,
     result = run("bundle", "new", "body", "--from-folder", "vols", "segs", "--labels", "body", "--ignore", 255)
     assert result.exit_code == 0, result.output
     assert "void: 255 → not annotated" in result.output
-    meta = json.loads((tmp_path / "body" / "configs" / "metadata.json").read_text())
+    meta = json.loads((tmp_path / "my_bundles" / "body" / "configs" / "metadata.json").read_text())
     assert meta["medseg"]["void"] == 255 and "background" not in meta["medseg"]
-    assert json.loads((tmp_path / "body" / "dataset.json").read_text())["label_map"] == {"1": 1, "255": 255}
+    assert json.loads((tmp_path / "my_bundles" / "body" / "dataset.json").read_text())["label_map"] == {"1": 1, "255": 255}
     tiny = {"patch_size": [16, 16, 8], "network_def#channels": [4, 8], "network_def#strides": [2],
             "val_interval": 1, "samples_per_case": 1}
     result = run("train", "body", "--output-dir", "run", "--epochs", 1, "--device", "cpu", "--no-plan",
