@@ -413,7 +413,8 @@ def test_partially_annotated_volumes_train_with_unlabelled_slices_void(tmp_path,
     assert "void: 255 → not annotated" in result.output
     meta = json.loads((tmp_path / "my_bundles" / "body" / "configs" / "metadata.json").read_text())
     assert meta["medseg"]["void"] == 255 and "background" not in meta["medseg"]
-    assert json.loads((tmp_path / "my_bundles" / "body" / "dataset.json").read_text())["label_map"] == {"1": 1, "255": 255}
+    manifest = json.loads((tmp_path / "my_bundles" / "body" / "dataset.json").read_text())
+    assert manifest["label_map"] == {"1": 1, "255": 255}
     tiny = {"patch_size": [16, 16, 8], "network_def#channels": [4, 8], "network_def#strides": [2],
             "val_interval": 1, "samples_per_case": 1}
     result = run("train", "body", "--output-dir", "run", "--epochs", 1, "--device", "cpu", "--no-plan",
