@@ -105,6 +105,24 @@ def plain_column(data: Path, work: Path, minutes: float, clock: str) -> subproce
                  "--data", str(data), "--minutes", str(minutes), "--clock", clock], work / "log.txt")
 
 
+def train_for_budget(optimiser, loader, loss_of, budget: float, start: float, clock) -> int:
+    """The plain columns' loop: Adam steps until ``budget`` seconds of ``clock`` since ``start`` are spent,
+    the learning rate decayed as 1e-3 x (budget left)^0.9 before every step; returns the steps taken."""
+    steps = 0
+    while clock() - start < budget * 0.97:
+        for batch in loader:
+            left = 1 - (clock() - start) / budget
+            if left < 0.03:
+                break
+            for group in optimiser.param_groups:
+                group["lr"] = 1e-3 * left**0.9
+            optimiser.zero_grad()
+            loss_of(batch).backward()
+            optimiser.step()
+            steps += 1
+    return steps
+
+
 def plain_worker(data: Path, out: Path, minutes: float, clock=time.perf_counter) -> None:
     """Plain MONAI: resize to 256², UNet, Dice + BCE, Adam with poly decay over the time budget."""
     import numpy as np
@@ -136,20 +154,12 @@ def plain_worker(data: Path, out: Path, minutes: float, clock=time.perf_counter)
     net = UNet(2, 1, 1, (16, 32, 64, 128, 256), (2, 2, 2, 2), num_res_units=2, norm="instance")
     dice, bce = DiceLoss(sigmoid=True), torch.nn.BCEWithLogitsLoss()
     optimiser = torch.optim.Adam(net.parameters(), 1e-3)
-    steps = 0
-    while clock() - start < budget * 0.97:
-        for batch in loader:
-            left = 1 - (clock() - start) / budget
-            if left < 0.03:
-                break
-            for group in optimiser.param_groups:
-                group["lr"] = 1e-3 * left**0.9
-            optimiser.zero_grad()
-            logits = net(batch["image"])
-            loss = dice(logits, batch["label"]) + bce(logits, batch["label"])
-            loss.backward()
-            optimiser.step()
-            steps += 1
+
+    def loss_of(batch):
+        logits = net(batch["image"])
+        return dice(logits, batch["label"]) + bce(logits, batch["label"])
+
+    steps = train_for_budget(optimiser, loader, loss_of, budget, start, clock)
     trained = clock() - start
     net.eval()
     pred_dir = out / "pred"
@@ -193,24 +203,16 @@ def plain_classes_worker(data: Path, out: Path, minutes: float, clock=time.perf_
     net = UNet(2, 3, classes, (16, 32, 64, 128, 256), (2, 2, 2, 2), num_res_units=2, norm="instance")
     dice = MaskedDiceLoss(softmax=True)
     optimiser = torch.optim.Adam(net.parameters(), 1e-3)
-    steps = 0
-    while clock() - start < budget * 0.97:
-        for batch in loader:
-            left = 1 - (clock() - start) / budget
-            if left < 0.03:
-                break
-            for group in optimiser.param_groups:
-                group["lr"] = 1e-3 * left**0.9
-            label = batch["label"].as_tensor().long()[:, 0]
-            known = label != VOID
-            target = torch.nn.functional.one_hot(torch.where(known, label, 0), classes).movedim(-1, 1).float()
-            optimiser.zero_grad()
-            logits = net(batch["image"].as_tensor())
-            loss = dice(logits, target, mask=known[:, None].float()) + torch.nn.functional.cross_entropy(
-                logits, torch.where(known, label, -100), ignore_index=-100)
-            loss.backward()
-            optimiser.step()
-            steps += 1
+
+    def loss_of(batch):
+        label = batch["label"].as_tensor().long()[:, 0]
+        known = label != VOID
+        target = torch.nn.functional.one_hot(torch.where(known, label, 0), classes).movedim(-1, 1).float()
+        logits = net(batch["image"].as_tensor())
+        return dice(logits, target, mask=known[:, None].float()) + torch.nn.functional.cross_entropy(
+            logits, torch.where(known, label, -100), ignore_index=-100)
+
+    steps = train_for_budget(optimiser, loader, loss_of, budget, start, clock)
     trained = clock() - start
     net.eval()
     pred_dir = out / "pred"
