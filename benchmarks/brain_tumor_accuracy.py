@@ -83,16 +83,22 @@ def build_manifest(train_dirs: list[Path], test_dir: Path | None, test_cases: in
 CPU_CLOCK = "$__import__('time').process_time"  # the trainer's budget on this process's CPU time
 
 
+def clock_overrides(clock: str) -> dict:
+    """brain_tumor config overrides that budget its trainer by this process's CPU time (``clock`` "cpu"):
+    the trainer's own clock argument, which has no config key of its own; none for the wall clock."""
+    if clock != "cpu":
+        return {}
+    from medseg.bundle.find import find_bundle
+
+    return {"trainer": {**find_bundle("brain_tumor").parser("train").get("trainer"), "clock": CPU_CLOCK}}
+
+
 def train_medseg(manifest: Path, run_dir: Path, minutes: float, seed: int, clock: str = "wall") -> dict:
     import medseg
     from medseg.errors import TrainingStopped
 
     start = time.perf_counter()
-    overrides: dict = {"seed": seed}
-    if clock == "cpu":  # the trainer's own clock argument (no config key of its own)
-        from medseg.bundle.find import find_bundle
-
-        overrides["trainer"] = {**find_bundle("brain_tumor").parser("train").get("trainer"), "clock": CPU_CLOCK}
+    overrides: dict = {"seed": seed, **clock_overrides(clock)}
     kwargs = dict(data=manifest, output_dir=run_dir, device="cpu", overrides=overrides, progress=False)
     timer = None
     if "time_limit" in inspect.signature(medseg.train).parameters:  # the planned recipe, fitted to the budget

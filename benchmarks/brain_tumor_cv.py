@@ -30,7 +30,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from brain_tumor_accuracy import SHARED, _imported  # noqa: E402
+from brain_tumor_accuracy import SHARED, _imported, clock_overrides  # noqa: E402
 from brain_tumor_scoring import BY_SUBSET_HEADER, MODALITIES, by_subset, score_medseg, score_plain  # noqa: E402
 from common import REPO, run_worker, table  # noqa: E402
 
@@ -79,9 +79,6 @@ def write_fold_manifest(dealt: list[list], part, fold: int, root: Path, out: Pat
 
 
 # -- workers ---------------------------------------------------------------------------------------
-CPU_CLOCK = "$__import__('time').process_time"  # the trainer's budget on this process's CPU time
-
-
 def worker(args) -> dict:
     import torch
 
@@ -105,12 +102,7 @@ def worker(args) -> dict:
     else:
         import medseg
 
-        overrides = {"seed": args.seed, **json.loads(args.overrides)}
-        if args.clock == "cpu":  # the trainer's own clock argument (no config key of its own)
-            from medseg.bundle.find import find_bundle
-
-            trainer = find_bundle("brain_tumor").parser("train").get("trainer")
-            overrides["trainer"] = {**trainer, "clock": CPU_CLOCK}
+        overrides = {"seed": args.seed, **json.loads(args.overrides), **clock_overrides(args.clock)}
         train = medseg.train("brain_tumor", data=args.manifest, output_dir=out, device="cpu", overrides=overrides,
                              progress=False, time_limit=args.minutes)
         history = train.history
