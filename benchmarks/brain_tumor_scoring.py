@@ -37,8 +37,9 @@ def score_label(pred, truth, spacing) -> dict:
     from medseg.evaluation.metrics import structure_metrics
 
     p, t = _regions(pred), _regions(truth)
-    row = {r: structure_metrics(p[r], t[r], spacing)["dice"] for r in REGIONS}
-    row["WT_hd95"] = structure_metrics(p["WT"], t["WT"], spacing)["hd95_mm"]
+    scores = {r: structure_metrics(p[r], t[r], spacing) for r in REGIONS}
+    row = {r: scores[r]["dice"] for r in REGIONS}
+    row["WT_hd95"] = scores["WT"]["hd95_mm"]
     row["WT_ratio"] = float(p["WT"].sum()) / max(float(t["WT"].sum()), 1.0)
     row["WT_pieces"] = int(ndimage.label(p["WT"], np.ones((3, 3, 3)))[1])
     row["WT_true_pieces"] = int(ndimage.label(t["WT"], np.ones((3, 3, 3)))[1])
