@@ -66,11 +66,10 @@ class Plan:
     memory_budget_gb: float
     seconds_per_iteration_estimate: float
     patch_coverage: float
-    augmentation: str = "nnunet"
     fingerprint: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "augmentation": self.augmentation}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -88,6 +87,11 @@ class Plan:
     def estimated_iterations(self) -> int:
         """Training iterations the schedule (or the time limit at the estimated speed) allows."""
         return self.estimated_epochs * self.iterations_per_epoch
+
+    @property
+    def augmentation(self) -> str:
+        """The augmentation profile the iterations this plan buys can use (``augmentation_for``)."""
+        return augmentation_for(self.estimated_iterations)
 
     def network_def(self, in_channels: int, out_channels: int) -> dict[str, Any]:
         """The MONAI ``DynUNet`` config this plan describes."""
@@ -175,7 +179,7 @@ def make_plan(fingerprint: Fingerprint, budget: Budget, in_channels: int, out_ch
     summary = {"cases": len(fingerprint.spacings), "median_spacing": [float(s) for s in fingerprint.median_spacing],
                "median_shape": [int(s) for s in fingerprint.median_shape], "intensity": fingerprint.intensity,
                "class_frequency": fingerprint.class_frequency, "modalities": fingerprint.modalities}
-    plan = Plan(
+    return Plan(
         device=budget.device, spacing=[round(float(s), 4) for s in fit.spacing],
         median_shape=[int(round(s)) for s in fingerprint.median_shape_at(fit.spacing)],
         patch_size=[int(s) for s in fit.patch_size], batch_size=batch, network=network, epochs=budget.epochs,
@@ -186,5 +190,3 @@ def make_plan(fingerprint: Fingerprint, budget: Budget, in_channels: int, out_ch
         memory_budget_gb=round(budget.memory_gb, 3), seconds_per_iteration_estimate=round(seconds, 3),
         patch_coverage=round(float(min(fit.coverage, 1.0)), 3), fingerprint=summary,
     )
-    plan.augmentation = augmentation_for(plan.estimated_iterations)
-    return plan
