@@ -35,7 +35,8 @@ from brain_tumor_scoring import BY_SUBSET_HEADER, MODALITIES, by_subset, score_m
 from common import REPO, run_worker, table  # noqa: E402
 
 # Recipe variants: config overrides on top of the plan medseg makes for the fold's data (``{}``: the plan).
-# A variant ``{"_from": NAME, "_inference": {...}}`` trains nothing: it scores NAME's runs with inference overrides.
+# A variant ``{"_from": NAME, "_inference": {...}}`` trains nothing: it scores NAME's runs with inference overrides;
+# ``"_rules": {rule: PostProcessing arguments}`` adds piece rules scored on the same predictions (rows ``NAME/rule``).
 VARIANTS: dict[str, dict] = {
     "planned": {},
 }
@@ -98,7 +99,8 @@ def worker(args) -> dict:
         rows = score_plain(args.manifest, out / "plain_unet.pt")
         result = {"log": log, "rows": rows}
     elif args.trained_run:  # an inference-time variant of a trained variant: score its run again
-        result = {"rows": score_medseg(args.manifest, args.trained_run, inference=json.loads(args.overrides))}
+        result = {"rows": score_medseg(args.manifest, args.trained_run, inference=json.loads(args.overrides),
+                                       rules=json.loads(args.rules) or None)}
     else:
         import medseg
 
@@ -120,7 +122,10 @@ def summarise(results: dict[str, dict[int, dict]]) -> str:
     body = []
     for name, folds in results.items():
         rows = [r for fold in folds.values() for r in fold["rows"]]
-        body += [[name, *row] for row in by_subset(rows, plain_rows if name != "plain" else ())]
+        for rule in dict.fromkeys(r.get("rule") for r in rows):
+            chosen = [r for r in rows if r.get("rule") == rule]
+            label = name if rule is None else f"{name}/{rule}"
+            body += [[label, *row] for row in by_subset(chosen, plain_rows if name != "plain" else ())]
     return table(["variant", *BY_SUBSET_HEADER], body)
 
 
@@ -129,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-dir", type=Path, action="append")
     parser.add_argument("--variants", default="planned", help="comma-separated names (and 'plain')")
-    parser.add_argument("--variants-file", type=Path, help="JSON {name: {override: value}} adding variants")
+    parser.add_argument("--variants-file", type=Path, default=Path(__file__).with_name("brain_tumor_cv_variants.json"),
+                        help="JSON {name: {override: value}} adding variants (default: the recorded ones)")
     parser.add_argument("--folds", default="0,1,2,3", help="which folds to run")
     parser.add_argument("--n-folds", type=int, default=4)
     parser.add_argument("--minutes", type=float, default=30.0)
@@ -143,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--overrides", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--trained-run", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--rules", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args)))
@@ -180,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                        "--out", str(out), "--minutes", str(args.minutes), "--clock", args.clock,
                        "--seed", str(args.seed), "--overrides", json.dumps(spec.get("_inference", spec))]
         if "_from" in spec:
-            worker_args += ["--trained-run", str(args.run_dir / tag / spec["_from"] / f"fold{fold}")]
+            worker_args += ["--trained-run", str(args.run_dir / tag / spec["_from"] / f"fold{fold}"),
+                            "--rules", json.dumps(spec.get("_rules", {}))]
         out.mkdir(parents=True, exist_ok=True)
         try:
             result = run_worker(Path(__file__), worker_args)

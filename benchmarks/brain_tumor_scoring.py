@@ -71,15 +71,20 @@ def read_truth(path: Path, label_map: dict):
     return mapped, image.header.get_zooms()[:3]
 
 
-def score_medseg(manifest: Path, run_dir: Path, section: str = "test", inference: dict | None = None) -> list[dict]:
+def score_medseg(manifest: Path, run_dir: Path, section: str = "test", inference: dict | None = None,
+                 rules: dict[str, dict] | None = None) -> list[dict]:
     """Segment every case of ``section`` under each subset it can make with the run; score each.
 
-    ``inference``: inference-config overrides for the run (e.g. another post-processing).
+    ``inference``: inference-config overrides for the run (e.g. another post-processing). ``rules``: name →
+    ``PostProcessing`` arguments applied to each label map after the run's own; one row per rule, named in
+    its ``rule`` key, so several piece rules are scored on one prediction.
     """
     import medseg
+    from medseg.inference.postprocessing import PostProcessing
     from medseg.io.read import CaseFiles
 
     predictor = medseg.Predictor.from_bundle(run_dir, device="cpu", overrides=inference or None)
+    steps = {name: PostProcessing(**rule) for name, rule in (rules or {}).items()}
     cases, label_map = manifest_cases(manifest, section)
     rows = []
     for case in cases:
@@ -91,8 +96,12 @@ def score_medseg(manifest: Path, run_dir: Path, section: str = "test", inference
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 label = predictor.predict(files).label
-            rows.append({"case": case["id"], "subset": "+".join(subset), "full": "+".join(subset) == full,
-                         **score_label(label, truth, spacing)})
+            row = {"case": case["id"], "subset": "+".join(subset), "full": "+".join(subset) == full}
+            if not steps:
+                rows.append({**row, **score_label(label, truth, spacing)})
+            for name, step in steps.items():
+                ruled = step.on_label(label, predictor.schema, float(math.prod(spacing)))
+                rows.append({**row, "rule": name, **score_label(ruled, truth, spacing)})
     return rows
 
 

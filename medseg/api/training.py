@@ -176,6 +176,9 @@ def summary(result) -> list[str]:
     lines = [f"run directory: {result.run_dir}"]
     if result.best_metric < 0:
         lines.append(f"no validation cases: models/model.pt holds the weights of the last epoch ({result.best_epoch})")
+    elif result.kept == "final":
+        lines.append(f"models/model.pt holds the final weights (epoch {result.best_epoch}); their validation Dice "
+                     f"(mean over channels): {result.best_metric:.4f}")
     else:
         lines.append(f"best validation Dice (mean over channels): {result.best_metric:.4f} "
                      f"at epoch {result.best_epoch}")

@@ -6,6 +6,10 @@
   consistent.
 * ``largest_component``: structure names (labels or regions) that must be one connected piece;
   other pieces are set to background (26-connectivity).
+* ``min_share_of_largest``: structure name → share of its largest piece: smaller pieces are set to
+  background, pieces about as large as the largest are kept. A false piece of the tumour's size then
+  costs some Dice instead of the whole tumour (``largest_component`` may keep the false one), and a
+  second true focus survives.
 * ``min_island_mm3``: connected pieces of the foreground smaller than this volume (mm², for 2D) are
   set to background; sizes use the voxel size of the input.
 * ``min_piece``: structure name → area (mm², 2D) or volume (mm³): its connected pieces smaller than that are
@@ -65,6 +69,22 @@ def keep_largest_component(label: np.ndarray, values: Sequence[int]) -> np.ndarr
     sizes[0] = 0
     out = label.copy()
     out[mask & (ids != int(sizes.argmax()))] = 0
+    return out
+
+
+def keep_large_pieces(label: np.ndarray, values: Sequence[int], share: float) -> np.ndarray:
+    """Set every piece of ``isin(label, values)`` smaller than ``share`` × its largest piece to background."""
+    mask = np.isin(label, values)
+    ids, sizes = _components(mask)
+    if len(sizes) <= 2:
+        return label
+    sizes[0] = 0
+    small = np.flatnonzero(sizes < share * sizes.max())
+    small = small[small > 0]
+    if not len(small):
+        return label
+    out = label.copy()
+    out[np.isin(ids, small)] = 0
     return out
 
 
@@ -129,9 +149,14 @@ class PostProcessing:
 
     def __init__(self, region_hierarchy: bool = False, largest_component: Sequence[str] = (),
                  min_island_mm3: float = 0.0, small_components: Sequence[dict] = (),
-                 min_piece: dict[str, float] | None = None) -> None:
+                 min_piece: dict[str, float] | None = None,
+                 min_share_of_largest: dict[str, float] | None = None) -> None:
         self.region_hierarchy = region_hierarchy
         self.largest_component = tuple(largest_component)
+        self.min_share_of_largest = {name: float(share) for name, share in (min_share_of_largest or {}).items()}
+        for name, share in self.min_share_of_largest.items():
+            if not 0.0 < share <= 1.0:
+                raise BundleError(f"postprocessing: min_share_of_largest of {name!r} must be in (0, 1], not {share}")
         self.min_island_mm3 = float(min_island_mm3)
         self.small_components = [dict(rule) for rule in small_components]
         self.min_piece = dict(min_piece or {})
@@ -148,6 +173,8 @@ class PostProcessing:
         structures.update({region.name: region.values for region in schema.regions})
         for name in self.largest_component:
             label = keep_largest_component(label, _known(structures, name))
+        for name, share in self.min_share_of_largest.items():
+            label = keep_large_pieces(label, _known(structures, name), share)
         if self.min_island_mm3 > 0:
             label = remove_small_islands(label, self.min_island_mm3 / voxel_size)
         if self.min_piece:
@@ -169,6 +196,9 @@ class PostProcessing:
         for name in self.largest_component:
             (i,) = _known(index, name)
             out[i] = keep_largest_component(out[i].astype(np.uint8), (1,)) > 0
+        for name, share in self.min_share_of_largest.items():
+            (i,) = _known(index, name)
+            out[i] = keep_large_pieces(out[i].astype(np.uint8), (1,), share) > 0
         if self.min_island_mm3 > 0:
             out &= remove_small_islands(out.any(0).astype(np.uint8), self.min_island_mm3 / voxel_size) > 0
         for rule in self.small_components:

@@ -133,18 +133,21 @@ class BudgetReport:
     best_dice: float | None
     best_epoch: int
     already_spent: bool = False  # nothing was trained in this call: the budget was spent before it
+    kept: str = "best"  # the kept model: the best validated epoch's, or the final weights
 
     @classmethod
     def from_history(cls, minutes: float, used_s: float, history: Sequence[Mapping[str, float]],
-                     best_epoch: int, already_spent: bool = False) -> BudgetReport:
+                     best_epoch: int, already_spent: bool = False, kept: str = "best") -> BudgetReport:
         best = next((row for row in history if row.get("epoch") == best_epoch and "dice_mean" in row), None)
         return cls(minutes, used_s, len(history), int(sum(row.get("iterations", 0) for row in history)),
-                   None if best is None else float(best["dice_mean"]), best_epoch, already_spent)
+                   None if best is None else float(best["dice_mean"]), best_epoch, already_spent, kept)
 
     def bought(self) -> str:
-        """``12 epochs (3,456 iterations); best validation Dice 0.812 at epoch 11``."""
+        """``12 epochs (3,456 iterations); best validation Dice 0.812 at epoch 11`` (or ``final model: validation
+        Dice ...``)."""
         best = ("no validation cases" if self.best_dice is None
-                else f"best validation Dice {self.best_dice:.4f} at epoch {self.best_epoch}")
+                else f"final model: validation Dice {self.best_dice:.4f} at epoch {self.best_epoch}"
+                if self.kept == "final" else f"best validation Dice {self.best_dice:.4f} at epoch {self.best_epoch}")
         epochs = f"{self.epochs} epoch{'' if self.epochs == 1 else 's'}"
         return f"{epochs} ({self.iterations:,} iteration{'' if self.iterations == 1 else 's'}); {best}"
 

@@ -21,7 +21,7 @@ import torch
 from medseg.bundle.find import Bundle
 from medseg.bundle.provenance import append_to_run_readme, write_run_readme
 from medseg.bundle.runs import LAST
-from medseg.errors import TrainingStopped
+from medseg.errors import BundleError, TrainingStopped
 from medseg.labels import LabelSchema
 from medseg.outputs.report import plot_curves
 from medseg.runtime import distributed
@@ -39,6 +39,8 @@ from medseg.training.state import (
     save_training_state,
 )
 
+KEEP_MODEL = ("best", "final")  # which weights become models/model.pt
+
 
 def _plain(tensor) -> torch.Tensor:
     """A batch tensor without metadata (items read back from the disk cache are plain tensors already)."""
@@ -52,6 +54,7 @@ class TrainResult:
     best_epoch: int
     history: list[dict[str, float]]
     budget: BudgetReport | None = None  # what ``time_limit`` bought; None without one
+    kept: str = "best"  # which weights models/model.pt holds: the best validated or the final ones
 
 
 class Trainer:
@@ -97,7 +100,10 @@ class Trainer:
         iterations_per_epoch: int | None = None,
         metric_ema: float = 0.0,
         clock: Callable[[], float] = time.perf_counter,
+        keep_model: str = "best",
     ) -> None:
+        if keep_model not in KEEP_MODEL:
+            raise BundleError(f"keep_model must be one of {KEEP_MODEL}, not {keep_model!r}")
         self.device = distributed.setup(resolve_device(device))
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
         self.network = distributed.wrap(network.to(self.device), self.device)
@@ -122,6 +128,8 @@ class Trainer:
         self.clock = clock
         self.iterations_per_epoch = int(iterations_per_epoch) if iterations_per_epoch else None  # None: one pass
         self.metric_ema = float(metric_ema)  # weight of the past in the smoothed Dice that picks the best model
+        self.keep_model = keep_model  # "final": the last weights are the model, validation only reports (nnU-Net's
+        # checkpoint_final); "best": the best smoothed validation Dice picks them
         self.amp = use_amp(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
@@ -251,17 +259,20 @@ class Trainer:
         if not (budget.limited and before.out_of_time and before.time_limit_min is not None
                 and budget.minutes <= before.time_limit_min):
             return None
-        report = BudgetReport.from_history(budget.minutes, before.spent_s, before.history, before.best_epoch,
-                                           already_spent=True)
+        kept = self.keep_model
+        kept_epoch = before.epoch if kept == "final" else before.best_epoch
+        report = BudgetReport.from_history(budget.minutes, before.spent_s, before.history, kept_epoch,
+                                           already_spent=True, kept=kept)
         self._say(f"{self.run_dir}: its {budget.minutes:g}-minute time budget is spent ({report.bought()}); "
                   f"to train longer: medseg train --resume {self.run_dir} --time-limit MIN (a larger total)")
-        return TrainResult(self.run_dir, before.best_metric, before.best_epoch, before.history, report)
+        return TrainResult(self.run_dir, before.best_metric, kept_epoch, before.history, report, kept)
 
     def run(self) -> TrainResult:
         """Train to ``epochs`` or through the time budget, checkpointing every epoch; SIGINT/SIGTERM stop after a
         checkpoint.
 
-        The best model is the one with the best smoothed validation Dice (``metric_ema``; 0: the raw Dice).
+        With ``keep_model="best"`` the model is the one with the best smoothed validation Dice (``metric_ema``;
+        0: the raw Dice); with ``"final"``, or without validation cases, the last weights.
         """
         from monai.utils import set_determinism
         from tqdm.auto import tqdm
@@ -306,7 +317,7 @@ class Trainer:
                         dice = self.validate(val_loader)
                     row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
                     row["dice_ema"] = self._smoothed(state.history, row["dice_mean"])
-                    if row["dice_ema"] > state.best_metric:
+                    if self.keep_model == "best" and row["dice_ema"] > state.best_metric:
                         state.best_metric, state.best_epoch = row["dice_ema"], epoch
                         self._save_model()
                 row["seconds"] = round(time.perf_counter() - start, 3)
@@ -337,15 +348,17 @@ class Trainer:
 
     def _finish(self, state: Progress, budget: TimeBudget) -> TrainResult:
         """The model, curves and README once training ends; with a budget, what it bought (README too)."""
-        if state.best_epoch == 0:  # no validation set: keep the last weights as the model
+        if self.keep_model == "final" or state.best_epoch == 0:  # the last weights are the model
             self._save_model()
             state.best_epoch = state.epoch
-        report = (BudgetReport.from_history(budget.minutes, budget.elapsed(), state.history, state.best_epoch)
-                  if budget.limited else None)
+            final = next((row for row in state.history if row.get("epoch") == state.epoch and "dice_mean" in row), {})
+            state.best_metric = float(final.get("dice_mean", -1.0))
+        report = (BudgetReport.from_history(budget.minutes, budget.elapsed(), state.history, state.best_epoch,
+                                            kept=self.keep_model) if budget.limited else None)
         if distributed.is_main_process():
             plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
             readme = write_run_readme(self.run_dir, self.bundle_root, state.history, state.best_epoch)  # its own Dice
             if readme is not None and report is not None:
                 append_to_run_readme(self.run_dir, report.markdown())
         distributed.barrier()
-        return TrainResult(self.run_dir, state.best_metric, state.best_epoch, state.history, report)
+        return TrainResult(self.run_dir, state.best_metric, state.best_epoch, state.history, report, self.keep_model)

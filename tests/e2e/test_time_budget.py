@@ -66,6 +66,22 @@ def test_an_epoch_longer_than_the_budget_stops_mid_way_validated_and_checkpointe
     assert 29.0 < float(rows[1]["budget_s"]) <= 60.0 and more.budget.iterations == 25 + int(rows[1]["iterations"])
 
 
+def test_keep_model_final_keeps_the_last_weights_and_says_so(tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    overrides = {"iterations_per_epoch": 5, "val_interval": 1, "keep_model": "final"}
+    result = budgeted_trainer(run, tiny_dataset, 0.5, WorkClock(), overrides).run()
+    rows = _rows(run)
+    assert len(rows) > 1 and result.kept == "final" and result.best_epoch == int(rows[-1]["epoch"])
+    assert result.best_metric == pytest.approx(float(rows[-1]["dice_mean"]))
+    final = torch.load(run / LAST, weights_only=True)["model"]
+    kept = torch.load(run / "models" / "model.pt", weights_only=True)
+    assert kept.keys() == final.keys() and all(torch.equal(kept[k], final[k]) for k in kept)
+    assert result.budget.bought().endswith(f"final model: validation Dice {float(rows[-1]['dice_mean']):.4f} "
+                                           f"at epoch {rows[-1]['epoch']}")
+    again = budgeted_trainer(run, tiny_dataset, 0.5, WorkClock(), resume=True).run()  # spent: says the same
+    assert again.budget.already_spent and again.budget.bought() == result.budget.bought()
+
+
 def test_resume_keeps_the_budget_of_a_stopped_run_and_says_what_is_left(tiny_dataset, tmp_path, capsys):
     run = tmp_path / "run"
     clock = WorkClock()

@@ -1,4 +1,5 @@
-"""Post-processing: nested BraTS regions, one connected piece, islands below a size in mm³."""
+"""Post-processing: nested BraTS regions, one connected piece or the pieces near the largest's size, islands below a
+size in mm³."""
 
 import numpy as np
 import pytest
@@ -39,6 +40,20 @@ def test_largest_component_of_a_region_and_islands_in_mm3(schema):
     assert islands[15, 15, 15] == 0 and islands[5, 5, 5] == 4 and (islands == 2).sum() == 504
 
 
+def test_pieces_below_a_share_of_the_largest_go_and_a_second_large_piece_stays(schema):
+    label = np.zeros((30, 30, 30), np.uint8)
+    label[2:10, 2:10, 2:10] = 2  # 512 voxels: the largest piece
+    label[4:6, 4:6, 4:6] = 4
+    label[15:22, 15:22, 15:22] = 1  # 343 voxels (0.67 of the largest): a second focus, kept
+    label[25:27, 25:27, 25:27] = 2  # 8 voxels (0.016): removed
+    kept = PostProcessing(min_share_of_largest={"WT": 0.1}).on_label(label, schema, voxel_size=1.0)
+    assert (kept == 1).sum() == 343 and kept[26, 26, 26] == 0 and kept[5, 5, 5] == 4 and (kept == 2).sum() == 504
+    only_largest = PostProcessing(min_share_of_largest={"WT": 1.0}).on_label(label, schema, voxel_size=1.0)
+    np.testing.assert_array_equal(only_largest, PostProcessing(largest_component=["WT"]).on_label(label, schema, 1.0))
+    with pytest.raises(BundleError, match="min_share_of_largest of 'WT' must be in"):
+        PostProcessing(min_share_of_largest={"WT": 0})
+
+
 def test_unknown_structure_is_a_bundle_error(schema):
     with pytest.raises(BundleError, match="unknown structure 'lung'"):
         PostProcessing(largest_component=["lung"]).on_label(np.zeros((4, 4, 4), np.uint8), schema, 1.0)
@@ -65,6 +80,8 @@ def test_rules_on_overlapping_masks_treat_each_structure_as_its_own():
     whole = PostProcessing(largest_component=["right clavicle"]).on_masks(masks, schema, 1.0)  # a label's name
     assert not whole[3, 25:27, 25:27].any() and whole[3, 2:5, 2:14].all() and whole[0, 25, 2]
     np.testing.assert_array_equal(whole[0], masks[0])  # the lung under the clavicle is untouched
+    shares = PostProcessing(min_share_of_largest={"right clavicle": 0.2}).on_masks(masks, schema, 1.0)  # 4 < 0.2 × 36
+    np.testing.assert_array_equal(shares, whole)
 
     islands = PostProcessing(min_island_mm3=2.0).on_masks(masks, schema, 0.25)  # 0.25 mm² pixels: 8 px
     assert not islands[:, 25:27, 25:27].any() and not islands[0, 25, 2]

@@ -126,3 +126,5 @@ def test_the_report_says_what_the_budget_bought():
     assert report.markdown().startswith("### Time budget") and "`--time-limit 3`" in report.markdown()
     no_validation = BudgetReport.from_history(3.0, 60.0, history[:1], best_epoch=1)
     assert no_validation.bought() == "1 epoch (50 iterations); no validation cases"
+    final = BudgetReport.from_history(3.0, 171.0, history, best_epoch=3, kept="final")
+    assert final.bought() == "3 epochs (117 iterations); final model: validation Dice 0.6900 at epoch 3"
