@@ -39,6 +39,11 @@ FOREGROUND_SHARE = 0.5
 # converged better on every FLAIR subset (fold 0, 10 CPU-min: FLAIR+T1 WT 0.465 -> 0.725, RESULTS.md).
 # Below this many iterations a plan uses ``light``; the threshold is a tenth of nnU-Net's schedule.
 LONG_SCHEDULE_ITERATIONS = 25_000
+# The planned schedule decays the learning rate to zero at its end (poly, over the epochs or the time budget),
+# so its final weights are the converged ones, and nnU-Net predicts with them (checkpoint_final). Picking the
+# best validation Dice on the one case a small dataset can spare is noise: in a 30 CPU-min run it kept epoch 5
+# of 22 (RESULTS.md); on the 30 CPU-min cross-validation folds the final epoch was the best one anyway.
+KEEP_MODEL = "final"
 
 
 def augmentation_for(iterations: int) -> str:
@@ -121,6 +126,7 @@ class Plan:
             "scheduler": {"_target_": "torch.optim.lr_scheduler.PolynomialLR", "_mode_": "callable",
                           "total_iters": "@epochs", "power": self.optimizer["poly_exponent"]},
             "metric_ema": round(EMA_PER_EPOCH**self.val_interval, 4),
+            "keep_model": KEEP_MODEL,
             "augmentation": self.augmentation,
             "modality_dropout#prob": MODALITY_DROPOUT,
             "modality_dropout#among": MODALITY_DROPOUT_AMONG,
@@ -148,7 +154,7 @@ class Plan:
                           f"poly decay {POLY_EXPONENT}"),
             ("schedule", ("epochs of " if self.time_limit_min else f"{self.epochs} epochs x ")
              + f"{self.iterations_per_epoch} iterations" + (" until the time limit" if self.time_limit_min else "")
-             + f", validate every {self.val_interval}"),
+             + f", validate every {self.val_interval}, keep the {KEEP_MODEL} weights"),
             ("time limit", f"{self.time_limit_min:g} min (about {self.estimated_epochs} epochs; measured as it trains)"
              if self.time_limit_min else "none"),
             ("augmentation", f"{self.augmentation} (about {self.estimated_iterations} iterations; nnunet from "

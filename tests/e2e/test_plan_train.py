@@ -28,6 +28,7 @@ def test_train_writes_the_plan_into_the_run_and_overrides_win(tiny_dataset, tmp_
     # real studies miss sequences: half the patches show a subset of those present; the demo recipe has 0
     assert train["modality_dropout"]["prob"] == 0.5 and train["modality_dropout"]["among"] == "present"
     assert train["foreground_share"] == 0.5  # decided on validation folds (RESULTS.md); the demo keeps 2 in 3
+    assert train["keep_model"] == "final"  # the schedule ends at learning rate 0: its last weights are the model
     assert train["optimizer"]["_target_"] == "torch.optim.SGD" and train["optimizer"]["nesterov"] is True
     assert (run / "models" / "model.pt").is_file()
 
@@ -37,7 +38,7 @@ def test_demo_recipe_and_no_plan_keep_the_bundle_configs(tiny_dataset, tmp_path)
                  device="cpu", overrides=TINY, progress=False)
     train = json.loads((tmp_path / "run" / "configs" / "train.json").read_text())
     assert train["plan"] is None and train["augmentation"] == "light" and train["modality_dropout"]["prob"] == 0.0
-    assert train["foreground_share"] is None
+    assert train["foreground_share"] is None and train["keep_model"] == "best"
 
 
 def test_time_limit_stops_training_and_ends_the_learning_rate_decay(tiny_dataset, tmp_path):

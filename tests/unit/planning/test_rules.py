@@ -131,7 +131,8 @@ def test_augmentation_follows_the_number_of_iterations_the_budget_buys(budget, t
     assert plan.overrides(4, 3)["augmentation"] == profile and profile in plan.table()
 
 
-def test_planned_runs_drop_sequences_among_those_present_and_centre_half_the_patches_on_tumour():
+def test_planned_runs_drop_present_sequences_centre_half_the_patches_on_tumour_and_keep_the_final_weights():
     overrides = make_plan(BRATS, cpu_budget(), 4, 3).overrides(4, 3)
     assert overrides["modality_dropout#prob"] == 0.5 and overrides["modality_dropout#among"] == "present"
     assert overrides["foreground_share"] == 0.5
+    assert overrides["keep_model"] == "final"
