@@ -72,20 +72,21 @@ def keep_largest_component(label: np.ndarray, values: Sequence[int]) -> np.ndarr
     return out
 
 
-def keep_large_pieces(label: np.ndarray, values: Sequence[int], share: float) -> np.ndarray:
-    """Set every piece of ``isin(label, values)`` smaller than ``share`` × its largest piece to background."""
-    mask = np.isin(label, values)
-    ids, sizes = _components(mask)
-    if len(sizes) <= 2:
-        return label
-    sizes[0] = 0
-    small = np.flatnonzero(sizes < share * sizes.max())
+def _drop_pieces(label: np.ndarray, ids: np.ndarray, sizes: np.ndarray, below: float) -> np.ndarray:
+    """``label`` with the pieces (``ids``, sizes ``sizes``) smaller than ``below`` voxels set to background."""
+    small = np.flatnonzero(sizes < below)
     small = small[small > 0]
     if not len(small):
         return label
     out = label.copy()
     out[np.isin(ids, small)] = 0
     return out
+
+
+def keep_large_pieces(label: np.ndarray, values: Sequence[int], share: float) -> np.ndarray:
+    """Set every piece of ``isin(label, values)`` smaller than ``share`` × its largest piece to background."""
+    ids, sizes = _components(np.isin(label, values))
+    return label if len(sizes) <= 2 else _drop_pieces(label, ids, sizes, share * sizes[1:].max())
 
 
 def remove_small_islands(label: np.ndarray, min_voxels: float) -> np.ndarray:
@@ -94,14 +95,7 @@ def remove_small_islands(label: np.ndarray, min_voxels: float) -> np.ndarray:
     Pieces are taken over the whole foreground, not per label, so a small label nested inside a
     larger structure (enhancing tumour inside oedema) is kept rather than punched out.
     """
-    ids, sizes = _components(label > 0)
-    small = np.flatnonzero(sizes < min_voxels)
-    small = small[small > 0]
-    if not len(small):
-        return label
-    out = label.copy()
-    out[np.isin(ids, small)] = 0
-    return out
+    return _drop_pieces(label, *_components(label > 0), min_voxels)
 
 
 def remove_small_pieces(label: np.ndarray, minimum: dict[int, float], background: bool = True) -> np.ndarray:
