@@ -259,13 +259,12 @@ class Trainer:
         if not (budget.limited and before.out_of_time and before.time_limit_min is not None
                 and budget.minutes <= before.time_limit_min):
             return None
-        kept = self.keep_model
-        kept_epoch = before.epoch if kept == "final" else before.best_epoch
-        report = BudgetReport.from_history(budget.minutes, before.spent_s, before.history, kept_epoch,
-                                           already_spent=True, kept=kept)
+        report = BudgetReport.from_history(budget.minutes, before.spent_s, before.history, before.best_epoch,
+                                           already_spent=True, kept=self.keep_model)
         self._say(f"{self.run_dir}: its {budget.minutes:g}-minute time budget is spent ({report.bought()}); "
                   f"to train longer: medseg train --resume {self.run_dir} --time-limit MIN (a larger total)")
-        return TrainResult(self.run_dir, before.best_metric, kept_epoch, before.history, report, kept)
+        return TrainResult(self.run_dir, before.best_metric, before.best_epoch, before.history, report,
+                           self.keep_model)
 
     def run(self) -> TrainResult:
         """Train to ``epochs`` or through the time budget, checkpointing every epoch; SIGINT/SIGTERM stop after a
@@ -317,8 +316,9 @@ class Trainer:
                         dice = self.validate(val_loader)
                     row.update(dice, dice_mean=float(np.mean(list(dice.values()))))
                     row["dice_ema"] = self._smoothed(state.history, row["dice_mean"])
-                    if self.keep_model == "best" and row["dice_ema"] > state.best_metric:
-                        state.best_metric, state.best_epoch = row["dice_ema"], epoch
+                    final = self.keep_model == "final"  # the latest validated weights: a stopped run has a model
+                    if final or row["dice_ema"] > state.best_metric:
+                        state.best_metric, state.best_epoch = row["dice_mean" if final else "dice_ema"], epoch
                         self._save_model()
                 row["seconds"] = round(time.perf_counter() - start, 3)
                 if budget.limited:
