@@ -348,7 +348,8 @@ class Trainer:
 
     def _finish(self, state: Progress, budget: TimeBudget) -> TrainResult:
         """The model, curves and README once training ends; with a budget, what it bought (README too)."""
-        if self.keep_model == "final" or state.best_epoch == 0:  # the last weights are the model
+        # the last weights are the model; under "final" a validated last epoch has written them already
+        if (self.keep_model == "final" or state.best_epoch == 0) and state.best_epoch != state.epoch:
             self._save_model()
             state.best_epoch = state.epoch
             final = next((row for row in state.history if row.get("epoch") == state.epoch and "dice_mean" in row), {})
