@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from medseg.bundle.find import find_bundle
-from medseg.errors import BundleError, InferenceStopped, MedsegWarning, find_medseg_error
+from medseg.errors import BundleError, InferenceStopped, InputError, MedsegWarning, find_medseg_error
 from medseg.inference.ensemble import check_members, mean_probabilities
 from medseg.inference.inputs import cases_for
 from medseg.inference.postprocessing import PostProcessing
@@ -67,6 +67,7 @@ class Predictor:
         tta: FlipTTA | None = None,
         postprocess: Callable[[np.ndarray], np.ndarray] | None = None,
         require_any: Sequence[str] | None = None,
+        ignore_modalities: Sequence[str] = (),
     ) -> None:
         self.device = resolve_device(device)
         self.network = network.to(self.device).eval()
@@ -86,6 +87,11 @@ class Predictor:
         self.postprocess = postprocess  # overlapping mode: binary masks (C, *spatial) -> cleaned masks
         # which sequences a study may lack (the bundle's metadata ``modality_subsets``; none by default)
         self.subsets = ModalitySubsets.build(self.modalities, require_any)
+        # sequences this run does not use though a study has them (the plan's rare-sequence rule): blanked
+        self.ignored = tuple(m for m in self.modalities if m in set(ignore_modalities))
+        if set(ignore_modalities) - set(self.ignored) or (self.ignored and not self.subsets.allows_missing):
+            raise BundleError(f"ignore_modalities {list(ignore_modalities)}: only sequences a study may lack can be "
+                              f"left out (bundle modalities {self.modalities}, {self.subsets.describe()})")
         self.members: list[Predictor] = []  # further runs whose probabilities are averaged (``ensemble``)
 
     @classmethod
@@ -197,8 +203,14 @@ class Predictor:
         """Header-level checks (readable, one grid, channel count, dimensionality, size) before any pixels load.
 
         A study may lack the sequences the bundle can do without (``self.subsets``)."""
-        if case.missing:
-            self.subsets.check([m for m in self.modalities if m not in case.missing], case.reference)
+        if case.missing or self.unused(case):
+            try:
+                self.subsets.check(self.sequences_used(case), case.reference)
+            except InputError as exc:
+                if not self.unused(case):
+                    raise
+                raise InputError(f"{exc.message}; this run does not use {', '.join(self.unused(case))} (its training "
+                                 "cases rarely had them: ignore_modalities in its configs)", case.reference) from None
         shape = check_case_headers(case, self.network_in_channels, self.spatial_dims,
                                    self.schema.mode == "overlapping")
         if is_nifti(case.reference):  # X-rays are checked by medseg.io.xray
@@ -219,6 +231,8 @@ class Predictor:
             item["channel_order"] = list(case.channel_order)
         if case.missing:  # zero channels after the z-score, as modality dropout blanks them in training
             item["missing_channels"] = self.subsets.channel_indices(case.missing)
+        if self.unused(case):  # read, then blanked the same way
+            item["blank_channels"] = self.subsets.channel_indices(self.unused(case))
         chain = self.preprocessing
         try:
             if not (isinstance(chain, Compose) and chain.transforms and isinstance(chain.transforms[0], LoadImaged)):
@@ -244,13 +258,25 @@ class Predictor:
             # medseg: warning: <the study's folder>: missing sequences ...
             warnings.warn(missing_sequences_message(case.folder, case.missing, self.subsets), MedsegWarning,
                           stacklevel=2)
+        if self.unused(case):
+            warnings.warn(f"{case.folder}: {', '.join(self.unused(case))} not used: this run's training cases rarely "
+                          f"had them (segmented from {', '.join(self.sequences_used(case))})", MedsegWarning,
+                          stacklevel=2)
         data = self.load(case)
         probabilities = mean_probabilities(self.grid_probabilities(case, data), self.members, case)
         if self.postprocessing is not None:
             probabilities = self.postprocessing.on_probabilities(probabilities, self.schema)
         label, masks = self.label_and_masks(probabilities, case)
-        sequences = tuple(m for m in self.modalities if m not in case.missing)
-        return Prediction(case, label, probabilities, self.schema, masks, sequences, data.get("reference_image"))
+        return Prediction(case, label, probabilities, self.schema, masks, self.sequences_used(case),
+                          data.get("reference_image"), self.unused(case))
+
+    def unused(self, case: CaseFiles) -> tuple[str, ...]:
+        """The sequences the study has that this run leaves out (``ignore_modalities``)."""
+        return tuple(m for m in self.ignored if m not in case.missing)
+
+    def sequences_used(self, case: CaseFiles) -> tuple[str, ...]:
+        """The sequences the network sees: the study's, less those this run leaves out."""
+        return tuple(m for m in self.modalities if m not in case.missing and m not in self.ignored)
 
     def grid_probabilities(self, case: CaseFiles, data: dict[str, Any] | None = None) -> np.ndarray:
         """This network's probabilities (C, *spatial) on the case's own grid (preprocessing inverted);

@@ -147,6 +147,8 @@ class MeasurementWriter:
         if prediction.sequences:
             document["sequences"] = list(prediction.sequences)
             document["missing_sequences"] = list(case.missing)
+            if prediction.unused_sequences:
+                document["unused_sequences"] = list(prediction.unused_sequences)
         if self.plausibility is not None:
             document["sanity"] = self._sanity(prediction, affine)
         write_text_atomic(json_path, json.dumps(document, indent=2) + "\n")

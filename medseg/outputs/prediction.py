@@ -23,6 +23,7 @@ class Prediction:
     masks: np.ndarray | None = None  # (C, *spatial) bool, overlapping mode: each structure's full mask
     sequences: tuple[str, ...] = ()  # the input sequences the study had (the bundle's, less any missing)
     reference_image: np.ndarray | None = None  # the reference's voxels as loaded (spatial shape), when kept
+    unused_sequences: tuple[str, ...] = ()  # sequences the study had that the run left out (ignore_modalities)
 
     def region_masks(self) -> np.ndarray | None:
         """Each overlapping channel's mask (C, *spatial) as every output shows it; None for exclusive schemas.

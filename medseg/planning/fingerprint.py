@@ -45,6 +45,7 @@ class Fingerprint:
     intensity: list[dict[str, float]]  # per channel: mean, std, median, p00_5, p99_5 over the foreground
     class_frequency: dict[str, float]  # label value -> fraction of foreground voxels
     modalities: list[str]
+    sequence_share: dict[str, float] = field(default_factory=dict)  # per modality: share of cases that have it
 
     @property
     def spatial_dims(self) -> int:
@@ -69,7 +70,7 @@ class Fingerprint:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fingerprint:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def border_background(channel: np.ndarray) -> float:
@@ -156,4 +157,7 @@ def fingerprint_manifest(path, modalities: Sequence[str] = (), max_cases: int = 
     """The training (and validation) cases of an MSD-style manifest."""
     manifest = load_manifest(path, modalities=list(modalities))
     cases = manifest.cases("training") + manifest.cases("validation")
-    return fingerprint_items([manifest.item(c) for c in cases], modalities, max_cases=max_cases)
+    fingerprint = fingerprint_items([manifest.item(c) for c in cases], modalities, max_cases=max_cases)
+    if modalities and cases:  # counted over every case (headers only), not the sample the statistics use
+        fingerprint.sequence_share = {m: sum(m not in c.missing for c in cases) / len(cases) for m in modalities}
+    return fingerprint

@@ -18,21 +18,34 @@ from monai.transforms import MapTransform, RandomizableTransform
 
 
 class FillMissingChannelsd(MapTransform):
-    """Insert a zero channel at each index of ``item["missing_channels"]`` (bundle channel order).
+    """Insert a zero channel at each index of ``item["missing_channels"]`` (bundle channel order), and
+    zero each present channel of ``item["blank_channels"]``: a sequence the run does not use (its
+    training cases rarely had it, ``medseg.planning.plan``) reaches the network as if the study lacked it.
 
-    The item's image holds only the sequences the study has, in bundle order; the key is removed so
-    batches collate as before. Items without the key pass through unchanged.
+    The item's image holds only the sequences the study has, in bundle order; the keys are removed so
+    batches collate as before. Items without them pass through unchanged.
     """
 
-    def __init__(self, keys: KeysCollection = "image", missing_key: str = "missing_channels") -> None:
+    def __init__(self, keys: KeysCollection = "image", missing_key: str = "missing_channels",
+                 blank_key: str = "blank_channels") -> None:
         super().__init__(keys, allow_missing_keys=True)
         self.missing_key = missing_key
+        self.blank_key = blank_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         missing = sorted(int(i) for i in d.pop(self.missing_key, None) or ())
-        if not missing:
-            return d
+        blank = sorted(int(i) for i in d.pop(self.blank_key, None) or ())
+        if missing:
+            d = self._fill(d, missing)
+        for key in self.key_iterator(d) if blank else ():
+            image = d[key]
+            image = image.clone() if hasattr(image, "clone") else np.array(image, copy=True)
+            image[blank] = 0
+            d[key] = image
+        return d
+
+    def _fill(self, d: dict[Hashable, Any], missing: list[int]) -> dict[Hashable, Any]:
         for key in self.key_iterator(d):
             image = d[key]
             plain = image.as_tensor() if hasattr(image, "as_tensor") else torch.as_tensor(image)

@@ -130,3 +130,56 @@ def test_a_clean_zoo_import_ensembles_with_a_brain_tumor_run_and_a_real_differen
     assert "channels ['WT=1+2+4', 'ET=4', 'TC=1+4'] vs ['WT=1+2+4', 'TC=1+4', 'ET=4']" in message
     assert "modalities ['t1', 'flair'] vs ['t1', 't1ce', 't2', 'flair']" in message
     assert "labels" not in message  # only what differs is listed
+
+
+def all_sequences_network() -> torch.nn.Module:
+    """Reads every channel, so a sequence left out changes the output unless it is blanked exactly."""
+    net = torch.nn.Conv3d(4, 3, kernel_size=1)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([1.0, 0.5, -0.7, 3.0])[None, :, None, None, None].repeat(3, 1, 1, 1, 1))
+        net.bias.fill_(-3.0)
+    return net
+
+
+def test_sequences_the_run_leaves_out_are_segmented_as_if_the_study_lacked_them(studies, tmp_path):
+    import json
+
+    from medseg.outputs.measurements import MeasurementWriter
+    from medseg.outputs.nifti import NiftiLabelWriter
+
+    full, partial = studies
+    network = all_sequences_network()
+    lacking = _predictor(network=network).resolve_inputs([partial])[0]
+    with pytest.warns(MedsegWarning, match="missing sequences t1, t2"):
+        expected = _predictor(network=network).predict(lacking)
+    leaving_out = _predictor(network=network, ignore_modalities=["t2", "t1"],
+                             writers=[NiftiLabelWriter(), MeasurementWriter(plausibility={"structure": "WT"})])
+    case = leaving_out.resolve_inputs([full])[0]
+    with pytest.warns(MedsegWarning, match=r"full: t1, t2 not used: this run's training cases rarely had them "
+                                           r"\(segmented from t1ce, flair\)"):
+        got = leaving_out.predict(case)
+    np.testing.assert_allclose(got.probabilities, expected.probabilities, atol=1e-6)
+    np.testing.assert_array_equal(got.label, expected.label)
+    using_all = _predictor(network=network).predict(case).probabilities
+    assert (got.label > 0).sum() > 50 and not np.allclose(using_all, got.probabilities, atol=1e-3)  # T1, T2 count
+    with pytest.warns(MedsegWarning):
+        written = leaving_out.predict_to_dir([full], tmp_path / "out", progress=False)
+    mask = nib.load(next(p for p in written if p.name == "full_seg.nii.gz"))
+    reference = nib.load(full / "full_t1.nii.gz")  # the study's own first sequence, read though not used
+    assert mask.shape == reference.shape and mask.header["sform_code"] == reference.header["sform_code"]
+    np.testing.assert_allclose(mask.affine, reference.affine, atol=1e-5)
+    document = json.loads((tmp_path / "out" / "full_measurements.json").read_text())
+    assert document["sequences"] == ["t1ce", "flair"] and document["unused_sequences"] == ["t1", "t2"]
+    assert document["missing_sequences"] == []
+
+
+def test_leaving_out_a_sequence_the_study_needs_is_refused_with_the_reason(studies):
+    _, partial = studies
+    (partial / "partial_t1ce.nii.gz").unlink()  # FLAIR alone, and the run does not use FLAIR
+    predictor = _predictor(ignore_modalities=["flair"])
+    with pytest.raises(InputError, match="this run does not use flair"):
+        predictor.check_case(predictor.resolve_inputs([partial])[0])
+    with pytest.raises(BundleError, match="only sequences a study may lack"):
+        _predictor(require_any=None, ignore_modalities=["t1"])
+    with pytest.raises(BundleError, match="only sequences a study may lack"):
+        _predictor(ignore_modalities=["dwi"])

@@ -50,3 +50,18 @@ def test_cli_plan_cuda_without_gpu_or_memory_is_one_line_error(tiny_dataset):
     result = CliRunner().invoke(main, ["plan", "brain_tumor", "--data", str(tiny_dataset), "--device", "cuda"])
     assert result.exit_code != 0
     assert "--gpu-memory-gb" in result.output
+
+
+def test_the_plan_counts_the_cases_that_have_each_sequence_and_leaves_out_rare_ones(tiny_dataset, tmp_path):
+    document = json.loads(tiny_dataset.read_text())
+    for entry in [*document["training"], *document["validation"]][1:]:  # 1 of 6 cases keeps T2
+        entry["image"] = [p for p in entry["image"] if "_t2." not in p]
+        entry["missing"] = ["t2"]
+    manifest = tmp_path / "mixed.json"
+    manifest.write_text(json.dumps({**document, "data_root": str(tiny_dataset.parent)}))
+    bundle = find_bundle("brain_tumor")
+    plan = plan_for_bundle(bundle, manifest, "cpu")
+    assert plan.fingerprint["sequence_share"] == {"t1": 1.0, "t1ce": 1.0, "t2": 1 / 6, "flair": 1.0}
+    assert plan.ignore_modalities == ["t2"] and plan_overrides(bundle, plan)["ignore_modalities"] == ["t2"]
+    assert plan_for_bundle(bundle, tiny_dataset, "cpu").ignore_modalities == []
+

@@ -136,3 +136,14 @@ def test_planned_runs_drop_present_sequences_centre_half_the_patches_on_tumour_a
     assert overrides["modality_dropout#prob"] == 0.5 and overrides["modality_dropout#among"] == "present"
     assert overrides["foreground_share"] == 0.5
     assert overrides["keep_model"] == "final"
+
+
+def test_sequences_few_training_cases_have_are_left_out_and_the_table_says_why():
+    mixed = replace(BRATS, modalities=["t1", "t1ce", "t2", "flair"],
+                    sequence_share={"t1": 1 / 6, "t1ce": 1.0, "t2": 1 / 6, "flair": 1.0})
+    plan = make_plan(mixed, cpu_budget(), 4, 3)
+    assert plan.ignore_modalities == ["t1", "t2"] and plan.overrides(4, 3)["ignore_modalities"] == ["t1", "t2"]
+    assert "t1 (in 17% of the cases), t2 (in 17% of the cases); under 25% is not used" in plan.table()
+    complete = replace(mixed, sequence_share={"t1": 0.25, "t1ce": 1.0, "t2": 1.0, "flair": 1.0})
+    assert make_plan(complete, cpu_budget(), 4, 3).ignore_modalities == []  # a quarter is enough
+    assert make_plan(BRATS, cpu_budget(), 4, 3).ignore_modalities == []  # counts unknown: nothing left out

@@ -24,6 +24,20 @@ def test_fill_puts_zero_channels_where_the_missing_sequences_belong():
     assert isinstance(out["image"], MetaTensor) and torch.equal(out["image"].affine, data["image"].affine)
 
 
+def test_blanked_channels_reach_the_network_as_missing_ones_do():
+    """A sequence the run leaves out (read, then blanked) looks exactly like the study without its file."""
+    fill = FillMissingChannelsd("image")
+    full = _image()
+    blanked = fill({"image": full, "blank_channels": [0, 2]})
+    assert "blank_channels" not in blanked
+    study_without = fill({"image": _image()[[1, 3]], "missing_channels": [0, 2]})
+    assert [float(blanked["image"][c].mean()) for c in range(4)] == [0.0, 2.0, 0.0, 4.0]
+    assert torch.equal(blanked["image"].as_tensor(), study_without["image"].as_tensor())
+    assert float(full[0].mean()) == 1.0  # the input is not changed in place
+    both = fill({"image": _image(3), "missing_channels": [0], "blank_channels": [2]})  # t1 missing, t2 left out
+    assert [float(both["image"][c].mean()) for c in range(4)] == [0.0, 1.0, 0.0, 3.0]
+
+
 def test_fill_leaves_complete_studies_alone():
     image = _image()
     assert FillMissingChannelsd("image")({"image": image})["image"] is image
