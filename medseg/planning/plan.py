@@ -83,10 +83,9 @@ class Plan:
     seconds_per_iteration_estimate: float
     patch_coverage: float
     fingerprint: dict[str, Any] = field(default_factory=dict)
-    ignore_modalities: list[str] = field(default_factory=list)  # too rare in training to use (rare_sequences)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "augmentation": self.augmentation}
+        return {**asdict(self), "augmentation": self.augmentation, "ignore_modalities": self.ignore_modalities}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -104,6 +103,11 @@ class Plan:
     def estimated_iterations(self) -> int:
         """Training iterations the schedule (or the time limit at the estimated speed) allows."""
         return self.estimated_epochs * self.iterations_per_epoch
+
+    @property
+    def ignore_modalities(self) -> list[str]:
+        """Sequences too rare among the training cases to use (``rare_sequences``; none when not counted)."""
+        return rare_sequences(self.fingerprint.get("sequence_share", {}))
 
     @property
     def augmentation(self) -> str:
@@ -213,5 +217,4 @@ def make_plan(fingerprint: Fingerprint, budget: Budget, in_channels: int, out_ch
         time_limit_min=time_limit_min, amp=budget.amp, memory_estimate_gb=round(memory, 3),
         memory_budget_gb=round(budget.memory_gb, 3), seconds_per_iteration_estimate=round(seconds, 3),
         patch_coverage=round(float(min(fit.coverage, 1.0)), 3), fingerprint=summary,
-        ignore_modalities=rare_sequences(fingerprint.sequence_share),
     )

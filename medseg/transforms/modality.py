@@ -17,6 +17,13 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform, RandomizableTransform
 
 
+def _zero_channels(image: Any, channels: Sequence[int]) -> Any:
+    """A copy of ``image`` (tensor or array) with ``channels`` set to zero; the input is left as it was."""
+    image = image.clone() if hasattr(image, "clone") else np.array(image, copy=True)
+    image[list(channels)] = 0
+    return image
+
+
 class FillMissingChannelsd(MapTransform):
     """Insert a zero channel at each index of ``item["missing_channels"]`` (bundle channel order), and
     zero each present channel of ``item["blank_channels"]``: a sequence the run does not use (its
@@ -39,10 +46,7 @@ class FillMissingChannelsd(MapTransform):
         if missing:
             d = self._fill(d, missing)
         for key in self.key_iterator(d) if blank else ():
-            image = d[key]
-            image = image.clone() if hasattr(image, "clone") else np.array(image, copy=True)
-            image[blank] = 0
-            d[key] = image
+            d[key] = _zero_channels(d[key], blank)
         return d
 
     def _fill(self, d: dict[Hashable, Any], missing: list[int]) -> dict[Hashable, Any]:
@@ -110,8 +114,5 @@ class RandModalityDropoutd(RandomizableTransform, MapTransform):
             return d
         for key in self.key_iterator(d):
             image = d[key]
-            dropped = np.setdiff1d(np.arange(image.shape[0]), self.kept)
-            image = image.clone() if hasattr(image, "clone") else np.array(image, copy=True)
-            image[list(dropped)] = 0
-            d[key] = image
+            d[key] = _zero_channels(image, [c for c in range(image.shape[0]) if c not in self.kept])
         return d
