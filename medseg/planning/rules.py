@@ -16,8 +16,9 @@ nnU-Net's method (Isensee et al., Nature Methods 2021), written for MONAI's ``Dy
   double per level from a base to a cap; deep supervision on every decoder level but the coarsest.
 * **Batch**: as many as the remaining memory allows (at least 2), but no more than 5 % of the
   dataset's voxels per batch.
-* **Schedule**: SGD with Nesterov momentum 0.99, learning rate 0.01, poly decay (exponent 0.9);
-  ``iterations_per_epoch`` x ``epochs`` iterations, or as many as a wall-clock limit allows.
+* **Schedule**: ``iterations_per_epoch`` x ``epochs`` iterations, or as many as a time limit allows;
+  poly decay (exponent 0.9); SGD with Nesterov momentum 0.99 at learning rate 0.01 when that is
+  nnU-Net-long, AdamW on a short (CPU) schedule (``medseg.planning.plan.optimizer_for``).
 """
 
 from __future__ import annotations

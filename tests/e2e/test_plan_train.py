@@ -29,7 +29,7 @@ def test_train_writes_the_plan_into_the_run_and_overrides_win(tiny_dataset, tmp_
     assert train["modality_dropout"]["prob"] == 0.5 and train["modality_dropout"]["among"] == "present"
     assert train["foreground_share"] == 0.5  # decided on validation folds (RESULTS.md); the demo keeps 2 in 3
     assert train["keep_model"] == "final"  # the schedule ends at learning rate 0: its last weights are the model
-    assert train["optimizer"]["_target_"] == "torch.optim.SGD" and train["optimizer"]["nesterov"] is True
+    assert train["optimizer"]["_target_"] == "torch.optim.AdamW"  # a short schedule (plan.optimizer_for)
     assert (run / "models" / "model.pt").is_file()
 
 

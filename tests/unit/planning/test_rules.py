@@ -131,6 +131,25 @@ def test_augmentation_follows_the_number_of_iterations_the_budget_buys(budget, t
     assert plan.overrides(4, 3)["augmentation"] == profile and profile in plan.table()
 
 
+@pytest.mark.parametrize("budget, time_limit, name, lr", [
+    (gpu_budget(48), None, "SGD", 0.01),  # nnU-Net's schedule keeps nnU-Net's optimiser
+    (gpu_budget(48), 60 * 24, "SGD", 0.01),
+    (cpu_budget(), None, "AdamW", 3e-3),
+    (cpu_budget(), 30, "AdamW", 3e-3),  # the benchmark's 30 CPU-minutes
+])
+def test_optimiser_follows_the_number_of_iterations_the_budget_buys(budget, time_limit, name, lr):
+    import torch
+    from monai.bundle import ConfigParser
+
+    plan = make_plan(BRATS, budget, 4, 3, time_limit_min=time_limit)
+    overrides = plan.overrides(4, 3)
+    parser = ConfigParser({"learning_rate": overrides["learning_rate"], "optimizer": overrides["optimizer"]})
+    optimizer = parser.get_parsed_content("optimizer")([torch.nn.Parameter(torch.zeros(1))])
+    assert type(optimizer).__name__ == name and optimizer.param_groups[0]["lr"] == lr
+    assert (name == "SGD") == (plan.estimated_iterations >= LONG_SCHEDULE_ITERATIONS)
+    assert plan.to_dict()["optimizer"]["name"] == name and name in plan.table()
+
+
 def test_planned_runs_drop_present_sequences_centre_half_the_patches_on_tumour_and_keep_the_final_weights():
     overrides = make_plan(BRATS, cpu_budget(), 4, 3).overrides(4, 3)
     assert overrides["modality_dropout#prob"] == 0.5 and overrides["modality_dropout#among"] == "present"
