@@ -3,7 +3,8 @@
 Formula (documented in the planner's table and checked by ``measure_iteration``):
 
     activations = batch * sum_l V_l * f_l * (ENCODER_COPIES + DECODER_COPIES) * bytes_per_value
-    memory      = activations + parameters * 16 bytes (fp32 weights, gradients, momentum, AMP copy)
+    memory      = activations + parameters * 16 bytes (fp32 weights, gradients, and the optimiser's
+                  state: SGD momentum and an AMP copy, or AdamW's two moments)
                   + batch * V_0 * (in + out channels) * 4 bytes (the batch and its target)
 
 where ``V_l`` is the number of voxels of a feature map at level ``l`` and ``f_l`` its channels. Per
@@ -93,7 +94,7 @@ def measure_iteration(network, batch: tuple, loss_fn) -> dict[str, float]:
     Saved tensors are counted once per storage through ``torch.autograd.graph.saved_tensors_hooks``,
     which sees exactly what the graph holds between forward and backward on any device, the ``meta``
     device included (shapes only: the count for a GPU-sized configuration without allocating it);
-    parameters, their gradients and an SGD momentum buffer are added as the formula does.
+    parameters, their gradients and the optimiser's state are added as the formula does.
     """
     import time
 

@@ -145,6 +145,7 @@ class Plan:
 
     def overrides(self, in_channels: int, out_channels: int) -> dict[str, Any]:
         """Bundle config keys (inference.json and train.json) that carry this plan."""
+        optimizer = self.optimizer
         return {
             "spacing": self.spacing,
             "roi_size": self.patch_size,
@@ -155,12 +156,12 @@ class Plan:
             "epochs": self.epochs,
             "iterations_per_epoch": self.iterations_per_epoch,
             "val_interval": self.val_interval,
-            "learning_rate": self.optimizer["lr"],
-            "optimizer": {"_target_": f"torch.optim.{self.optimizer['name']}", "_mode_": "callable",
-                          "lr": "@learning_rate", **{k: v for k, v in self.optimizer.items()
+            "learning_rate": optimizer["lr"],
+            "optimizer": {"_target_": f"torch.optim.{optimizer['name']}", "_mode_": "callable",
+                          "lr": "@learning_rate", **{k: v for k, v in optimizer.items()
                                                      if k not in ("name", "lr", "poly_exponent")}},
             "scheduler": {"_target_": "torch.optim.lr_scheduler.PolynomialLR", "_mode_": "callable",
-                          "total_iters": "@epochs", "power": self.optimizer["poly_exponent"]},
+                          "total_iters": "@epochs", "power": optimizer["poly_exponent"]},
             "metric_ema": round(EMA_PER_EPOCH**self.val_interval, 4),
             "keep_model": KEEP_MODEL,
             "augmentation": self.augmentation,
