@@ -11,11 +11,17 @@ Dice (MONAI ``MaskedDiceLoss``) + cross-entropy with the void value masked out o
 a Gaussian sliding window at test. Both columns run at the same time, one thread each; both are scored
 by the same ``medseg evaluate`` on the test masks at native size (CamVid: pooled IoU, void excluded).
 
+``--validation`` decides settings without the test cases: the test drive is left out and another drive
+(CamVid: ``0001TP``) is held out instead. ``--override KEY=VALUE`` (repeatable) passes a setting to the
+medseg column's ``train`` and ``--columns`` picks the columns, so a variant can be screened on its own.
+
 ``--clock cpu`` budgets each column by its own process CPU time (medseg: the trainer's ``clock``), so a
 loaded machine does not change what each column gets; ``--clock wall`` (default) on a quiet machine.
 
     python benchmarks/new_task_accuracy.py --minutes 8 --json results.json
     python benchmarks/new_task_accuracy.py --datasets camvid_subset --minutes 20 --clock cpu
+    python benchmarks/new_task_accuracy.py --datasets camvid_subset --validation --minutes 5 --clock cpu \
+        --columns medseg --override learning_rate=0.003
 """
 
 from __future__ import annotations
@@ -41,16 +47,19 @@ DATASETS = {  # name: (folder, bundle new's options as a user gives them, cases 
     "camvid_subset": ("camvid_subset", [a for i, n in enumerate(CAMVID) for a in ("--labels", f"{n}={i}")]
                       + ["--ignore", "11"], None, "0006R0"),
 }
+VALIDATION_DRIVES = {"camvid_subset": "0001TP"}  # held out by --validation (the test drive is left out)
 MEDSEG = [sys.executable, "-m", "medseg"]
 CPU_CLOCK = "$__import__('time').process_time"  # the trainer's budget on this process's CPU time
 VOID = 11
 
 
 def split(source: Path, work: Path, cases: int | None, test_fraction: float = 0.2, seed: int = 0,
-          test_prefix: str | None = None) -> Path:
+          test_prefix: str | None = None, left_out: str | None = None) -> Path:
     """train/ and test/ folders of symlinks (images/ + masks/): a seeded split by file name, or every file
-    whose name starts with ``test_prefix`` (a held-out drive) as the test set."""
-    names = sorted(p.name for p in (source / "images").iterdir() if not p.name.startswith("."))
+    whose name starts with ``test_prefix`` (a held-out drive) as the test set; files starting with
+    ``left_out`` take no part."""
+    names = sorted(p.name for p in (source / "images").iterdir()
+                   if not p.name.startswith(".") and not (left_out and p.name.startswith(left_out)))
     random.Random(seed).shuffle(names)
     names = names[:cases] if cases else names
     if test_prefix:
@@ -73,15 +82,17 @@ def _run(command: list[str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, cwd=log.parent)
 
 
-def medseg_column(data: Path, work: Path, options: list[str], minutes: float, clock: str) -> subprocess.Popen:
+def medseg_column(data: Path, work: Path, options: list[str], minutes: float, clock: str,
+                  overrides: list[str]) -> subprocess.Popen:
     """The whole user path (``medseg_worker``), in the background beside the plain column."""
     work.mkdir(parents=True, exist_ok=True)
     return _run([sys.executable, str(Path(__file__).resolve()), "--worker", "medseg", "--out", str(work),
-                 "--data", str(data), "--minutes", str(minutes), "--clock", clock, "--options", json.dumps(options)],
-                work / "log.txt")
+                 "--data", str(data), "--minutes", str(minutes), "--clock", clock, "--options", json.dumps(options),
+                 *(a for o in overrides for a in ("--override", o))], work / "log.txt")
 
 
-def medseg_worker(data: Path, work: Path, options: list[str], minutes: float, clock: str) -> None:
+def medseg_worker(data: Path, work: Path, options: list[str], minutes: float, clock: str,
+                  overrides: list[str]) -> None:
     """``bundle new`` → ``train --time-limit`` → ``infer``, each a CLI command as a user types it; with the CPU
     clock, ``train`` gets the trainer's ``clock`` through ``--override trainer=...`` (no key of its own)."""
     start = time.perf_counter()
@@ -89,7 +100,7 @@ def medseg_worker(data: Path, work: Path, options: list[str], minutes: float, cl
            str(data / "train/masks"), *options, "--output", str(work / "bundle")]
     subprocess.run(run, check=True)
     train = [*MEDSEG, "train", str(work / "bundle"), "--output-dir", str(work / "run"), "--time-limit", str(minutes),
-             "--device", "cpu"]
+             "--device", "cpu", *(a for o in overrides for a in ("--override", o))]
     if clock == "cpu":
         trainer = json.loads((work / "bundle" / "configs" / "train.json").read_text())["trainer"]
         train += ["--override", "trainer=" + json.dumps({**trainer, "clock": CPU_CLOCK})]
@@ -246,6 +257,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help=argparse_suppress())
     parser.add_argument("--options", help=argparse_suppress())
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    parser.add_argument("--validation", action="store_true",
+                        help="leave the test drive out and hold out another one (settings are decided here)")
+    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for the medseg column's train (repeatable)")
+    parser.add_argument("--columns", default="medseg,plain", help="which columns to run")
     args = parser.parse_args()
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.worker == "plain":
@@ -253,7 +269,7 @@ def main() -> None:
         (plain_classes_worker if classes else plain_worker)(args.data, args.out, args.minutes, clock)
         return
     if args.worker == "medseg":
-        medseg_worker(args.data, args.out, json.loads(args.options), args.minutes, args.clock)
+        medseg_worker(args.data, args.out, json.loads(args.options), args.minutes, args.clock, args.override)
         return
     results, pooled = [], {}
     for name in args.datasets:
@@ -261,20 +277,35 @@ def main() -> None:
         work = args.work / name
         if work.exists():
             raise SystemExit(f"{work} exists: remove it or pass another --work")
-        data = split(SHARED / folder, work / "data", cases, test_prefix=test_prefix)
+        if args.validation:
+            if name not in VALIDATION_DRIVES:
+                raise SystemExit(f"--validation: {name} has no validation drive")
+            test_prefix, left_out = VALIDATION_DRIVES[name], test_prefix
+        else:
+            left_out = None
+        data = split(SHARED / folder, work / "data", cases, test_prefix=test_prefix, left_out=left_out)
         (work / "plain").mkdir(parents=True)
         if any(option.endswith("=0") for option in options) and "--ignore" not in options:
             (work / "plain" / "zero_is_foreground").touch()
         if "--ignore" in options:
             (work / "plain" / "classes").touch()
         started = time.perf_counter()
-        columns = {"medseg": medseg_column(data, work / "medseg", options, args.minutes, args.clock),
-                   "plain": plain_column(data, work / "plain", args.minutes, args.clock)}
+        wanted = args.columns.split(",")
+        columns = {}
+        if "medseg" in wanted:
+            columns["medseg"] = medseg_column(data, work / "medseg", options, args.minutes, args.clock, args.override)
+        if "plain" in wanted:
+            columns["plain"] = plain_column(data, work / "plain", args.minutes, args.clock)
         codes = {column: process.wait() for column, process in columns.items()}
         for column, code in codes.items():
             if code != 0:
                 raise SystemExit(f"{name}/{column} failed; see {work / column / 'log.txt'}")
         bundle = work / "medseg" / "run"
+        if not bundle.exists():  # the plain column alone: the user's bundle only names the labels for evaluate
+            bundle = work / "bundle"
+            subprocess.run([*MEDSEG, "bundle", "new", "task", "--from-folder", str(data / "train/images"),
+                            str(data / "train/masks"), *options, "--output", str(bundle)], check=True,
+                           capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
         for column in columns:
             scores = evaluate(work / column / "pred", data / "test" / "masks", bundle)
             if "--ignore" in options:
@@ -296,8 +327,9 @@ def main() -> None:
                 for r in results]
         print(table(["dataset", "column", "test cases", "Dice mean", "Dice std", "HD95 median (px)"], rows))
     for name in dict.fromkeys(dataset for dataset, _ in pooled):
-        print(pooled_table(name, pooled[(name, "medseg")], pooled[(name, "plain")]))
-        for column in ("medseg", "plain"):
+        ran = [column for column in ("medseg", "plain") if (name, column) in pooled]
+        print(pooled_table(name, *(pooled[(name, column)] for column in ran), columns=ran))
+        for column in ran:
             print(f"{name} {column}: {' '.join(pooled[(name, column)]['budget'])}")
     print(f"training budget {args.minutes:g} min per column ({args.clock} clock), both columns at the same time; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end")
@@ -310,15 +342,18 @@ def _tail(log: Path) -> list[str]:
     return log.read_text().strip().splitlines()[-1:]
 
 
-def pooled_table(name: str, medseg: dict, plain: dict) -> str:
-    """Per-class pooled IoU of both columns and their ratio, then the mean IoU (void excluded)."""
+def pooled_table(name: str, *scores: dict, columns: list[str]) -> str:
+    """Per-class pooled IoU of each column (and medseg / plain when both ran), then the mean IoU (void excluded)."""
     def ratio(a, b):
         return None if a is None or not b else a / b
 
-    rows = [[name if i == 0 else "", cls, medseg["iou"][cls], plain["iou"][cls],
-             ratio(medseg["iou"][cls], plain["iou"][cls])] for i, cls in enumerate(medseg["iou"])]
-    rows.append(["", "mean IoU", medseg["miou"], plain["miou"], ratio(medseg["miou"], plain["miou"])])
-    return table(["dataset", "class", "medseg IoU", "plain IoU", "medseg / plain"], rows)
+    both = len(scores) == 2
+    classes = list(scores[0]["iou"])
+    rows = [[name if i == 0 else "", cls, *(s["iou"][cls] for s in scores)]
+            + ([ratio(scores[0]["iou"][cls], scores[1]["iou"][cls])] if both else []) for i, cls in enumerate(classes)]
+    rows.append(["", "mean IoU", *(s["miou"] for s in scores)]
+                + ([ratio(scores[0]["miou"], scores[1]["miou"])] if both else []))
+    return table(["dataset", "class", *(f"{c} IoU" for c in columns)] + (["medseg / plain"] if both else []), rows)
 
 
 def argparse_suppress():
