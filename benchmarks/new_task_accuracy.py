@@ -11,9 +11,11 @@ Dice (MONAI ``MaskedDiceLoss``) + cross-entropy with the void value masked out o
 a Gaussian sliding window at test. Both columns run at the same time, one thread each; both are scored
 by the same ``medseg evaluate`` on the test masks at native size (CamVid: pooled IoU, void excluded).
 
-``--validation`` decides settings without the test cases: the test drive is left out and another drive
-(CamVid: ``0001TP``) is held out instead. ``--override KEY=VALUE`` (repeatable) passes a setting to the
-medseg column's ``train`` and ``--columns`` picks the columns, so a variant can be screened on its own.
+``--validation`` decides settings without the test cases: the test drive is left out and the last stretch
+of another drive is held out instead (CamVid: ``0016E5`` from frame 06540 on, streets not in training;
+both drives, with their dusk and daylight, still train, as for the test). ``--override KEY=VALUE``
+(repeatable) passes a setting to the medseg column's ``train`` and ``--columns`` picks the columns, so a
+variant can be screened on its own.
 
 ``--clock cpu`` budgets each column by its own process CPU time (medseg: the trainer's ``clock``), so a
 loaded machine does not change what each column gets; ``--clock wall`` (default) on a quiet machine.
@@ -47,23 +49,24 @@ DATASETS = {  # name: (folder, bundle new's options as a user gives them, cases 
     "camvid_subset": ("camvid_subset", [a for i, n in enumerate(CAMVID) for a in ("--labels", f"{n}={i}")]
                       + ["--ignore", "11"], None, "0006R0"),
 }
-VALIDATION_DRIVES = {"camvid_subset": "0001TP"}  # held out by --validation (the test drive is left out)
+# --validation: files from this name on, within its drive, are held out (the test drive is left out)
+VALIDATION_FROM = {"camvid_subset": "0016E5_06540"}
 MEDSEG = [sys.executable, "-m", "medseg"]
 CPU_CLOCK = "$__import__('time').process_time"  # the trainer's budget on this process's CPU time
 VOID = 11
 
 
 def split(source: Path, work: Path, cases: int | None, test_fraction: float = 0.2, seed: int = 0,
-          test_prefix: str | None = None, left_out: str | None = None) -> Path:
+          test_prefix: str | None = None, left_out: str | None = None, test_from: str | None = None) -> Path:
     """train/ and test/ folders of symlinks (images/ + masks/): a seeded split by file name, or every file
-    whose name starts with ``test_prefix`` (a held-out drive) as the test set; files starting with
-    ``left_out`` take no part."""
+    whose name starts with ``test_prefix`` (a held-out drive; with ``test_from``, only its names from that
+    one on) as the test set; files starting with ``left_out`` take no part."""
     names = sorted(p.name for p in (source / "images").iterdir()
                    if not p.name.startswith(".") and not (left_out and p.name.startswith(left_out)))
     random.Random(seed).shuffle(names)
     names = names[:cases] if cases else names
     if test_prefix:
-        test = sorted(n for n in names if n.startswith(test_prefix))
+        test = sorted(n for n in names if n.startswith(test_prefix) and n >= (test_from or ""))
         parts = (("test", test), ("train", sorted(set(names) - set(test))))
     else:
         n_test = round(len(names) * test_fraction)
@@ -278,12 +281,14 @@ def main() -> None:
         if work.exists():
             raise SystemExit(f"{work} exists: remove it or pass another --work")
         if args.validation:
-            if name not in VALIDATION_DRIVES:
-                raise SystemExit(f"--validation: {name} has no validation drive")
-            test_prefix, left_out = VALIDATION_DRIVES[name], test_prefix
+            if name not in VALIDATION_FROM:
+                raise SystemExit(f"--validation: {name} has no validation split")
+            test_from = VALIDATION_FROM[name]
+            test_prefix, left_out = test_from.split("_")[0], test_prefix
         else:
-            left_out = None
-        data = split(SHARED / folder, work / "data", cases, test_prefix=test_prefix, left_out=left_out)
+            left_out = test_from = None
+        data = split(SHARED / folder, work / "data", cases, test_prefix=test_prefix, left_out=left_out,
+                     test_from=test_from)
         (work / "plain").mkdir(parents=True)
         if any(option.endswith("=0") for option in options) and "--ignore" not in options:
             (work / "plain" / "zero_is_foreground").touch()
