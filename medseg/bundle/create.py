@@ -352,8 +352,8 @@ def new_bundle(
     if plan is not None:
         metadata["medseg"]["plan"] = plan.to_json()
         metadata["medseg"]["mask_coding"] = coding.to_json()
-    dims_text = f"{dims}D" + ((f", resized to {image_size}²" if image_size else ", native resolution")
-                              if dims == 2 else "")
+    dims_text = f"{dims}D" + ((", resized to " + "×".join(map(str, plan.resize)) if plan.resize
+                               else ", native resolution") if plan is not None else "")
     files = {
         "configs/metadata.json": json.dumps(metadata, indent=2) + "\n",
         "configs/inference.json": _fill(f"{kind}/inference.json.tmpl", **values),

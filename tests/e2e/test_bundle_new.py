@@ -354,6 +354,40 @@ def _void_road_scenes(root, n=6):
 
 
 @pytest.mark.slow
+def test_scene_photographs_train_at_half_resolution_and_masks_come_back_on_each_photo_grid(tmp_path, monkeypatch):
+    """300×270 street photos plan whole at 150×135; a mask comes back at its photo's own size, odd ones too."""
+    rng = np.random.default_rng(3)
+    for folder in ("images", "masks", "new"):
+        (tmp_path / folder).mkdir()
+    for i in range(4):
+        mask = np.zeros((270, 300), np.uint8)  # sky
+        mask[160:] = 1  # road
+        x = int(rng.integers(20, 200))
+        mask[130:200, x : x + 70] = 2  # a car
+        image = COLOURS[mask] + rng.integers(0, 20, (270, 300, 3)).astype(np.uint8)
+        Image.fromarray(image, "RGB").save(tmp_path / "images" / f"scene{i}.png")
+        Image.fromarray(mask, "L").save(tmp_path / "masks" / f"scene{i}.png")
+    odd = COLOURS[np.where(np.arange(251)[:, None] > 140, 1, 0).repeat(333, 1)]  # another camera: 333×251
+    Image.fromarray(odd, "RGB").save(tmp_path / "new" / "odd.png")
+    monkeypatch.chdir(tmp_path)
+    result = run("bundle", "new", "streets", "--from-folder", "images", "masks", "--labels", "sky=0", "--labels",
+                 "road=1", "--labels", "car=2")
+    assert result.exit_code == 0, result.output
+    assert "plan: resized to 150×135 (1/2 resolution: scene photographs train whole" in result.output
+    inference = json.loads((tmp_path / "my_bundles" / "streets" / "configs" / "inference.json").read_text())
+    assert inference["image_size"] == [150, 135] and inference["patch_size"] == [160, 144]
+    tiny = {"network_def#channels": [4, 8, 16], "network_def#strides": [2, 2], "val_interval": 1}
+    result = run("train", "streets", "--output-dir", "run", "--epochs", 1, "--device", "cpu",
+                 *_overrides(tiny, tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    result = run("infer", "run", "--input", "images", "--input", "new", "--output-dir", "pred", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    for name, size in (("scene0", (300, 270)), ("scene3", (300, 270)), ("odd", (333, 251))):
+        mask = Image.open(tmp_path / "pred" / f"{name}_seg.png")
+        assert mask.size == size and set(np.unique(np.asarray(mask))) <= {0, 1, 2}
+
+
+@pytest.mark.slow
 def test_road_scenes_with_a_void_value_train_infer_and_evaluate(tmp_path, monkeypatch):
     """No background, 0 a real class, 11 void: bundle new → train → infer → evaluate with pooled IoU."""
     monkeypatch.chdir(_void_road_scenes(tmp_path))

@@ -33,6 +33,20 @@ def test_small_images_train_whole_and_resize_is_kept_on_request():
     assert plan_2d(_fp(), ["x"], resize=256).resize == [256, 256]
 
 
+def test_scene_photographs_train_whole_at_half_resolution():
+    """480×360 road scenes: the whole frame at 240×180 in one patch (padded to a multiple of 16)."""
+    plan = plan_2d(_fp((480, 360), channels=3, edge=0.02), ["sky", "road", "car"])
+    assert plan.scene and plan.resize == [240, 180] and plan.patch_size == [240, 192]
+    assert "resized to 240×180 (1/2 resolution" in plan.lines()[1]
+    thin = plan_2d(_fp((565, 584), channels=3, edge=0.5), ["vessel"])  # thin structures keep every pixel
+    grey = plan_2d(_fp((480, 360)), ["x"])  # not a photograph
+    small = plan_2d(_fp((240, 180), channels=3), ["x"])  # already one patch
+    asked = plan_2d(_fp((480, 360), channels=3), ["x"], resize=320)  # the user's size wins
+    for plan in (thin, grey, small, asked):
+        assert not plan.scene
+    assert thin.resize is None and grey.resize is None and small.resize is None and asked.resize == [320, 320]
+
+
 def test_augmentation_follows_handedness_and_thinness():
     lungs = plan_2d(_fp(), ["right lung", "left lung"])
     assert lungs.flip_axes == [] and lungs.handed and np.rad2deg(lungs.rotate) == pytest.approx(15)
