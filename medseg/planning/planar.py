@@ -160,8 +160,7 @@ def plan_2d(fp: Fingerprint2D, label_names: Sequence[str], resize: int | None = 
     # Validation slides over whole images: hold out 20 % but at most the pixels of eight 512² images.
     validation_fraction = float(min(0.2, max(1, 8 * 512 * 512 // (working[0] * working[1])) / fp.n_cases))
     return Plan2D(
-        image_type=image_type, spacing=fp.spacing, resize=[resize, resize] if resize else list(working) if scene
-        else None,
+        image_type=image_type, spacing=fp.spacing, resize=list(working) if resize or scene else None,
         patch_size=patch_size, batch_size=batch, samples_per_case=samples,
         flip_axes=[] if handed else [0, 1] if free else [0],
         rotate=float(np.deg2rad(180.0 if free else 15.0)), scale=0.15, elastic=thin,
