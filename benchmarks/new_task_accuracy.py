@@ -94,14 +94,18 @@ def medseg_column(data: Path, work: Path, options: list[str], minutes: float, cl
                  *(a for o in overrides for a in ("--override", o))], work / "log.txt")
 
 
+def bundle_new(data: Path, options: list[str], output: Path) -> list[str]:
+    """``bundle new`` on the split's training folders, as a user types it."""
+    return [*MEDSEG, "bundle", "new", "task", "--from-folder", str(data / "train/images"), str(data / "train/masks"),
+            *options, "--output", str(output)]
+
+
 def medseg_worker(data: Path, work: Path, options: list[str], minutes: float, clock: str,
                   overrides: list[str]) -> None:
     """``bundle new`` → ``train --time-limit`` → ``infer``, each a CLI command as a user types it; with the CPU
     clock, ``train`` gets the trainer's ``clock`` through ``--override trainer=...`` (no key of its own)."""
     start = time.perf_counter()
-    run = [*MEDSEG, "bundle", "new", "task", "--from-folder", str(data / "train/images"),
-           str(data / "train/masks"), *options, "--output", str(work / "bundle")]
-    subprocess.run(run, check=True)
+    subprocess.run(bundle_new(data, options, work / "bundle"), check=True)
     train = [*MEDSEG, "train", str(work / "bundle"), "--output-dir", str(work / "run"), "--time-limit", str(minutes),
              "--device", "cpu", *(a for o in overrides for a in ("--override", o))]
     if clock == "cpu":
@@ -308,9 +312,8 @@ def main() -> None:
         bundle = work / "medseg" / "run"
         if not bundle.exists():  # the plain column alone: the user's bundle only names the labels for evaluate
             bundle = work / "bundle"
-            subprocess.run([*MEDSEG, "bundle", "new", "task", "--from-folder", str(data / "train/images"),
-                            str(data / "train/masks"), *options, "--output", str(bundle)], check=True,
-                           capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+            subprocess.run(bundle_new(data, options, bundle), check=True, capture_output=True,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
         for column in columns:
             scores = evaluate(work / column / "pred", data / "test" / "masks", bundle)
             if "--ignore" in options:
